@@ -1,0 +1,74 @@
+/**
+ * The model folder's contract: tfjs layers `model.json` + weight files, and `modelship.json`
+ * with what serving and evaluation need to reproduce the input pipeline exactly.
+ * The server reads preprocessing from here, so training and serving cannot drift apart.
+ */
+import type { SplitName, Task } from '../data/manifest.ts';
+
+export const MODEL_METADATA_FILE = 'modelship.json';
+export const MODEL_JSON_FILE = 'model.json';
+export const HISTORY_FILE = 'history.json';
+export const MODEL_CARD_FILE = 'model-card.md';
+export const MODEL_SCHEMA_VERSION = 1;
+
+export type BackendName = 'node' | 'wasm' | 'cpu';
+
+/** raw → (raw * scale + offset - mean[c]) / std[c], per channel c (mean/std optional). */
+export interface Preprocessing {
+  readonly scale: number;
+  readonly offset: number;
+  readonly mean?: readonly number[];
+  readonly std?: readonly number[];
+}
+
+export interface TrainParams {
+  readonly architecture: string;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly seed: number;
+  readonly earlyStoppingPatience: number;
+}
+
+export interface ModelMetadata {
+  readonly schemaVersion: typeof MODEL_SCHEMA_VERSION;
+  readonly kind: 'modelship.model';
+  readonly name?: string;
+  readonly task: Task;
+  readonly inputShape: readonly number[];
+  readonly classes: readonly string[];
+  readonly preprocessing: Preprocessing;
+  readonly dataset: {
+    readonly digest: string;
+    /** Digests of the splits used, so evaluation can check it scores held-out data. */
+    readonly splits: Readonly<Partial<Record<SplitName, string>>>;
+  };
+  readonly params: TrainParams;
+  readonly backend: BackendName;
+  readonly versions: Readonly<Record<string, string>>;
+  readonly git: { readonly commit?: string; readonly ref?: string; readonly repository?: string; readonly runUrl?: string };
+  readonly metrics: {
+    readonly valAccuracy?: number;
+    readonly valLoss?: number;
+    readonly finalLoss?: number;
+    readonly bestEpoch?: number;
+    readonly epochsRun: number;
+  };
+  readonly training: {
+    readonly startedAt: string;
+    readonly finishedAt: string;
+    readonly durationSeconds: number;
+    readonly samplesPerSecond: number;
+  };
+}
+
+/** One epoch in history.json (an array of these). */
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly loss: number;
+  readonly acc?: number;
+  readonly valLoss?: number;
+  readonly valAcc?: number;
+  readonly samplesPerSecond: number;
+  readonly seconds: number;
+}

@@ -1,0 +1,57 @@
+import { input } from './inputs.ts';
+import { defineStep } from './spec.ts';
+import { notBuilt } from './not-built.ts';
+
+export const evaluateGateStep = defineStep({
+  name: 'evaluate-gate',
+  description:
+    'Score a model on held-out data, compare it with thresholds and with the production model, fail on regression and upsert a PR comment with the metric diff.',
+  configSection: 'gate',
+  configRename: {},
+  inputs: {
+    model: input.string({ description: 'The candidate model folder (the model-dir output of train).', required: true }),
+    dataset: input.string({
+      description: 'The data set (dataset-dir or manifest of setup-data); its test split is scored.',
+      required: true,
+    }),
+    baseline: input.string({
+      description:
+        'What to compare with: a model folder, a registry reference (production, fashion@production, fashion:3, oci://…) or none.',
+      fallback: 'production',
+    }),
+    registry: input.string({
+      description: 'The registry that holds the baseline: a local folder or oci://host/repo.',
+      fallback: '.modelship/registry',
+    }),
+    name: input.optional({
+      description: 'The model name (registry repository and PR comment key). Default: modelship.yml name, else the model metadata.',
+    }),
+    thresholds: input.list({ description: 'Absolute rules, one a line: accuracy >= 0.90, log_loss <= 0.35.' }),
+    'max-regression': input.list({
+      description: 'Largest allowed drop against the baseline, one a line: accuracy: 0.01, f1_macro: 2%, accuracy: 1pp.',
+    }),
+    significance: input.number({
+      description: 'Significance level of the paired test that tells a real change from noise.',
+      min: 0,
+      exclusiveMin: true,
+      max: 0.5,
+      fallback: '0.05',
+    }),
+    comment: input.choice(['auto', 'true', 'false'], {
+      description: 'Upsert a PR comment: auto (on pull requests when the token can write), true (always; fail if it cannot) or false.',
+      fallback: 'auto',
+    }),
+    'github-token': input.secret({ description: 'Token for the PR comment (needs pull-requests: write).', default: '${{ github.token }}' }),
+    'fail-on-gate': input.bool({ description: 'Fail the step when the gate does not pass.', fallback: 'true' }),
+    'report-dir': input.string({ description: 'Where to write report.json and report.md.', fallback: '.modelship/report' }),
+    config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
+  },
+  outputs: {
+    passed: 'true when every rule passed.',
+    report: 'Path to report.json.',
+    markdown: 'Path to report.md (the PR comment and job summary body).',
+    'comment-url': 'URL of the upserted PR comment, when one was written.',
+    metrics: 'The candidate metrics as JSON.',
+  },
+  run: () => notBuilt('evaluate-gate'),
+});

@@ -1,0 +1,40 @@
+import { input } from './inputs.ts';
+import { defineStep } from './spec.ts';
+import { notBuilt } from './not-built.ts';
+
+export const registerStep = defineStep({
+  name: 'register',
+  description:
+    'Store a model version with its metadata and lineage in a registry (a local OCI layout folder or any OCI registry); move aliases.',
+  configSection: 'registry',
+  configRename: { url: 'registry' },
+  inputs: {
+    model: input.string({ description: 'The model folder to register (the model-dir output of train).', required: true }),
+    name: input.string({
+      description: 'The model name (registry repository), e.g. fashion. Default: modelship.yml name.',
+      required: false,
+    }),
+    registry: input.string({
+      description: 'A local folder (OCI image layout) or oci://host[:port]/path, e.g. oci://ghcr.io/acme/models.',
+      fallback: '.modelship/registry',
+    }),
+    alias: input.list({
+      description: 'Aliases to point at this version (staging, production), one a line or comma-separated.',
+      commas: true,
+    }),
+    report: input.optional({ description: "evaluate-gate's report.json, stored with the version." }),
+    dataset: input.optional({ description: "setup-data's manifest.json (or dataset-dir), for lineage." }),
+    username: input.optional({ description: 'Registry user name (for ghcr.io: the workflow actor).', default: '${{ github.actor }}' }),
+    password: input.secret({
+      description: 'Registry password or token (for ghcr.io the workflow token with packages: write).',
+      default: '${{ github.token }}',
+    }),
+    config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
+  },
+  outputs: {
+    version: 'The version number (an increasing integer per model name).',
+    digest: 'sha256:<hex> of the version manifest.',
+    ref: 'The full reference, e.g. ghcr.io/acme/models/fashion:3@sha256:….',
+  },
+  run: () => notBuilt('register'),
+});

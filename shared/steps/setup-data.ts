@@ -1,0 +1,49 @@
+import { input } from './inputs.ts';
+import { defineStep } from './spec.ts';
+import { notBuilt } from './not-built.ts';
+
+export const setupDataStep = defineStep({
+  name: 'setup-data',
+  description: 'Fetch, verify, version (content digest), validate, split and cache a data set; record its statistics.',
+  configSection: 'data',
+  inputs: {
+    source: input.string({
+      description:
+        'The data: a folder, a file, an archive (.zip, .tar.gz) or an https:// URL. Read from modelship.yml (data.source) when not given.',
+      required: false,
+    }),
+    format: input.choice(['auto', 'image-folder', 'idx', 'csv'], {
+      description: 'How to read the source: auto, image-folder (<class>/<file>.png|jpg), idx (MNIST-style IDX files) or csv.',
+      fallback: 'auto',
+    }),
+    'label-column': input.optional({
+      description: 'For csv: the column that holds the label. Default: the column named "label", else the last column.',
+    }),
+    split: input.string({
+      description: 'Train/validation/test percentages, e.g. 80/10/10. Given train/ and test/ folders are respected.',
+      fallback: '80/10/10',
+    }),
+    'split-seed': input.int({
+      description: 'Seed for the content-hash split; the same data and seed always give the same split.',
+      min: 0,
+      fallback: '0',
+    }),
+    'image-size': input.optional({ description: 'Resize images to WIDTHxHEIGHT (e.g. 28x28); required when images differ in size.' }),
+    checksum: input.optional({ description: 'The sha256 (hex, or sha256:<hex>) the downloaded file or archive must have.' }),
+    cache: input.bool({
+      description: 'Restore and save the prepared data with the Actions cache, keyed by the data set digest.',
+      fallback: 'true',
+    }),
+    'output-dir': input.string({ description: 'Where to write the prepared data set.', fallback: '.modelship/data' }),
+    config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
+  },
+  outputs: {
+    'dataset-dir': 'The prepared data set folder (manifest.json and per-split tensors).',
+    manifest: 'Path to manifest.json.',
+    digest: 'sha256:<hex> of the data set content, independent of file order and location.',
+    examples: 'Number of examples.',
+    classes: 'Number of classes (0 for regression).',
+    'cache-hit': 'true when the prepared data came from the cache or an unchanged earlier run.',
+  },
+  run: () => notBuilt('setup-data'),
+});

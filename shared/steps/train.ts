@@ -1,0 +1,45 @@
+import { input } from './inputs.ts';
+import { defineStep } from './spec.ts';
+import { notBuilt } from './not-built.ts';
+
+export const trainStep = defineStep({
+  name: 'train',
+  description: 'Train a TensorFlow.js model from a config; write the model, its history and a model card.',
+  configSection: 'train',
+  inputs: {
+    dataset: input.string({ description: 'The data set: the dataset-dir or manifest output of setup-data.', required: true }),
+    config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
+    architecture: input.string({
+      description: 'A built-in architecture (cnn for images, mlp for tabular data) or a path to an ES module that builds a tfjs model.',
+      fallback: 'cnn',
+    }),
+    epochs: input.int({ description: 'Training epochs.', min: 1, max: 10000, fallback: '5' }),
+    'batch-size': input.int({ description: 'Examples per gradient step.', min: 1, max: 65536, fallback: '64' }),
+    'learning-rate': input.number({ description: 'Adam learning rate.', min: 0, exclusiveMin: true, max: 10, fallback: '0.001' }),
+    seed: input.int({ description: 'Seed for weight initialisation and shuffling.', min: 0, fallback: '42' }),
+    backend: input.choice(['auto', 'node', 'wasm', 'cpu'], {
+      description: 'TensorFlow.js backend: auto (node, then wasm, then cpu), node, wasm or cpu.',
+      fallback: 'auto',
+    }),
+    'early-stopping-patience': input.int({
+      description: 'Stop after this many epochs without a better validation loss (0 turns it off).',
+      min: 0,
+      fallback: '3',
+    }),
+    'resume-from': input.optional({ description: 'A checkpoint folder (or a model-dir of an interrupted run) to continue from.' }),
+    target: input.choice(['local', 'kubernetes'], {
+      description: 'Where to train: local (this runner) or kubernetes (a Job in the current kubeconfig context).',
+      fallback: 'local',
+    }),
+    'output-dir': input.string({ description: 'Where to write the model folder.', fallback: '.modelship/model' }),
+  },
+  outputs: {
+    'model-dir': 'The model folder (model.json, weights, metadata, history.json, model-card.md).',
+    history: 'Path to history.json.',
+    backend: 'The backend actually used (node, wasm or cpu).',
+    'val-accuracy': 'Validation accuracy after the best epoch.',
+    'final-loss': 'Training loss after the last epoch.',
+    'duration-seconds': 'Wall time of training, in seconds.',
+  },
+  run: () => notBuilt('train'),
+});
