@@ -31,13 +31,13 @@ export async function loadConfig(file: string | undefined, cwd: string = process
 export function parseConfig(text: string, name: string): ProjectConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
+    const e = doc.errors[0];
     throw new ConfigurationError(`${name} is not valid YAML: ${e.message.split('\n')[0]}`, `Fix the YAML syntax in ${name}.`);
   }
   const data: unknown = doc.toJS() ?? {};
   const result = projectConfigSchema.safeParse(data);
   if (!result.success)
-    throw new ConfigurationError(describeIssue(result.error.issues[0]!, name), `See the modelship.yml reference in README.md.`);
+    throw new ConfigurationError(describeIssue(result.error.issues[0], name), `See the modelship.yml reference in README.md.`);
   return result.data;
 }
 
@@ -64,8 +64,10 @@ export function configInputs(
   if (!section) return out;
   const values = (config[section] ?? {}) as Record<string, unknown>;
   for (const [key, value] of Object.entries(values)) {
-    if (value === undefined || (typeof value === 'object' && !Array.isArray(value))) continue;
-    out[rename[key] ?? key] = Array.isArray(value) ? value.join('\n') : String(value);
+    const name = rename[key] ?? key;
+    if (Array.isArray(value)) out[name] = value.map(String).join('\n');
+    else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[name] = String(value);
+    // Nested objects (e.g. train.kubernetes) are read by their step directly, not as inputs.
   }
   return out;
 }

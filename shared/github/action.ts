@@ -7,7 +7,7 @@ import * as core from '@actions/core';
 import { formatFailure } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { resolveInputs } from '../steps/resolve.ts';
-import type { AnyStep, StepContext } from '../steps/spec.ts';
+import type { AnyStep, OutputValue, StepContext } from '../steps/spec.ts';
 
 export function actionsLogger(): Logger {
   return {
@@ -33,17 +33,17 @@ export async function runAction(step: AnyStep, deps: ActionDeps = {}): Promise<v
   const log = deps.log ?? actionsLogger();
   try {
     const raw: Record<string, string> = {};
-    for (const [name, decl] of Object.entries(step.inputs) as [string, { secret?: boolean }][]) {
+    for (const name of Object.keys(step.inputs as Record<string, unknown>)) {
       raw[name] = core.getInput(name);
-      if (isSecretInput(name, decl) && raw[name]) core.setSecret(raw[name]);
+      if (isSecretInput(name) && raw[name]) core.setSecret(raw[name]);
     }
     const cwd = deps.cwd ?? process.cwd();
     const inputs = await resolveInputs(step, raw, cwd);
     const ctx: StepContext = { log, env: deps.env ?? process.env, cwd, now: deps.now ?? (() => new Date()), via: 'action' };
     const result = await step.run(inputs, ctx);
     for (const name of Object.keys(step.outputs)) {
-      const value = (result.outputs as Record<string, unknown>)[name];
-      if (value !== undefined) core.setOutput(name, typeof value === 'string' ? value : String(value));
+      const value = (result.outputs as Record<string, OutputValue | undefined>)[name];
+      if (value !== undefined) core.setOutput(name, String(value));
     }
     if (result.summary && (deps.env ?? process.env)['GITHUB_STEP_SUMMARY']) {
       await core.summary.addRaw(result.summary, true).write();
@@ -54,6 +54,7 @@ export async function runAction(step: AnyStep, deps: ActionDeps = {}): Promise<v
   }
 }
 
-function isSecretInput(name: string, decl: { secret?: boolean }): boolean {
-  return decl.secret === true || /(^|-)(password|token|secret)$/.test(name);
+/** Inputs named *-token, *password or *secret are masked as soon as they are read. */
+function isSecretInput(name: string): boolean {
+  return /(^|-)(password|token|secret)$/.test(name);
 }

@@ -102,13 +102,13 @@ export const input = {
       opts,
       (raw, name) => {
         const v = raw.trim() === '' ? (opts.default ?? opts.fallback ?? '') : raw.trim();
-        if (!(choices as readonly string[]).includes(v)) {
+        if (!choices.includes(v)) {
           throw new ConfigurationError(
             `input '${name}' must be one of ${choices.join(', ')}; got '${v}'.`,
             `Pick one of: ${choices.join(', ')}.`,
           );
         }
-        return v as C[number];
+        return v;
       },
       choices,
     );
