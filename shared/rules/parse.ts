@@ -111,17 +111,17 @@ export function parseRule(line: string, opts: ParseOptions, where = opts.source 
         `Write it as '${metric}: 0.01' (largest allowed worsening against the baseline), or move it to the thresholds.`,
       );
     }
-    const written = threshold[2]!;
+    const written = threshold[2];
     const alias: Record<string, Operator> = { '=>': '>=', '=<': '<=', '=': '==', '≥': '>=', '≤': '<=', '≠': '!=' };
     if (Object.hasOwn(alias, written)) {
       fail(
         where,
         text,
         `uses '${written}', which is not an operator here.`,
-        `Write '${metric} ${alias[written]} ${threshold[3]!.trim()}' (operators: ${OPERATORS.join(' ')}).`,
+        `Write '${metric} ${alias[written]} ${threshold[3].trim()}' (operators: ${OPERATORS.join(' ')}).`,
       );
     }
-    const rawValue = threshold[3]!.trim();
+    const rawValue = threshold[3].trim();
     if (!NUMBER_RE.test(rawValue) || !Number.isFinite(Number(rawValue))) {
       const pct = /^([-+]?\d*\.?\d+)\s*%$/.exec(rawValue);
       const hint = pct
@@ -139,7 +139,7 @@ export function parseRule(line: string, opts: ParseOptions, where = opts.source 
       `Write a threshold such as '${metric} >= 0.9', or move it to max-regression.`,
     );
   }
-  const rawAmount = regression![2]!.trim();
+  const rawAmount = regression![2].trim();
   const amount = AMOUNT_RE.exec(rawAmount);
   if (!amount || !Number.isFinite(Number(amount[1]))) {
     fail(

@@ -98,7 +98,7 @@ describe('metricDirection', () => {
 });
 
 describe('evaluateRules', () => {
-  const rule = (line: string): Rule => parseRules([line], { known })[0]!;
+  const rule = (line: string): Rule => parseRules([line], { known })[0];
   const cases: {
     line: string;
     value: number | null | undefined;
@@ -147,8 +147,8 @@ describe('evaluateRules', () => {
       if (c.value !== undefined) values[r.metric] = c.value;
       const baseline = c.noBaseline ? undefined : 'baseline' in c && c.baseline !== undefined ? { [r.metric]: c.baseline } : {};
       const [got] = evaluateRules([r], values, baseline);
-      assert.equal(got!.verdict, c.verdict, got!.reason);
-      assert.match(got!.reason, c.reason);
+      assert.equal(got.verdict, c.verdict, got.reason);
+      assert.match(got.reason, c.reason);
     });
   }
 
