@@ -12,14 +12,21 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 const bin = (name: string): string => path.join(root, 'node_modules', '.bin', name);
 const run = (cmd: string, args: string[]): void => {
-  execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  try {
+    execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  } catch {
+    console.error(`build failed: ${path.basename(cmd)} ${args[0] ?? ''} exited with an error (see above).`);
+    process.exit(1);
+  }
 };
 
 const external = ['sharp', '@tensorflow/tfjs-node'];
-rmSync(path.join(root, 'lib'), { recursive: true, force: true });
+const lib = path.join(root, 'lib');
+rmSync(lib, { recursive: true, force: true });
 run(bin('tsc'), ['-p', 'tsconfig.build.json']);
-const out = path.join(root, 'dist');
-const tmp = path.join(root, '.dist.partial');
+const outArg = process.argv.indexOf('--out');
+const out = path.resolve(outArg > 0 ? process.argv[outArg + 1]! : path.join(root, 'dist'));
+const tmp = `${out}.partial`;
 rmSync(tmp, { recursive: true, force: true });
 run(bin('ncc'), [
   'build',
@@ -57,4 +64,6 @@ const size = (dir: string): number =>
     const s = statSync(p);
     return sum + (s.isDirectory() ? size(p) : s.size);
   }, 0);
-console.log(`dist/ ${(size(out) / 1e6).toFixed(1)} MB (bundle ${(statSync(path.join(out, 'modelship.js')).size / 1e6).toFixed(1)} MB)`);
+console.log(
+  `${path.relative(root, out) || out}/ ${(size(out) / 1e6).toFixed(1)} MB (bundle ${(statSync(path.join(out, 'modelship.js')).size / 1e6).toFixed(1)} MB)`,
+);
