@@ -25,7 +25,7 @@ const lib = path.join(root, 'lib');
 rmSync(lib, { recursive: true, force: true });
 run(bin('tsc'), ['-p', 'tsconfig.build.json']);
 const outArg = process.argv.indexOf('--out');
-const out = path.resolve(outArg > 0 ? process.argv[outArg + 1]! : path.join(root, 'dist'));
+const out = path.resolve(outArg > 0 ? process.argv[outArg + 1] : path.join(root, 'dist'));
 const tmp = `${out}.partial`;
 rmSync(tmp, { recursive: true, force: true });
 run(bin('ncc'), [

@@ -20,7 +20,7 @@ export function parseStepArgs(argv: readonly string[], decls: InputDecls, comman
   };
   let help = false;
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (arg === '--help' || arg === '-h') {
       help = true;
       continue;

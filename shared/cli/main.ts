@@ -10,7 +10,7 @@ import { ConfigurationError, formatFailure } from '../util/errors.ts';
 import { consoleLogger, type Logger } from '../util/log.ts';
 import { steps } from '../steps/index.ts';
 import { resolveInputs } from '../steps/resolve.ts';
-import type { AnyStep, StepContext, StepResult } from '../steps/spec.ts';
+import type { AnyStep, OutputValue, StepContext, StepResult } from '../steps/spec.ts';
 import { parseStepArgs, stepHelp } from './args.ts';
 import { runPipeline, pipelineHelp } from './pipeline.ts';
 
@@ -94,7 +94,7 @@ async function runStepCommand(step: AnyStep, argv: readonly string[], io: CliIo,
   const result = await runStep(step, args.values, ctx, io);
   for (const name of Object.keys(step.outputs)) {
     const value = (result.outputs as Record<string, unknown>)[name];
-    if (value !== undefined) io.stdout.write(`${name}=${String(value as string)}\n`);
+    if (value !== undefined) io.stdout.write(`${name}=${String(value)}\n`);
   }
   if (result.failure) {
     io.stderr.write(`${step.name} failed: ${result.failure}\n`);

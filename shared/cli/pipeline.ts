@@ -47,7 +47,7 @@ export async function runPipeline(
   const run = async (step: AnyStep, raw: Record<string, string>): Promise<StepResult<string>> => {
     const result = await ctx.log.group(`modelship ${step.name}`, () => runStep(step, raw));
     outputs[step.name] = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, String(v)]));
-    for (const [k, v] of Object.entries(outputs[step.name]!)) ctx.log.info(`  ${k}=${v}`);
+    for (const [k, v] of Object.entries(outputs[step.name])) ctx.log.info(`  ${k}=${v}`);
     return result;
   };
 

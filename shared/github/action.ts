@@ -33,7 +33,7 @@ export async function runAction(step: AnyStep, deps: ActionDeps = {}): Promise<v
   const log = deps.log ?? actionsLogger();
   try {
     const raw: Record<string, string> = {};
-    for (const name of Object.keys(step.inputs as Record<string, unknown>)) {
+    for (const name of Object.keys(step.inputs)) {
       raw[name] = core.getInput(name);
       if (isSecretInput(name) && raw[name]) core.setSecret(raw[name]);
     }

@@ -19,5 +19,5 @@ export async function resolveInputs<S extends AnyStep>(
     fromConfig = configInputs(config, step.configSection, step.configRename);
     for (const k of Object.keys(fromConfig)) if (!(k in step.inputs)) delete fromConfig[k];
   }
-  return parseInputs(step.inputs, { ...fromConfig, ...given }) as ParsedInputs<S['inputs']>;
+  return parseInputs(step.inputs, { ...fromConfig, ...given });
 }

@@ -29,9 +29,9 @@ describe('action.yml interfaces', () => {
       it('declares exactly the inputs the step parses, with the same defaults', () => {
         assert.deepEqual(Object.keys(yml.inputs).sort(), Object.keys(step.inputs).sort());
         for (const [name, decl] of Object.entries(step.inputs)) {
-          assert.equal(yml.inputs[name]!.default, decl.default, `default of ${name}`);
-          assert.equal(yml.inputs[name]!.required, decl.required === true, `required of ${name}`);
-          assert.ok(yml.inputs[name]!.description.length > 10, `description of ${name}`);
+          assert.equal(yml.inputs[name].default, decl.default, `default of ${name}`);
+          assert.equal(yml.inputs[name].required, decl.required === true, `required of ${name}`);
+          assert.ok(yml.inputs[name].description.length > 10, `description of ${name}`);
         }
       });
       it('declares exactly the outputs the step sets', () => {
@@ -60,7 +60,7 @@ describe('action.yml interfaces', () => {
       runs.map((r) => /actions\/([a-z-]+)\/index\.js/.exec(r)?.[1]),
       ['setup-data', 'train', 'evaluate-gate'],
     );
-    const declared = new Set(['setup-data', 'train', 'evaluate-gate'].flatMap((n) => Object.keys(steps[n]!.inputs)));
+    const declared = new Set(['setup-data', 'train', 'evaluate-gate'].flatMap((n) => Object.keys(steps[n].inputs)));
     for (const name of Object.keys(yml.inputs)) assert.ok(declared.has(name), `root input ${name} is not an input of any chained step`);
     for (const o of Object.values(yml.outputs)) assert.match(o.value!, /^\$\{\{ steps\.(data|train|gate)\.outputs\.[a-z-]+ \}\}$/);
   });

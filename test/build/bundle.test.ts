@@ -49,11 +49,11 @@ function parseOutputs(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const m = /^([^<]+)<<(.+)$/.exec(lines[i]!);
+    const m = /^([^<]+)<<(.+)$/.exec(lines[i]);
     if (!m) continue;
     const value: string[] = [];
-    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i]!);
-    out[m[1]!] = value.join('\n');
+    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i]);
+    out[m[1]] = value.join('\n');
   }
   return out;
 }
@@ -79,7 +79,7 @@ describe('the built bundle', () => {
     const data = runAction('setup-data', { source: 'sample', 'output-dir': 'data', cache: 'false' });
     assert.equal(data.status, 0, data.stdout);
     assert.match(data.outputs['digest'] ?? '', /^sha256:[0-9a-f]{64}$/);
-    const train = runAction('train', { dataset: data.outputs['dataset-dir']!, backend: 'wasm', epochs: '1', 'output-dir': 'model' });
+    const train = runAction('train', { dataset: data.outputs['dataset-dir'], backend: 'wasm', epochs: '1', 'output-dir': 'model' });
     assert.equal(train.status, 0, train.stdout);
     assert.equal(train.outputs['backend'], 'wasm');
     assert.match(train.stdout, /backend wasm/);

@@ -20,13 +20,13 @@ function hygiene(text: string): string[] {
   const problems: string[] = [];
   if (!/^permissions:/m.test(text)) problems.push('no top-level permissions');
   for (const m of text.matchAll(/^\s*(?:-\s+)?uses:\s*([^\s#]+)(.*)$/gm)) {
-    const ref = m[1]!;
+    const ref = m[1];
     if (ref.startsWith('./')) continue;
     if (!/@[0-9a-f]{40}$/.test(ref)) problems.push(`${ref} is not pinned by full SHA`);
-    else if (!/#\s*v\d/.test(m[2]!)) problems.push(`${ref} has no version comment`);
+    else if (!/#\s*v\d/.test(m[2])) problems.push(`${ref} has no version comment`);
   }
   for (const m of text.matchAll(/^(\s*)(?:-\s+)?run:(.*(?:\n\1\s+.*)*)/gm)) {
-    if (m[2]!.includes('${{')) problems.push(`expression inside run: ${m[2]!.trim().slice(0, 60)}`);
+    if (m[2].includes('${{')) problems.push(`expression inside run: ${m[2].trim().slice(0, 60)}`);
   }
   return problems;
 }
@@ -46,9 +46,9 @@ describe('workflow hygiene check', () => {
     ].join('\n');
     const found = hygiene(bad);
     assert.equal(found.length, 3, found.join('; '));
-    assert.match(found[0]!, /no top-level permissions/);
-    assert.match(found[1]!, /actions\/checkout@v4 is not pinned/);
-    assert.match(found[2]!, /expression inside run:.*github\.head_ref/s);
+    assert.match(found[0], /no top-level permissions/);
+    assert.match(found[1], /actions\/checkout@v4 is not pinned/);
+    assert.match(found[2], /expression inside run:.*github\.head_ref/s);
   });
 });
 
