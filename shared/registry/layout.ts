@@ -1,0 +1,289 @@
+/**
+ * The local transport: a folder in OCI image-layout form.
+ *
+ *   <root>/oci-layout            {"imageLayoutVersion":"1.0.0"}
+ *   <root>/index.json            one descriptor per tag; org.opencontainers.image.ref.name = fashion:3, fashion:production
+ *   <root>/blobs/sha256/<hex>    manifests, configs and layers
+ *
+ * Blobs are written through a temporary file and a rename (content-addressed, so concurrent
+ * writers of one blob agree). Every change to index.json is a read-modify-write under a lock
+ * (proper-lockfile, stale after a few seconds so a killed holder cannot block for long), written
+ * to a temporary file and renamed, so readers never see a torn index.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import lockfile from 'proper-lockfile';
+import { ModelshipError } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { ANNOTATION } from './artifact.ts';
+import {
+  decodeManifest,
+  nextVersion,
+  OCI_INDEX,
+  REF_NAME,
+  shortDigest,
+  versionOfTag,
+  type BlobSource,
+  type Descriptor,
+  type OciStore,
+  type StoredManifest,
+} from './store.ts';
+
+interface LayoutIndex {
+  schemaVersion: 2;
+  mediaType: typeof OCI_INDEX;
+  manifests: Descriptor[];
+}
+
+const LOCK_STALE_MS = 5000;
+
+function corrupt(label: string, digest: string, got: string, size: number, want: number): ModelshipError {
+  return new ModelshipError(
+    `blob ${digest} (${label}) is corrupt: its content ${size !== want ? `is ${size} bytes, not ${want}` : `hashes to ${got}`}.`,
+    'The registry copy is damaged; register the model again (or restore the blob) and retry.',
+  );
+}
+
+export class LayoutStore implements OciStore {
+  private readonly root: string;
+  private readonly log: Logger;
+
+  constructor(root: string, log: Logger) {
+    this.root = path.resolve(root);
+    this.log = log;
+  }
+
+  private blobPath(digest: string): string {
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest))
+      throw new ModelshipError(`'${digest}' is not a sha256 digest.`, 'The registry index is damaged.');
+    return path.join(this.root, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  }
+
+  private async readIndex(): Promise<LayoutIndex> {
+    let text: string;
+    try {
+      text = await readFile(path.join(this.root, 'index.json'), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+      throw err;
+    }
+    try {
+      const idx = JSON.parse(text) as LayoutIndex;
+      if (!Array.isArray(idx.manifests)) throw new Error('no manifests array');
+      return idx;
+    } catch (err) {
+      throw new ModelshipError(
+        `${path.join(this.root, 'index.json')} is not a valid OCI index (${(err as Error).message}).`,
+        'Restore it from a backup; the blobs are untouched.',
+      );
+    }
+  }
+
+  private async ensureLayout(): Promise<void> {
+    await mkdir(path.join(this.root, 'blobs', 'sha256'), { recursive: true });
+    try {
+      await stat(path.join(this.root, 'oci-layout'));
+    } catch {
+      await writeFileAtomic(path.join(this.root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}\n');
+    }
+  }
+
+  /** Runs a read-modify-write of index.json under the lock. */
+  private async updateIndex<T>(fn: (idx: LayoutIndex) => { index?: LayoutIndex; result: T }): Promise<T> {
+    await this.ensureLayout();
+    let compromised: Error | undefined;
+    const release = await lockfile.lock(this.root, {
+      lockfilePath: path.join(this.root, 'index.json.lock'),
+      realpath: false,
+      stale: LOCK_STALE_MS,
+      retries: { retries: 400, factor: 1.3, minTimeout: 5, maxTimeout: 100, randomize: true },
+      onCompromised: (err) => {
+        compromised = err;
+      },
+    });
+    try {
+      const { index, result } = fn(await this.readIndex());
+      if (compromised)
+        throw new ModelshipError(
+          `lost the registry lock (${compromised.message}).`,
+          'Retry; another process took over a lock it thought stale.',
+        );
+      if (index) await writeJsonAtomic(path.join(this.root, 'index.json'), index);
+      return result;
+    } finally {
+      await release().catch((err: unknown) => this.log.debug(`registry lock release: ${(err as Error).message}`));
+    }
+  }
+
+  async hasBlob(_name: string, digest: string): Promise<boolean> {
+    try {
+      return (await stat(this.blobPath(digest))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  async putBlob(_name: string, blob: BlobSource): Promise<void> {
+    await this.ensureLayout();
+    const target = this.blobPath(blob.digest);
+    const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      if (blob.bytes) {
+        await writeFileAtomic(tmp, blob.bytes);
+      } else if (blob.file) {
+        const hash = createHash('sha256');
+        let size = 0;
+        const src = createReadStream(blob.file);
+        src.on('data', (c) => {
+          const b = c as Buffer;
+          hash.update(b);
+          size += b.length;
+        });
+        await pipeline(src, createWriteStream(tmp));
+        const got = `sha256:${hash.digest('hex')}`;
+        if (got !== blob.digest || size !== blob.size) {
+          throw new ModelshipError(
+            `${blob.label} changed while it was being registered.`,
+            'Do not modify the model folder during register; run it again.',
+          );
+        }
+      } else {
+        throw new Error(`blob ${blob.label} has no content`);
+      }
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async fetchBlob(_name: string, desc: Descriptor, dest: string, label: string): Promise<void> {
+    const src = this.blobPath(desc.digest);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      const rs = createReadStream(src);
+      rs.on('data', (c) => {
+        const b = c as Buffer;
+        hash.update(b);
+        size += b.length;
+      });
+      await pipeline(rs, createWriteStream(dest));
+    } catch (err) {
+      await rm(dest, { force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ModelshipError(
+          `blob ${desc.digest} (${label}) is missing from ${this.root}.`,
+          'The registry copy is damaged; register the model again.',
+        );
+      }
+      throw err;
+    }
+    const got = `sha256:${hash.digest('hex')}`;
+    if (got !== desc.digest || size !== desc.size) {
+      await rm(dest, { force: true });
+      throw corrupt(label, desc.digest, got, size, desc.size);
+    }
+  }
+
+  async readBlob(_name: string, desc: Descriptor, label: string): Promise<Uint8Array> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.blobPath(desc.digest));
+    } catch {
+      throw new ModelshipError(
+        `blob ${desc.digest} (${label}) is missing from ${this.root}.`,
+        'The registry copy is damaged; register the model again.',
+      );
+    }
+    const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (got !== desc.digest || bytes.length !== desc.size) throw corrupt(label, desc.digest, got, bytes.length, desc.size);
+    return new Uint8Array(bytes);
+  }
+
+  private static tagsOf(idx: LayoutIndex, name: string): Map<string, string> {
+    const prefix = `${name}:`;
+    const out = new Map<string, string>();
+    for (const d of idx.manifests) {
+      const ref = d.annotations?.[REF_NAME];
+      if (ref?.startsWith(prefix)) out.set(ref.slice(prefix.length), d.digest);
+    }
+    return out;
+  }
+
+  async getManifest(name: string, reference: string): Promise<StoredManifest | undefined> {
+    const tags = LayoutStore.tagsOf(await this.readIndex(), name);
+    const digest = reference.startsWith('sha256:') ? ([...tags.values()].includes(reference) ? reference : undefined) : tags.get(reference);
+    if (!digest) return undefined;
+    const desc = { mediaType: '', digest, size: -1 };
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.blobPath(desc.digest));
+    } catch {
+      throw new ModelshipError(
+        `manifest ${digest} of ${name} is missing from ${this.root}.`,
+        'The registry copy is damaged; register the model again.',
+      );
+    }
+    const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (got !== digest) throw corrupt(`manifest of ${name}`, digest, got, bytes.length, bytes.length);
+    return decodeManifest(new Uint8Array(bytes), digest, this.root);
+  }
+
+  async tagDigest(name: string, tag: string): Promise<string | undefined> {
+    return LayoutStore.tagsOf(await this.readIndex(), name).get(tag);
+  }
+
+  async listTags(name: string): Promise<string[]> {
+    return [...LayoutStore.tagsOf(await this.readIndex(), name).keys()];
+  }
+
+  async tagDigests(name: string, filter: (tag: string) => boolean): Promise<Map<string, string>> {
+    const all = LayoutStore.tagsOf(await this.readIndex(), name);
+    return new Map([...all].filter(([t]) => filter(t)));
+  }
+
+  private async writeManifestBlob(m: StoredManifest): Promise<void> {
+    if (!(await this.hasBlob('', m.digest)))
+      await this.putBlob('', { digest: m.digest, size: m.bytes.length, label: 'manifest', bytes: m.bytes });
+  }
+
+  private static descriptor(m: StoredManifest, ref: string, extra: Record<string, string> = {}): Descriptor {
+    return {
+      mediaType: m.manifest.mediaType,
+      digest: m.digest,
+      size: m.bytes.length,
+      ...(m.manifest.artifactType ? { artifactType: m.manifest.artifactType } : {}),
+      annotations: { [REF_NAME]: ref, ...extra },
+    };
+  }
+
+  async putManifest(name: string, m: StoredManifest, tag: string): Promise<void> {
+    await this.writeManifestBlob(m);
+    const ref = `${name}:${tag}`;
+    await this.updateIndex((idx) => {
+      const manifests = idx.manifests.filter((d) => d.annotations?.[REF_NAME] !== ref);
+      manifests.push(LayoutStore.descriptor(m, ref));
+      return { index: { ...idx, manifests }, result: undefined };
+    });
+  }
+
+  async createVersion(name: string, m: StoredManifest): Promise<{ version: number; created: boolean }> {
+    await this.writeManifestBlob(m);
+    return this.updateIndex<{ version: number; created: boolean }>((idx) => {
+      const tags = LayoutStore.tagsOf(idx, name);
+      for (const [t, d] of tags) {
+        const v = versionOfTag(t);
+        if (v !== undefined && d === m.digest) return { result: { version: v, created: false } };
+      }
+      const version = nextVersion(tags.keys());
+      const manifests = [...idx.manifests, LayoutStore.descriptor(m, `${name}:${version}`, { [ANNOTATION.version]: String(version) })];
+      this.log.debug(`${name}:${version} → ${shortDigest(m.digest)}`);
+      return { index: { ...idx, manifests }, result: { version, created: true } };
+    });
+  }
+}

@@ -1,0 +1,455 @@
+/**
+ * The model registry on top of any OCI store: versions as numeric tags, aliases as tags with a
+ * small history record (`_alias.<alias>`, an OCI artifact of its own) so rollback is one step,
+ * lineage through the config's parent, pulls verified blob by blob into a temporary sibling.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { MODEL_METADATA_FILE } from '../model/metadata.ts';
+import { ConfigurationError, ModelshipError } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import { sha256 } from '../util/fs.ts';
+import { ANNOTATION, buildArtifact, isSafeRelative, MODEL_ARTIFACT_TYPE, MODEL_CONFIG_MEDIA_TYPE } from './artifact.ts';
+import {
+  assertAlias,
+  assertName,
+  displayRef,
+  formatReference,
+  parseReference,
+  type Reference,
+  type RegistryLocation,
+} from './reference.ts';
+import {
+  aliasRecordTag,
+  encodeManifest,
+  isAliasTag,
+  OCI_EMPTY,
+  OCI_MANIFEST,
+  shortDigest,
+  versionOfTag,
+  type OciStore,
+  type StoredManifest,
+} from './store.ts';
+import type {
+  AliasMove,
+  AliasTarget,
+  LayerInfo,
+  ModelConfig,
+  OpenOptions,
+  PulledModel,
+  PushOptions,
+  RegisteredVersion,
+  Registry,
+  ResolvedRef,
+  VersionDetails,
+  VersionInfo,
+} from './types.ts';
+
+export const ALIAS_ARTIFACT_TYPE = 'application/vnd.modelship.alias.v1';
+export const ALIAS_RECORD_MEDIA_TYPE = 'application/vnd.modelship.alias.v1+json';
+const EMPTY_BYTES = new TextEncoder().encode('{}');
+const EMPTY_DESC = { mediaType: OCI_EMPTY, digest: `sha256:${sha256(EMPTY_BYTES)}`, size: 2 };
+
+/** The history of one alias: a stack of targets (top = current) and a log of every move. */
+export interface AliasRecord {
+  readonly kind: 'modelship.alias';
+  readonly name: string;
+  readonly alias: string;
+  readonly stack: readonly (AliasTarget & { readonly at: string })[];
+  readonly log: readonly {
+    readonly at: string;
+    readonly action: 'promote' | 'rollback';
+    readonly from?: AliasTarget;
+    readonly to: AliasTarget;
+  }[];
+}
+
+/** The next alias record after a promotion. Pure. */
+export function recordPromotion(
+  prev: AliasRecord | undefined,
+  name: string,
+  alias: string,
+  current: AliasTarget | undefined,
+  to: AliasTarget,
+  at: string,
+): AliasRecord {
+  let stack = [...(prev?.stack ?? [])];
+  // The tag is the truth: if the record missed a move, put the tag's actual target on the stack.
+  if (current && (stack.length === 0 || stack[stack.length - 1].digest !== current.digest)) stack.push({ ...current, at });
+  if (stack.length === 0 || stack[stack.length - 1].digest !== to.digest) stack.push({ ...to, at });
+  if (stack.length > 100) stack = stack.slice(stack.length - 100);
+  const log = [...(prev?.log ?? []), { at, action: 'promote' as const, ...(current ? { from: current } : {}), to }].slice(-200);
+  return { kind: 'modelship.alias', name, alias, stack, log };
+}
+
+/** The target a rollback goes to and the record after it, or undefined when there is no earlier target. Pure. */
+export function planRollback(
+  record: AliasRecord | undefined,
+  current: AliasTarget,
+  at: string,
+): { to: AliasTarget; record: AliasRecord } | undefined {
+  if (!record) return undefined;
+  const stack = [...record.stack];
+  while (stack.length > 0 && stack[stack.length - 1].digest === current.digest) stack.pop();
+  const top = stack[stack.length - 1];
+  if (!top) return undefined;
+  const to = { version: top.version, digest: top.digest };
+  return {
+    to,
+    record: { ...record, stack, log: [...record.log, { at, action: 'rollback' as const, from: current, to }].slice(-200) },
+  };
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export class OciRegistry implements Registry {
+  readonly display: string;
+  private readonly loc: RegistryLocation;
+  private readonly store: OciStore;
+  private readonly log: Logger;
+  private readonly defaultName: string | undefined;
+
+  constructor(loc: RegistryLocation, store: OciStore, opts: OpenOptions) {
+    this.loc = loc;
+    this.display = loc.display;
+    this.store = store;
+    this.log = opts.log;
+    this.defaultName = opts.defaultName;
+  }
+
+  private parse(ref: Reference | string): Reference {
+    const r = typeof ref === 'string' ? parseReference(ref, this.defaultName !== undefined ? { defaultName: this.defaultName } : {}) : ref;
+    if (r.registry !== undefined) {
+      const want = r.registry
+        .replace(/^oci:\/\//i, '')
+        .replace(/\/+$/, '')
+        .toLowerCase();
+      if (want !== this.display.toLowerCase()) {
+        throw new ConfigurationError(
+          `reference '${formatReference(r)}' names the registry ${r.registry}, but the registry in use is ${this.display}.`,
+          `Drop the registry from the reference, or set registry to oci://${want}.`,
+        );
+      }
+    }
+    return r;
+  }
+
+  private notFound(r: Reference, what: string): ConfigurationError {
+    return new ConfigurationError(
+      `${formatReference({ ...r, registry: undefined })} ${what} in the registry ${this.display}.`,
+      `List what is there with: modelship registry list ${r.name} --registry ${this.loc.kind === 'oci' ? `oci://${this.display}` : this.display}`,
+    );
+  }
+
+  /** The version tag pointing at a digest (newest first), or undefined. */
+  private async versionOf(name: string, digest: string): Promise<number | undefined> {
+    const versions = (await this.store.listTags(name))
+      .map(versionOfTag)
+      .filter((v): v is number => v !== undefined)
+      .sort((a, b) => b - a);
+    for (const v of versions) if ((await this.store.tagDigest(name, String(v))) === digest) return v;
+    return undefined;
+  }
+
+  private async aliasesOf(name: string, digest: string): Promise<string[]> {
+    const m = await this.store.tagDigests(name, isAliasTag);
+    return [...m]
+      .filter(([, d]) => d === digest)
+      .map(([t]) => t)
+      .sort();
+  }
+
+  async resolve(ref: Reference | string): Promise<ResolvedRef> {
+    const r = this.parse(ref);
+    let digest: string | undefined;
+    let version: number | undefined;
+    if (r.digest !== undefined) {
+      if (!(await this.store.getManifest(r.name, r.digest))) throw this.notFound(r, 'does not exist');
+      digest = r.digest;
+      version = await this.versionOf(r.name, digest);
+      if (version === undefined) throw this.notFound(r, 'is not a registered version');
+      if (r.version !== undefined && r.version !== version) {
+        throw new ConfigurationError(
+          `${formatReference(r)}: the digest is version ${version} of ${r.name}, not version ${r.version}.`,
+          `Use ${r.name}:${version}@${digest} or drop the version.`,
+        );
+      }
+    } else if (r.version !== undefined) {
+      digest = await this.store.tagDigest(r.name, String(r.version));
+      if (!digest) throw this.notFound(r, 'does not exist');
+      version = r.version;
+    } else if (r.alias !== undefined) {
+      digest = await this.store.tagDigest(r.name, r.alias);
+      if (!digest) throw this.notFound(r, 'does not exist (no version has that alias)');
+      version = await this.versionOf(r.name, digest);
+      if (version === undefined) throw this.notFound(r, 'points at a manifest that is not a registered version');
+    } else {
+      const versions = (await this.store.listTags(r.name)).map(versionOfTag).filter((v): v is number => v !== undefined);
+      if (versions.length === 0) throw this.notFound(r, 'has no versions');
+      version = Math.max(...versions);
+      digest = await this.store.tagDigest(r.name, String(version));
+      if (!digest) throw this.notFound({ ...r, version }, 'vanished while reading');
+    }
+    const aliases = await this.aliasesOf(r.name, digest);
+    return { name: r.name, version, digest, aliases, ref: displayRef(this.loc, r.name, version, digest) };
+  }
+
+  async push(modelDir: string, opts: PushOptions): Promise<RegisteredVersion> {
+    const name = assertName(opts.name);
+    const env = opts.env ?? {};
+    const now = (opts.now ?? (() => new Date()))();
+    const built = await buildArtifact(modelDir, {
+      name,
+      ...(opts.report !== undefined ? { report: opts.report } : {}),
+      ...(opts.dataset !== undefined ? { dataset: opts.dataset } : {}),
+      env,
+      now,
+    });
+    let uploadedBytes = 0;
+    await mapLimit(built.blobs, 4, async (blob) => {
+      if (await this.store.hasBlob(name, blob.digest)) {
+        this.log.debug(`blob ${shortDigest(blob.digest)} (${blob.label}) is already there`);
+        return;
+      }
+      await this.store.putBlob(name, blob);
+      uploadedBytes += blob.size;
+    });
+    const { version, created } = await this.store.createVersion(name, built.manifest);
+    const digest = built.manifest.digest;
+    const layers = built.manifest.manifest.layers.map(layerInfo);
+    const aliases = await this.aliasesOf(name, digest);
+    return {
+      name,
+      version,
+      digest,
+      aliases,
+      ref: displayRef(this.loc, name, version, digest),
+      created,
+      config: built.config,
+      layers,
+      uploadedBytes,
+    };
+  }
+
+  private async readConfig(name: string, m: StoredManifest): Promise<ModelConfig> {
+    if (m.manifest.artifactType !== MODEL_ARTIFACT_TYPE && m.manifest.config.mediaType !== MODEL_CONFIG_MEDIA_TYPE) {
+      throw new ModelshipError(
+        `${name}@${m.digest} is not a modelship model (artifactType ${m.manifest.artifactType ?? 'none'}).`,
+        'Check the reference: it points at something else stored in the registry.',
+      );
+    }
+    const bytes = await this.store.readBlob(name, m.manifest.config, 'config');
+    return JSON.parse(new TextDecoder().decode(bytes)) as ModelConfig;
+  }
+
+  private async manifestOf(r: ResolvedRef): Promise<StoredManifest> {
+    const m = await this.store.getManifest(r.name, r.digest);
+    if (!m)
+      throw new ModelshipError(
+        `manifest ${r.digest} of ${r.name}:${r.version} is missing from ${this.display}.`,
+        'The registry lost it; register the model again.',
+      );
+    return m;
+  }
+
+  async pull(ref: Reference | string, destDir: string): Promise<PulledModel> {
+    const resolved = await this.resolve(ref);
+    const m = await this.manifestOf(resolved);
+    const config = await this.readConfig(resolved.name, m);
+    const dest = path.resolve(destDir);
+    await checkPullDestination(dest);
+    const parent = path.dirname(dest);
+    await mkdir(parent, { recursive: true });
+    const tmp = path.join(parent, `.${path.basename(dest)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
+    await mkdir(tmp);
+    const files: string[] = [];
+    let bytes = 0;
+    try {
+      for (const layer of m.manifest.layers) {
+        const title = layer.annotations?.[ANNOTATION.title];
+        if (title === undefined || !isSafeRelative(title)) {
+          throw new ModelshipError(
+            `${resolved.ref}: layer ${shortDigest(layer.digest)} has an unsafe or missing file name ${JSON.stringify(title ?? null)}.`,
+            'Refusing to write outside the destination folder; the artifact was not made by modelship.',
+          );
+        }
+        const file = path.join(tmp, title);
+        await mkdir(path.dirname(file), { recursive: true });
+        await this.store.fetchBlob(resolved.name, layer, file, title);
+        files.push(title);
+        bytes += layer.size;
+      }
+      let old: string | undefined;
+      try {
+        await stat(dest);
+        old = `${tmp}.old`;
+        await rename(dest, old);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      await rename(tmp, dest);
+      if (old) await rm(old, { recursive: true, force: true });
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    return { dir: dest, resolved, config, files, bytes };
+  }
+
+  async list(name: string): Promise<VersionInfo[]> {
+    assertName(name);
+    const tags = await this.store.tagDigests(name, (t) => versionOfTag(t) !== undefined || isAliasTag(t));
+    const aliasesBy = new Map<string, string[]>();
+    for (const [t, d] of tags) if (isAliasTag(t)) aliasesBy.set(d, [...(aliasesBy.get(d) ?? []), t].sort());
+    const versions = [...tags].filter(([t]) => versionOfTag(t) !== undefined).sort((a, b) => Number(a[0]) - Number(b[0]));
+    return mapLimit(versions, 6, async ([t, digest]) => {
+      let metrics: Record<string, number> = {};
+      let created: string | undefined;
+      try {
+        const m = await this.store.getManifest(name, digest);
+        if (m) {
+          const c = await this.readConfig(name, m);
+          metrics = { ...c.metrics };
+          created = c.created;
+        }
+      } catch (err) {
+        this.log.warning(`${name}:${t}: cannot read its metadata (${(err as Error).message})`);
+      }
+      return { name, version: Number(t), digest, aliases: aliasesBy.get(digest) ?? [], ...(created ? { created } : {}), metrics };
+    });
+  }
+
+  private async readRecord(name: string, alias: string): Promise<AliasRecord | undefined> {
+    const m = await this.store.getManifest(name, aliasRecordTag(alias));
+    if (!m) return undefined;
+    try {
+      const bytes = await this.store.readBlob(name, m.manifest.config, `alias record ${alias}`);
+      const rec = JSON.parse(new TextDecoder().decode(bytes)) as AliasRecord;
+      return rec.kind === 'modelship.alias' && Array.isArray(rec.stack) && Array.isArray(rec.log) ? rec : undefined;
+    } catch (err) {
+      this.log.warning(`the history of ${name}@${alias} is unreadable (${(err as Error).message}); starting a new one.`);
+      return undefined;
+    }
+  }
+
+  private async writeRecord(name: string, record: AliasRecord): Promise<void> {
+    const bytes = new TextEncoder().encode(JSON.stringify(record));
+    const digest = `sha256:${sha256(bytes)}`;
+    if (!(await this.store.hasBlob(name, digest)))
+      await this.store.putBlob(name, { digest, size: bytes.length, label: `alias record ${record.alias}`, bytes });
+    if (!(await this.store.hasBlob(name, EMPTY_DESC.digest)))
+      await this.store.putBlob(name, { ...EMPTY_DESC, label: 'empty', bytes: EMPTY_BYTES });
+    const m = encodeManifest({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: ALIAS_ARTIFACT_TYPE,
+      config: { mediaType: ALIAS_RECORD_MEDIA_TYPE, digest, size: bytes.length },
+      layers: [EMPTY_DESC],
+      annotations: { [ANNOTATION.title]: `${record.name}@${record.alias}` },
+    });
+    await this.store.putManifest(name, m, aliasRecordTag(record.alias));
+  }
+
+  private async currentTarget(name: string, alias: string): Promise<AliasTarget | undefined> {
+    const digest = await this.store.tagDigest(name, alias);
+    if (!digest) return undefined;
+    const version = await this.versionOf(name, digest);
+    return version === undefined ? undefined : { version, digest };
+  }
+
+  async setAlias(name: string, alias: string, version: number): Promise<AliasMove> {
+    assertName(name);
+    assertAlias(alias);
+    const target = await this.resolve({ name, version });
+    const m = await this.manifestOf(target);
+    const current = await this.currentTarget(name, alias);
+    const to = { version: target.version, digest: target.digest };
+    if (current?.digest !== to.digest) await this.store.putManifest(name, m, alias);
+    const record = recordPromotion(await this.readRecord(name, alias), name, alias, current, to, new Date().toISOString());
+    await this.writeRecord(name, record);
+    this.log.info(`${name}@${alias}: ${current ? `v${current.version}` : '(new)'} → v${to.version}`);
+    return { name, alias, ...(current ? { from: current } : {}), to, action: 'promote' };
+  }
+
+  async rollback(name: string, alias: string): Promise<AliasMove> {
+    assertName(name);
+    assertAlias(alias);
+    const current = await this.currentTarget(name, alias);
+    if (!current) {
+      throw new ConfigurationError(
+        `${name}@${alias} does not exist in ${this.display}, so there is nothing to roll back.`,
+        `Promote a version first: modelship registry promote ${name}:<version> ${alias}`,
+      );
+    }
+    const plan = planRollback(await this.readRecord(name, alias), current, new Date().toISOString());
+    if (!plan) {
+      throw new ConfigurationError(
+        `${name}@${alias} (v${current.version}) has no earlier target to roll back to.`,
+        `Point it at a version explicitly: modelship registry promote ${name}:<version> ${alias}`,
+      );
+    }
+    const m = await this.manifestOf({ name, version: plan.to.version, digest: plan.to.digest, aliases: [], ref: '' });
+    await this.store.putManifest(name, m, alias);
+    await this.writeRecord(name, plan.record);
+    this.log.info(`${name}@${alias}: rolled back v${current.version} → v${plan.to.version}`);
+    return { name, alias, from: current, to: plan.to, action: 'rollback' };
+  }
+
+  async show(ref: Reference | string): Promise<VersionDetails> {
+    const resolved = await this.resolve(ref);
+    const m = await this.manifestOf(resolved);
+    const config = await this.readConfig(resolved.name, m);
+    const lineage: VersionDetails['lineage'][number][] = [{ name: resolved.name, version: resolved.version, digest: resolved.digest }];
+    let parent = config.parent;
+    const seen = new Set([resolved.digest]);
+    while (parent && lineage.length < 20) {
+      lineage.push(parent);
+      const pname = parent.name ?? resolved.name;
+      if (!parent.digest || seen.has(parent.digest) || pname !== resolved.name) break;
+      seen.add(parent.digest);
+      try {
+        const pm = await this.store.getManifest(pname, parent.digest);
+        if (!pm) break;
+        parent = (await this.readConfig(pname, pm)).parent;
+      } catch {
+        break;
+      }
+    }
+    return { resolved, config, layers: m.manifest.layers.map(layerInfo), annotations: m.manifest.annotations ?? {}, lineage };
+  }
+}
+
+function layerInfo(d: { mediaType: string; digest: string; size: number; annotations?: Readonly<Record<string, string>> }): LayerInfo {
+  return { title: d.annotations?.[ANNOTATION.title] ?? '', mediaType: d.mediaType, digest: d.digest, size: d.size };
+}
+
+/** A pull may replace a missing folder, an empty one or a model folder; anything else is refused. */
+async function checkPullDestination(dest: string): Promise<void> {
+  let entries: string[];
+  try {
+    const s = await stat(dest);
+    if (!s.isDirectory()) throw new ConfigurationError(`pull destination '${dest}' is a file.`, 'Pass a folder that does not exist yet.');
+    entries = await readdir(dest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (entries.length > 0 && !entries.includes(MODEL_METADATA_FILE)) {
+    throw new ConfigurationError(
+      `pull destination '${dest}' is a folder with other content (no ${MODEL_METADATA_FILE}); it would be replaced.`,
+      'Pass a new or empty folder, or a model folder to replace.',
+    );
+  }
+}
