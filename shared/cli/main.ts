@@ -93,7 +93,7 @@ async function runStepCommand(step: AnyStep, argv: readonly string[], io: CliIo,
   const ctx = stepContext(io, log);
   const result = await runStep(step, args.values, ctx, io);
   for (const name of Object.keys(step.outputs)) {
-    const value = (result.outputs as Record<string, unknown>)[name];
+    const value = (result.outputs as Record<string, OutputValue | undefined>)[name];
     if (value !== undefined) io.stdout.write(`${name}=${String(value)}\n`);
   }
   if (result.failure) {
