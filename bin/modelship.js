@@ -9,4 +9,9 @@ const source = new URL('../shared/cli/main.ts', import.meta.url);
 const compiled = new URL('../lib/shared/cli/main.js', import.meta.url);
 const useSource = existsSync(source) && !fileURLToPath(source).split(/[\\/]/).includes('node_modules');
 const { main } = await import((useSource ? source : compiled).href);
-process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+process.exitCode = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+});
