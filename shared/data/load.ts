@@ -21,7 +21,10 @@ export async function loadManifest(dirOrManifest: string, inputName = 'dataset')
   try {
     if ((await stat(manifestPath)).isDirectory()) manifestPath = path.join(manifestPath, MANIFEST_FILE);
   } catch {
-    throw new ConfigurationError(`${inputName} '${dirOrManifest}' does not exist.`, `Pass the dataset-dir or manifest output of setup-data as ${inputName}.`);
+    throw new ConfigurationError(
+      `${inputName} '${dirOrManifest}' does not exist.`,
+      `Pass the dataset-dir or manifest output of setup-data as ${inputName}.`,
+    );
   }
   let manifest: DatasetManifest;
   try {

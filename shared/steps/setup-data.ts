@@ -1,6 +1,8 @@
 import { input } from './inputs.ts';
 import { defineStep } from './spec.ts';
-import { notBuilt } from './not-built.ts';
+import { setupData } from '../data/prepare.ts';
+import { actionsDataCache } from '../github/cache.ts';
+import { renderDatasetSummary } from '../report/dataset.ts';
 
 export const setupDataStep = defineStep({
   name: 'setup-data',
@@ -45,5 +47,34 @@ export const setupDataStep = defineStep({
     classes: 'Number of classes (0 for regression).',
     'cache-hit': 'true when the prepared data came from the cache or an unchanged earlier run.',
   },
-  run: () => notBuilt('setup-data'),
+  async run(inputs, ctx) {
+    const result = await setupData(
+      {
+        source: inputs.source,
+        format: inputs.format,
+        labelColumn: inputs.labelColumn,
+        split: inputs.split,
+        splitSeed: inputs.splitSeed,
+        imageSize: inputs.imageSize,
+        checksum: inputs.checksum,
+        cache: inputs.cache,
+        outputDir: inputs.outputDir,
+        cwd: ctx.cwd,
+      },
+      { log: ctx.log, now: ctx.now, cache: inputs.cache ? actionsDataCache(ctx.via, ctx.env, ctx.log) : undefined },
+    );
+    const m = result.manifest;
+    const examples = m.splits.train.count + m.splits.validation.count + m.splits.test.count;
+    return {
+      outputs: {
+        'dataset-dir': result.datasetDir,
+        manifest: result.manifestPath,
+        digest: m.digest,
+        examples,
+        classes: m.classes.length,
+        'cache-hit': result.cacheHit,
+      },
+      summary: renderDatasetSummary(m, { origin: result.origin }),
+    };
+  },
 });
