@@ -1,6 +1,8 @@
 import { input } from './inputs.ts';
-import { defineStep } from './spec.ts';
-import { notBuilt } from './not-built.ts';
+import { defineStep, type StepContext } from './spec.ts';
+import { trainingSummary } from '../report/training.ts';
+import type { TrainOptions, TrainResult } from '../train/options.ts';
+import { ConfigurationError, ModelshipError } from '../util/errors.ts';
 
 export const trainStep = defineStep({
   name: 'train',
@@ -41,5 +43,68 @@ export const trainStep = defineStep({
     'final-loss': 'Training loss after the last epoch.',
     'duration-seconds': 'Wall time of training, in seconds.',
   },
-  run: () => notBuilt('train'),
+  async run(inputs, ctx) {
+    const options: TrainOptions = {
+      dataset: inputs.dataset,
+      ...(inputs.config ? { config: inputs.config } : {}),
+      architecture: inputs.architecture,
+      epochs: given(inputs.epochs, 'epochs'),
+      batchSize: given(inputs.batchSize, 'batch-size'),
+      learningRate: given(inputs.learningRate, 'learning-rate'),
+      seed: given(inputs.seed, 'seed'),
+      backend: inputs.backend,
+      earlyStoppingPatience: given(inputs.earlyStoppingPatience, 'early-stopping-patience'),
+      ...(inputs.resumeFrom ? { resumeFrom: inputs.resumeFrom } : {}),
+      outputDir: inputs.outputDir,
+    };
+    const result = inputs.target === 'kubernetes' ? await trainRemotely(options, ctx) : await trainLocally(options, ctx);
+    return {
+      outputs: {
+        'model-dir': result.modelDir,
+        history: result.historyPath,
+        backend: result.backend,
+        'val-accuracy': result.valAccuracy !== undefined ? result.valAccuracy.toFixed(4) : '',
+        'final-loss': result.finalLoss.toFixed(4),
+        'duration-seconds': result.durationSeconds.toFixed(1),
+      },
+      summary: trainingSummary(result.metadata, result.history, {
+        backendReason: result.backendReason,
+        trainCount: result.trainCount,
+        valCount: result.valCount,
+        stoppedEarly: result.stoppedEarly,
+        resumed: result.resumedAfterEpoch,
+        modelDir: result.modelDir,
+      }),
+    };
+  },
 });
+
+/** Inputs with a fallback always have a value after parsing; this makes that a checked fact. */
+function given(value: number | undefined, name: string): number {
+  if (value === undefined) throw new ConfigurationError(`input '${name}' has no value.`, `Set '${name}'.`);
+  return value;
+}
+
+type TrainFn = (options: TrainOptions, ctx: StepContext) => Promise<TrainResult>;
+
+async function trainLocally(options: TrainOptions, ctx: StepContext): Promise<TrainResult> {
+  // Loaded on use, so that steps which do not train never load TensorFlow.js.
+  const { train } = await import('../train/loop.ts');
+  return ctx.log.group('train', () => train(options, ctx));
+}
+
+/** `target: kubernetes` runs the same training as a Job (shared/train/kubernetes.ts). */
+async function trainRemotely(options: TrainOptions, ctx: StepContext): Promise<TrainResult> {
+  let mod: { trainOnKubernetes?: TrainFn };
+  try {
+    // `as string` keeps the type checker from resolving the module before it exists; the literal
+    // stays visible to the bundler.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+    mod = (await import('../train/kubernetes.ts' as string)) as { trainOnKubernetes?: TrainFn };
+  } catch (err) {
+    throw new ModelshipError('target kubernetes is not available in this build of modelship.', 'Use target: local.', { cause: err });
+  }
+  if (!mod.trainOnKubernetes)
+    throw new ModelshipError('target kubernetes is not available in this build of modelship.', 'Use target: local.');
+  return mod.trainOnKubernetes(options, ctx);
+}

@@ -1,0 +1,382 @@
+/**
+ * Local training: a custom loop over `model.trainOnBatch` with seeded shuffling, seeded dropout,
+ * validation after every epoch, early stopping with the best weights kept, a checkpoint after every
+ * epoch, resume from a checkpoint, and a clean stop on SIGINT/SIGTERM.
+ */
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { SplitTensors } from '../data/load.ts';
+import { loadArchitecture } from '../model/architectures.ts';
+import { initBackend } from '../model/backend.ts';
+import { modelFromFiles, saveModel, serializeModel } from '../model/io.ts';
+import {
+  HISTORY_FILE,
+  MODEL_SCHEMA_VERSION,
+  type EpochRecord,
+  type ModelMetadata,
+  type Preprocessing,
+  type TrainParams,
+} from '../model/metadata.ts';
+import { predictProbabilities } from '../model/predict.ts';
+import { modelCard } from '../report/training.ts';
+import { ConfigurationError, ModelshipError } from '../util/errors.ts';
+import { CHECKPOINT_DIR, readCheckpoint, restoreOptimizer, setWeightsFromBytes, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { gatherBatch, loadTrainingData } from './data.ts';
+import type { TrainContext, TrainOptions, TrainResult } from './options.ts';
+import { Prng, shuffledOrder, streamSeed, withMathRandom } from './prng.ts';
+import { earlyStopping, epochLine, formatDuration, headerLine } from './progress.ts';
+
+/** Thrown when a signal stops training; says where the last good checkpoint is. */
+export class TrainingInterrupted extends ModelshipError {
+  readonly checkpointDir: string | undefined;
+  constructor(signal: string, epoch: number, checkpointDir: string | undefined) {
+    super(
+      checkpointDir
+        ? `training stopped by ${signal} during epoch ${epoch}; the last good checkpoint (after epoch ${epoch - 1}) is in ${checkpointDir}.`
+        : `training stopped by ${signal} during epoch ${epoch}, before the first checkpoint.`,
+      checkpointDir ? `Run train again with resume-from: ${checkpointDir} to continue.` : 'Run train again; nothing was saved.',
+    );
+    this.checkpointDir = checkpointDir;
+  }
+}
+
+function paramsOf(o: TrainOptions): TrainParams {
+  return {
+    architecture: o.architecture,
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    learningRate: o.learningRate,
+    seed: o.seed,
+    earlyStoppingPatience: o.earlyStoppingPatience,
+  };
+}
+
+/** Checks a checkpoint belongs to this run (same data, architecture, batch size, rate, seed). */
+function checkResumable(ck: Checkpoint, params: TrainParams, digest: string): void {
+  const s = ck.state;
+  const differs: string[] = [];
+  if (s.datasetDigest !== digest) differs.push(`data set digest ${s.datasetDigest} vs ${digest}`);
+  for (const key of ['architecture', 'batchSize', 'learningRate', 'seed'] as const) {
+    if (s.params[key] !== params[key]) differs.push(`${key} ${String(s.params[key])} vs ${String(params[key])}`);
+  }
+  if (differs.length > 0) {
+    throw new ConfigurationError(
+      `resume-from '${ck.dir}' was made by a different run (${differs.join('; ')}).`,
+      'Resume with the same data set and params, or train from scratch without resume-from.',
+    );
+  }
+  if (s.epoch >= params.epochs) {
+    throw new ConfigurationError(
+      `resume-from '${ck.dir}' has already completed ${s.epoch} epochs; epochs is ${params.epochs}.`,
+      'Raise epochs to train further, or drop resume-from.',
+    );
+  }
+}
+
+interface Evaluation {
+  readonly loss: number;
+  readonly acc?: number;
+}
+
+/** Validation loss (crossentropy or MSE, as Keras computes them) and accuracy, through the shared predict path. */
+async function evaluateSplit(
+  model: tfl.LayersModel,
+  split: SplitTensors,
+  meta: Pick<ModelMetadata, 'preprocessing' | 'inputShape' | 'classes'>,
+): Promise<Evaluation> {
+  const out = await predictProbabilities(model, meta, split.x, split.count);
+  const k = meta.classes.length;
+  let loss = 0;
+  if (k === 0) {
+    for (let i = 0; i < split.count; i++) loss += (out[i] - split.y[i]) ** 2;
+    return { loss: loss / split.count };
+  }
+  const eps = 1e-7;
+  let correct = 0;
+  for (let i = 0; i < split.count; i++) {
+    const label = split.y[i];
+    const p = Math.min(1 - eps, Math.max(eps, out[i * k + label]));
+    loss -= Math.log(p);
+    let arg = 0;
+    for (let c = 1; c < k; c++) if (out[i * k + c] > out[i * k + arg]) arg = c;
+    if (arg === label) correct++;
+  }
+  return { loss: loss / split.count, acc: correct / split.count };
+}
+
+/** Listens for SIGINT/SIGTERM (and an AbortSignal) while training; `stop` is the first one seen. */
+function stopListener(options: TrainOptions, log: TrainContext['log']): { readonly stop: () => string | undefined; dispose(): void } {
+  let seen: string | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (!seen) log.warning(`${sig} received: stopping after the current batch and keeping the last checkpoint.`);
+    seen ??= sig;
+  };
+  const handle = options.handleSignals !== false;
+  if (handle) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const onAbort = (): void => {
+    seen ??= 'abort';
+  };
+  options.signal?.addEventListener('abort', onAbort);
+  if (options.signal?.aborted) seen = 'abort';
+  return {
+    stop: () => seen,
+    dispose: () => {
+      if (handle) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      options.signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function gitInfo(env: TrainContext['env']): ModelMetadata['git'] {
+  const git: { commit?: string; ref?: string; repository?: string; runUrl?: string } = {};
+  if (env['GITHUB_SHA']) git.commit = env['GITHUB_SHA'];
+  if (env['GITHUB_REF']) git.ref = env['GITHUB_REF'];
+  if (env['GITHUB_REPOSITORY']) git.repository = env['GITHUB_REPOSITORY'];
+  if (env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID']) {
+    git.runUrl = `${env['GITHUB_SERVER_URL'] ?? 'https://github.com'}/${env['GITHUB_REPOSITORY']}/actions/runs/${env['GITHUB_RUN_ID']}`;
+  }
+  return git;
+}
+
+async function libraryVersions(backend: string, base: Readonly<Record<string, string>>): Promise<Record<string, string>> {
+  const versions: Record<string, string> = {
+    ...base,
+    'tfjs-core': tf.version_core,
+    'tfjs-layers': tfl.version_layers,
+    node: process.versions.node,
+  };
+  if (backend === 'wasm') {
+    try {
+      const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as { version_wasm?: string };
+      if (wasm.version_wasm) versions['tfjs-backend-wasm'] = wasm.version_wasm;
+    } catch {
+      // the backend started, so this cannot fail in practice; the version is then just not recorded
+    }
+  }
+  return versions;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Trains a model on a prepared data set and writes the model folder (see the module comment). */
+export async function train(options: TrainOptions, ctx: TrainContext): Promise<TrainResult> {
+  const { log } = ctx;
+  const startedAt = ctx.now();
+  const params = paramsOf(options);
+  const backend = await initBackend(options.backend, log);
+  const data = await loadTrainingData(path.resolve(ctx.cwd, options.dataset));
+  const manifest = data.dataset.manifest;
+  const classification = manifest.task === 'classification';
+  const classes = classification ? manifest.classes : [];
+  const outputDir = path.resolve(ctx.cwd, options.outputDir);
+  const checkpointDir = path.join(outputDir, CHECKPOINT_DIR);
+
+  const resume = options.resumeFrom ? await readCheckpoint(path.resolve(ctx.cwd, options.resumeFrom)) : undefined;
+  if (resume) checkResumable(resume, params, manifest.digest);
+
+  const model = resume
+    ? await modelFromFiles(resume.files)
+    : await loadArchitecture(
+        options.architecture,
+        { inputShape: manifest.inputShape, numClasses: classes.length, seed: options.seed },
+        ctx.cwd,
+      );
+  const optimizer = tf.train.adam(options.learningRate);
+  model.compile({
+    optimizer,
+    loss: classification ? 'sparseCategoricalCrossentropy' : 'meanSquaredError',
+    metrics: classification ? ['acc'] : [],
+  });
+  if (resume?.optimizer) await restoreOptimizer(optimizer, resume.optimizer);
+  const weightSpecs = (await serializeModel(model)).modelJson.weightsManifest.flatMap((g) => g.weights);
+
+  const shuffleRng = resume ? Prng.fromState(resume.state.rng.shuffle) : new Prng(streamSeed(options.seed, 1));
+  const dropoutRng = resume ? Prng.fromState(resume.state.rng.dropout) : new Prng(streamSeed(options.seed, 2));
+  const history: EpochRecord[] = resume ? [...resume.state.history] : [];
+  let best = resume?.state.best;
+  let epochsSinceBest = resume?.state.epochsSinceBest ?? 0;
+  let bestWeights = resume?.bestWeights;
+  const firstStartedAt = resume?.state.startedAt ?? startedAt.toISOString();
+  let elapsed = resume?.state.elapsedSeconds ?? 0;
+  const startEpoch = resume?.state.epoch ?? 0;
+
+  const trainCount = data.train.count;
+  const valCount = data.validation?.count ?? 0;
+  const meta = { preprocessing: data.preprocessing, inputShape: manifest.inputShape, classes };
+  log.info(headerLine({ architecture: options.architecture, backend: backend.name, reason: backend.reason, trainCount, valCount }));
+  if (resume) log.info(`resuming after epoch ${startEpoch} from ${resume.dir}`);
+  if (!data.validation && options.earlyStoppingPatience > 0) log.warning('the data set has no validation split: early stopping is off.');
+
+  const listener = stopListener(options, log);
+  let stoppedEarly = false;
+  try {
+    await withMathRandom(dropoutRng, async () => {
+      for (let epoch = startEpoch + 1; epoch <= options.epochs; epoch++) {
+        const t0 = performance.now();
+        const order = shuffledOrder(trainCount, shuffleRng);
+        let lossSum = 0;
+        let accSum = 0;
+        for (let start = 0; start < trainCount; start += options.batchSize) {
+          await yieldToEventLoop();
+          const sig = listener.stop();
+          if (sig) throw new TrainingInterrupted(sig, epoch, epoch > startEpoch + 1 ? checkpointDir : resume?.dir);
+          const idx = order.subarray(start, Math.min(trainCount, start + options.batchSize));
+          const batch = gatherBatch(data.train, idx, data.preprocessing);
+          const xb = tf.tensor(batch.x, [idx.length, ...manifest.inputShape], 'float32');
+          const yb = tf.tensor(batch.y, [idx.length, batch.y.length / idx.length], 'float32');
+          let out: number | number[];
+          try {
+            out = await model.trainOnBatch(xb, yb);
+          } catch (err) {
+            throw kernelHint(err, backend.name);
+          } finally {
+            xb.dispose();
+            yb.dispose();
+          }
+          const [loss, acc] = Array.isArray(out) ? out : [out];
+          lossSum += loss * idx.length;
+          if (acc !== undefined) accSum += acc * idx.length;
+        }
+        const trainSeconds = (performance.now() - t0) / 1000;
+        const loss = lossSum / trainCount;
+        if (!Number.isFinite(loss)) {
+          throw new ModelshipError(
+            `training diverged in epoch ${epoch}: the loss is ${loss}.`,
+            'Lower learning-rate (e.g. by 10×) and train again.',
+          );
+        }
+        const val = data.validation ? await evaluateSplit(model, data.validation, meta) : undefined;
+        const seconds = (performance.now() - t0) / 1000;
+        elapsed += seconds;
+        const record: EpochRecord = {
+          epoch,
+          loss,
+          ...(classification ? { acc: accSum / trainCount } : {}),
+          ...(val ? { valLoss: val.loss } : {}),
+          ...(val?.acc !== undefined ? { valAcc: val.acc } : {}),
+          samplesPerSecond: trainCount / trainSeconds,
+          seconds,
+        };
+        history.push(record);
+        const decision = earlyStopping(best, epochsSinceBest, epoch, val?.loss, data.validation ? options.earlyStoppingPatience : 0);
+        best = decision.best;
+        epochsSinceBest = decision.epochsSinceBest;
+        const files = await serializeModel(model);
+        if (decision.improved) bestWeights = files.weights;
+        await writeCheckpoint(checkpointDir, {
+          state: {
+            kind: 'modelship.checkpoint',
+            schemaVersion: 1,
+            epoch,
+            history,
+            params,
+            datasetDigest: manifest.digest,
+            backend: backend.name,
+            rng: { shuffle: shuffleRng.getState(), dropout: dropoutRng.getState() },
+            ...(best ? { best } : {}),
+            epochsSinceBest,
+            startedAt: firstStartedAt,
+            elapsedSeconds: elapsed,
+          },
+          files,
+          ...(bestWeights ? { bestWeights } : {}),
+          optimizer,
+        });
+        const done = history.slice(startEpoch);
+        const avg = done.reduce((a, r) => a + r.seconds, 0) / done.length;
+        log.info(epochLine(record, options.epochs, avg * (options.epochs - epoch)));
+        if (decision.stop) {
+          stoppedEarly = true;
+          log.info(
+            `early stopping: no better val_loss for ${epochsSinceBest} epoch${epochsSinceBest > 1 ? 's' : ''}; keeping the weights of epoch ${best!.epoch}.`,
+          );
+          break;
+        }
+        const sig = listener.stop();
+        if (sig && epoch < options.epochs) throw new TrainingInterrupted(sig, epoch + 1, checkpointDir);
+      }
+    });
+  } finally {
+    listener.dispose();
+  }
+
+  const last = history[history.length - 1];
+  if (best && bestWeights && best.epoch !== last.epoch) setWeightsFromBytes(model, weightSpecs, bestWeights);
+  const keptEpoch = best?.epoch ?? last.epoch;
+  const kept = history.find((r) => r.epoch === keptEpoch);
+  const finishedAt = ctx.now();
+  const metadata: ModelMetadata = {
+    schemaVersion: MODEL_SCHEMA_VERSION,
+    kind: 'modelship.model',
+    ...(options.name ? { name: options.name } : {}),
+    task: manifest.task,
+    inputShape: manifest.inputShape,
+    classes,
+    preprocessing: data.preprocessing satisfies Preprocessing,
+    dataset: {
+      digest: manifest.digest,
+      splits: { train: manifest.splits.train.digest, ...(data.validation ? { validation: manifest.splits.validation.digest } : {}) },
+    },
+    params,
+    backend: backend.name,
+    versions: await libraryVersions(backend.name, backend.versions),
+    git: gitInfo(ctx.env),
+    metrics: {
+      ...(kept?.valAcc !== undefined ? { valAccuracy: kept.valAcc } : {}),
+      ...(kept?.valLoss !== undefined ? { valLoss: kept.valLoss } : {}),
+      finalLoss: last.loss,
+      ...(best ? { bestEpoch: best.epoch } : {}),
+      epochsRun: history.length,
+    },
+    training: {
+      startedAt: firstStartedAt,
+      finishedAt: finishedAt.toISOString(),
+      durationSeconds: elapsed,
+      samplesPerSecond: history.reduce((a, r) => a + r.samplesPerSecond, 0) / history.length,
+    },
+  };
+  const card = modelCard(metadata, history, { backendReason: backend.reason, trainCount, valCount, stoppedEarly, resumed: startEpoch });
+  await saveModel(model, outputDir, metadata, { history, modelCard: card });
+  model.dispose();
+  optimizer.dispose();
+  log.info(`model written to ${outputDir} (${history.length} epochs in ${formatDuration(elapsed)})`);
+  return {
+    modelDir: outputDir,
+    historyPath: path.join(outputDir, HISTORY_FILE),
+    backend: backend.name,
+    backendReason: backend.reason,
+    ...(metadata.metrics.valAccuracy !== undefined ? { valAccuracy: metadata.metrics.valAccuracy } : {}),
+    finalLoss: last.loss,
+    durationSeconds: elapsed,
+    metadata,
+    history,
+    stoppedEarly,
+    resumedAfterEpoch: startEpoch,
+    trainCount,
+    valCount,
+  };
+}
+
+/** A missing gradient kernel on a backend becomes an error that says what to do. */
+function kernelHint(err: unknown, backend: string): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /Kernel '(\w+)' not registered for backend '(\w+)'/.exec(message);
+  if (!m) return err;
+  return new ModelshipError(
+    `the ${backend} backend cannot train this model: it has no '${m[1]}' kernel.`,
+    backend === 'cpu'
+      ? 'Use a simpler architecture.'
+      : 'Use backend: cpu (slower), or an architecture made of layers this backend can train.',
+    { cause: err },
+  );
+}

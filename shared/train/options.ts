@@ -1,0 +1,61 @@
+/**
+ * The training domain's public types: what `train` takes and what it gives back. Shared by local
+ * training and the Kubernetes target, which runs the same training in a Job.
+ */
+import type { BackendPreference } from '../model/backend.ts';
+import type { BackendName, EpochRecord, ModelMetadata } from '../model/metadata.ts';
+import type { Logger } from '../util/log.ts';
+
+export interface TrainOptions {
+  /** The data set folder or its manifest.json (setup-data's dataset-dir or manifest output). */
+  readonly dataset: string;
+  /** Path to modelship.yml, when one was given (the Kubernetes target reads its train.kubernetes section). */
+  readonly config?: string;
+  /** A built-in (cnn, mlp) or a path to an ES module exporting build(opts). */
+  readonly architecture: string;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly seed: number;
+  readonly backend: BackendPreference;
+  /** 0 turns early stopping off. */
+  readonly earlyStoppingPatience: number;
+  /** A checkpoint folder, or a model-dir holding one, to continue from. */
+  readonly resumeFrom?: string;
+  readonly outputDir: string;
+  /** The model's name (modelship.yml `name`), recorded in the metadata. */
+  readonly name?: string;
+  /**
+   * Stop cleanly (leaving the last checkpoint) on SIGINT/SIGTERM. On by default; tests that run
+   * several trainings in one process may pass an AbortSignal instead.
+   */
+  readonly handleSignals?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface TrainContext {
+  readonly log: Logger;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly now: () => Date;
+}
+
+export interface TrainResult {
+  readonly modelDir: string;
+  readonly historyPath: string;
+  readonly backend: BackendName;
+  readonly backendReason: string;
+  /** Validation accuracy of the kept (best) epoch; undefined for regression or without validation data. */
+  readonly valAccuracy?: number;
+  /** Training loss of the last epoch run. */
+  readonly finalLoss: number;
+  readonly durationSeconds: number;
+  readonly metadata: ModelMetadata;
+  readonly history: readonly EpochRecord[];
+  /** Set when the run stopped early: the epoch whose weights were kept. */
+  readonly stoppedEarly: boolean;
+  /** The epoch the run resumed after (0 for a fresh run). */
+  readonly resumedAfterEpoch: number;
+  readonly trainCount: number;
+  readonly valCount: number;
+}
