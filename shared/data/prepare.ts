@@ -2,7 +2,7 @@
  * setup-data's core: resolve the source, hash it (through the state file), reuse an unchanged
  * output or a cached one, else read, split, and write the data set folder atomically.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { cp, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
@@ -334,6 +334,30 @@ function bytes(a: Uint8Array | Int32Array | Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+const RECORD = 36;
+
+/**
+ * Indices of the records in byte order. The top bits of each record and its index are packed into
+ * one 64-bit integer and sorted natively; runs whose top bits tie are then ordered by full compare.
+ */
+export function contentOrder(records: Buffer, n: number): Int32Array {
+  const idxBits = BigInt(Math.max(1, 32 - Math.clz32(Math.max(1, n - 1))));
+  const mask = (1n << idxBits) - 1n;
+  const packed = new BigUint64Array(n);
+  for (let i = 0; i < n; i++) packed[i] = ((records.readBigUInt64BE(i * RECORD) >> idxBits) << idxBits) | BigInt(i);
+  packed.sort();
+  const order = new Int32Array(n);
+  for (let k = 0; k < n; k++) order[k] = Number(packed[k] & mask);
+  const view = (i: number): Buffer => records.subarray(i * RECORD, (i + 1) * RECORD);
+  for (let k = 0; k < n;) {
+    let end = k + 1;
+    while (end < n && packed[end] >> idxBits === packed[k] >> idxBits) end++;
+    if (end - k > 1) order.subarray(k, end).sort((a, b) => Buffer.compare(view(a), view(b)));
+    k = end;
+  }
+  return order;
+}
+
 /** Example digests, split, ordering, tensors, statistics and the manifest, written into `dir`. */
 export async function writeDataset(dir: string, r: ReadResult, meta: WriteMeta): Promise<DatasetManifest> {
   const n = r.count;
@@ -342,22 +366,19 @@ export async function writeDataset(dir: string, r: ReadResult, meta: WriteMeta):
   const yBytes = bytes(r.y);
   const eb = exampleSize * (r.x instanceof Uint8Array ? 1 : 4);
   // A record per example: sha256 of its content (32 bytes) then its label (4 bytes, LE).
-  const records = Buffer.alloc(n * 36);
+  const records = Buffer.alloc(n * RECORD);
   for (let i = 0; i < n; i++) {
-    createHash('sha256')
-      .update(xBytes.subarray(i * eb, (i + 1) * eb))
-      .digest()
-      .copy(records, i * 36);
-    records.set(yBytes.subarray(i * 4, i * 4 + 4), i * 36 + 32);
+    records.set(hash('sha256', xBytes.subarray(i * eb, (i + 1) * eb), 'buffer'), i * RECORD);
+    records.set(yBytes.subarray(i * 4, i * 4 + 4), i * RECORD + 32);
   }
   const carve = !(r.given?.includes(GIVEN_VALIDATION) ?? false);
   const splitOf = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    splitOf[i] = assignSplit(splitPoint(meta.seed, records.subarray(i * 36, i * 36 + 32)), meta.ratios, r.given?.[i], carve);
+    splitOf[i] = assignSplit(splitPoint(meta.seed, records.subarray(i * RECORD, i * RECORD + 32)), meta.ratios, r.given?.[i], carve);
   }
   // Content order: the same data gives the same tensor files whatever the order of the source.
-  const views = Array.from({ length: n }, (_, i) => records.subarray(i * 36, i * 36 + 36));
-  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => Buffer.compare(views[a], views[b]));
+  const order = contentOrder(records, n);
+  const views = Array.from({ length: n }, (_, i) => records.subarray(i * RECORD, (i + 1) * RECORD));
 
   const classification = r.task === 'classification';
   const header = JSON.stringify({

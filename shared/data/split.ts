@@ -3,7 +3,7 @@
  * Adding examples never moves old ones, the same data and seed always give the same split, and
  * identical examples always land in the same split (no train/test leakage through duplicates).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ConfigurationError } from '../util/errors.ts';
 import type { SplitName } from './manifest.ts';
 import { GIVEN_TEST, GIVEN_TRAIN, GIVEN_VALIDATION } from './types.ts';
@@ -34,7 +34,8 @@ export function parseSplit(raw: string, inputName = 'split'): Ratios {
 
 /** A number in [0, 1) from sha256(seed ‖ digest): the first 48 bits over 2^48. */
 export function splitPoint(seed: number, digest: Uint8Array): number {
-  const h = createHash('sha256').update(`modelship-split:${seed}:`).update(digest).digest();
+  const prefix = Buffer.from(`modelship-split:${seed}:`);
+  const h = hash('sha256', Buffer.concat([prefix, digest]), 'buffer');
   return h.readUIntBE(0, 6) / 2 ** 48;
 }
 
