@@ -379,7 +379,7 @@ export class OciRegistry implements Registry {
     if (current?.digest !== to.digest) await this.store.putManifest(name, m, alias);
     const record = recordPromotion(await this.readRecord(name, alias), name, alias, current, to, new Date().toISOString());
     await this.writeRecord(name, record);
-    this.log.info(`${name}@${alias}: ${current ? `v${current.version}` : '(new)'} → v${to.version}`);
+    this.log.debug(`${name}@${alias}: ${current ? `v${current.version}` : '(new)'} → v${to.version}`);
     return { name, alias, ...(current ? { from: current } : {}), to, action: 'promote' };
   }
 
@@ -403,7 +403,7 @@ export class OciRegistry implements Registry {
     const m = await this.manifestOf({ name, version: plan.to.version, digest: plan.to.digest, aliases: [], ref: '' });
     await this.store.putManifest(name, m, alias);
     await this.writeRecord(name, plan.record);
-    this.log.info(`${name}@${alias}: rolled back v${current.version} → v${plan.to.version}`);
+    this.log.debug(`${name}@${alias}: rolled back v${current.version} → v${plan.to.version}`);
     return { name, alias, from: current, to: plan.to, action: 'rollback' };
   }
 

@@ -110,7 +110,7 @@ export function assertName(name: string, where = 'model name'): string {
   const problem = nameProblem(name);
   if (problem) {
     throw new ConfigurationError(
-      `${where} '${printable(name)}' is not a valid registry name: ${problem}.`,
+      `${where}: '${printable(name)}' is not a valid registry name: ${problem}.`,
       'Use lower-case letters, digits and single ".", "_" or "-" between them, e.g. fashion or fashion-mnist.',
     );
   }
@@ -122,7 +122,7 @@ export function assertAlias(alias: string, where = 'alias'): string {
   const problem = aliasProblem(alias);
   if (problem) {
     throw new ConfigurationError(
-      `${where} '${printable(alias)}' is not a valid alias: ${problem}.`,
+      `${where}: '${printable(alias)}' is not a valid alias: ${problem}.`,
       'Use a lower-case word such as production, staging or canary-eu.',
     );
   }

@@ -1,6 +1,6 @@
 import { input } from './inputs.ts';
 import { defineStep } from './spec.ts';
-import { notBuilt } from './not-built.ts';
+import { registerModel, registerSummary } from '../registry/register.ts';
 
 export const registerStep = defineStep({
   name: 'register',
@@ -36,5 +36,23 @@ export const registerStep = defineStep({
     digest: 'sha256:<hex> of the version manifest.',
     ref: 'The full reference, e.g. ghcr.io/acme/models/fashion:3@sha256:….',
   },
-  run: () => notBuilt('register'),
+  run: async (inputs, ctx) => {
+    const result = await registerModel(
+      {
+        model: inputs.model,
+        ...(inputs.name ? { name: inputs.name } : {}),
+        registry: inputs.registry,
+        aliases: inputs.alias,
+        ...(inputs.report ? { report: inputs.report } : {}),
+        ...(inputs.dataset ? { dataset: inputs.dataset } : {}),
+        ...(inputs.username ? { username: inputs.username } : {}),
+        ...(inputs.password ? { password: inputs.password } : {}),
+      },
+      ctx,
+    );
+    return {
+      outputs: { version: result.version.version, digest: result.version.digest, ref: result.version.ref },
+      summary: registerSummary(result),
+    };
+  },
 });
