@@ -1,11 +1,22 @@
 /**
  * The one backend choice a process makes: node → wasm → cpu for `auto`, logged, never silent.
  * `tf.setBackend` resolves false when a backend cannot start; that is checked every time.
+ *
+ * wasm: the single-threaded SIMD build (the threaded build cannot start its workers in Node), its
+ * `.wasm` files found in `MODELSHIP_WASM_DIR`, next to the running bundle, or in node_modules; then
+ * modelship's training kernels (`./kernels/`) are registered, since tfjs-backend-wasm 4.22 cannot
+ * train a CNN on its own.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
+import { version_layers } from '@tensorflow/tfjs-layers';
 import { ConfigurationError, ModelshipError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
+import { registerWasmTrainingKernels } from './kernels/index.ts';
 import type { BackendName } from './metadata.ts';
 
 export type BackendPreference = 'auto' | BackendName;
@@ -17,28 +28,104 @@ export interface BackendInfo {
   readonly versions: Readonly<Record<string, string>>;
 }
 
+/** The file the wasm backend loads (single-threaded, SIMD); its siblings are the other builds. */
+export const WASM_SIMD_FILE = 'tfjs-backend-wasm-simd.wasm';
+
 let chosen: BackendInfo | undefined;
+const versions: Record<string, string> = { 'tfjs-core': tf.version_core, 'tfjs-layers': version_layers, 'tfjs-backend-cpu': version_cpu };
+const notes: string[] = [];
+
+/**
+ * Where the `.wasm` files are: `MODELSHIP_WASM_DIR` if set (it must hold them), else the folder of
+ * the running module when they sit next to it (a bundle with the files copied beside it), else the
+ * installed tfjs-backend-wasm package. Undefined when none holds them.
+ */
+export function findWasmDir(
+  env: NodeJS.ProcessEnv = process.env,
+  moduleUrl: string = import.meta.url,
+): { dir: string; from: string } | undefined {
+  const fromEnv = env['MODELSHIP_WASM_DIR'];
+  if (fromEnv) {
+    const dir = path.resolve(fromEnv);
+    if (!existsSync(path.join(dir, WASM_SIMD_FILE))) {
+      throw new ConfigurationError(
+        `MODELSHIP_WASM_DIR is ${dir}, which has no ${WASM_SIMD_FILE}.`,
+        'Point MODELSHIP_WASM_DIR at the folder holding the tfjs-backend-wasm .wasm files (node_modules/@tensorflow/tfjs-backend-wasm/dist), or unset it.',
+      );
+    }
+    return { dir, from: 'MODELSHIP_WASM_DIR' };
+  }
+  if (moduleUrl.startsWith('file:')) {
+    const here = path.dirname(fileURLToPath(moduleUrl));
+    if (existsSync(path.join(here, WASM_SIMD_FILE))) return { dir: here, from: 'next to the bundle' };
+  }
+  try {
+    const pkg = createRequire(moduleUrl).resolve('@tensorflow/tfjs-backend-wasm/package.json');
+    const dir = path.join(path.dirname(pkg), 'dist');
+    if (existsSync(path.join(dir, WASM_SIMD_FILE))) return { dir, from: 'node_modules' };
+  } catch {
+    // not installed: reported by the caller
+  }
+  return undefined;
+}
 
 async function tryNode(): Promise<string | undefined> {
+  let mod: { version?: Record<string, string> };
   try {
-    await import('@tensorflow/tfjs-node' as string);
+    mod = (await import('@tensorflow/tfjs-node')) as { version?: Record<string, string> };
   } catch (err) {
     return `tfjs-node not installed (${firstLine(err)})`;
   }
-  return (await tf.setBackend('tensorflow')) ? undefined : 'tfjs-node loaded but the tensorflow backend did not start';
+  if (!(await tf.setBackend('tensorflow'))) return 'tfjs-node loaded but the tensorflow backend did not start';
+  const v = mod.version?.['tfjs-node'];
+  if (v) versions['tfjs-node'] = v;
+  return undefined;
 }
 
 async function tryWasm(): Promise<string | undefined> {
+  let found: { dir: string; from: string } | undefined;
   try {
-    await import('@tensorflow/tfjs-backend-wasm');
+    found = findWasmDir();
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
+    return `cannot locate the wasm files (${firstLine(err)})`;
+  }
+  if (!found) return `tfjs-backend-wasm's ${WASM_SIMD_FILE} not found (set MODELSHIP_WASM_DIR to the folder holding it)`;
+  // The glue code of tfjs-backend-wasm reads __dirname, which an ESM bundle does not define.
+  const g = globalThis as { __dirname?: string };
+  g.__dirname ??= found.dir;
+  let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
+  try {
+    wasm = await import('@tensorflow/tfjs-backend-wasm');
   } catch (err) {
     return `tfjs-backend-wasm cannot load (${firstLine(err)})`;
   }
-  return (await tf.setBackend('wasm')) ? undefined : 'the wasm backend did not start';
+  let started: boolean;
+  try {
+    // The threaded build starts its workers from blob URLs, which Node refuses: use the 1-thread build.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    wasm.setWasmPaths(`${found.dir}${path.sep}`);
+    started = await tf.setBackend('wasm');
+  } catch (err) {
+    return `the wasm backend did not start (${firstLine(err)})`;
+  }
+  if (!started) return `the wasm backend did not start (wasm files from ${found.dir})`;
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  versions['tfjs-backend-wasm'] = wasm.version_wasm;
+  const kernels = registerWasmTrainingKernels();
+  notes.push(
+    `${simd ? 'SIMD' : 'no SIMD (slower build)'}, 1 thread, wasm files ${found.from}: ${found.dir}`,
+    `training kernels: ${kernels.join(', ')}`,
+  );
+  return undefined;
 }
 
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 160);
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 160);
+}
+
+function tfName(name: BackendName): string {
+  return name === 'node' ? 'tensorflow' : name;
 }
 
 /** Chooses and starts the backend once per process; later calls return the first choice. */
@@ -51,9 +138,16 @@ export async function initBackend(pref: BackendPreference, log: Logger): Promise
   }
   const reasons: string[] = [];
   const attempt = async (name: BackendName): Promise<boolean> => {
-    const failure = name === 'node' ? await tryNode() : name === 'wasm' ? await tryWasm() : (await tf.setBackend('cpu')) ? undefined : 'cpu backend did not start';
+    const failure =
+      name === 'node'
+        ? await tryNode()
+        : name === 'wasm'
+          ? await tryWasm()
+          : (await tf.setBackend('cpu'))
+            ? undefined
+            : 'cpu backend did not start';
     if (failure) reasons.push(failure);
-    return failure === undefined && tf.getBackend() === (name === 'node' ? 'tensorflow' : name);
+    return failure === undefined && tf.getBackend() === tfName(name);
   };
   let name: BackendName | undefined;
   if (pref === 'auto') {
@@ -66,13 +160,21 @@ export async function initBackend(pref: BackendPreference, log: Logger): Promise
   } else if (await attempt(pref)) {
     name = pref;
   } else {
-    throw new ConfigurationError(`backend '${pref}' cannot start: ${reasons.join('; ')}.`, `Use backend: auto to fall back, or install what ${pref} needs.`);
+    throw new ConfigurationError(
+      `backend '${pref}' cannot start: ${reasons.join('; ')}.`,
+      `Use backend: auto to fall back, or install what ${pref} needs.`,
+    );
   }
   if (!name) throw new ModelshipError(`no TensorFlow.js backend could start: ${reasons.join('; ')}.`);
   await tf.ready();
+  if (tf.getBackend() !== tfName(name)) {
+    throw new ModelshipError(`backend ${name} was started but TensorFlow.js reports '${tf.getBackend()}' in use.`);
+  }
   const reason = reasons.length > 0 ? reasons.join('; ') : pref === 'auto' ? 'first choice' : 'requested';
-  chosen = { name, reason, versions: { 'tfjs-core': tf.version_core } };
+  chosen = { name, reason, versions: { ...versions } };
   log.info(`backend ${name} (${reason})`);
+  if (name === 'wasm') for (const note of notes) log.info(`  wasm: ${note}`);
+  if (name === 'cpu') log.warning('the cpu backend is slow for training (~30 samples/s on a small CNN); the wasm backend is ~50× faster.');
   return chosen;
 }
 

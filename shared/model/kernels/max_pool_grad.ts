@@ -1,0 +1,90 @@
+/**
+ * MaxPoolGrad for wasm, replacing the stock C++ kernel (the slowest kernel of a CNN training step).
+ * One pass over the pooling windows: find each window's first maximum (row-major order, the CPU
+ * backend's tie rule) per channel, add dy there. Channels are the inner loop, so reads are contiguous.
+ */
+import { backend_util, MaxPoolGrad } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { f32, type BackendWasm } from './wasm.ts';
+
+interface Attrs {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+export function maxPoolBackprop(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels: c,
+    outHeight,
+    outWidth,
+    strideHeight,
+    strideWidth,
+    dilationHeight,
+    dilationWidth,
+  } = info;
+  const fH = info.effectiveFilterHeight;
+  const fW = info.effectiveFilterWidth;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const best = new Float32Array(c);
+  const where = new Int32Array(c);
+  dx.fill(0);
+  for (let n = 0; n < batchSize; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const h0 = oh * strideHeight - top;
+      for (let ow = 0; ow < outWidth; ow++) {
+        const w0 = ow * strideWidth - left;
+        best.fill(-Infinity);
+        where.fill(-1);
+        for (let kh = 0; kh < fH; kh += dilationHeight) {
+          const ih = h0 + kh;
+          if (ih < 0 || ih >= inHeight) continue;
+          for (let kw = 0; kw < fW; kw += dilationWidth) {
+            const iw = w0 + kw;
+            if (iw < 0 || iw >= inWidth) continue;
+            const base = ((n * inHeight + ih) * inWidth + iw) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = x[base + ch];
+              if (v > best[ch]) {
+                best[ch] = v;
+                where[ch] = base + ch;
+              }
+            }
+          }
+        }
+        const o = ((n * outHeight + oh) * outWidth + ow) * c;
+        for (let ch = 0; ch < c; ch++) {
+          const at = where[ch];
+          if (at >= 0) dx[at] = dx[at] + dy[o + ch];
+        }
+      }
+    }
+  }
+}
+
+export function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo }; backend: BackendWasm; attrs: Attrs }): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { dy, input } = inputs;
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const dx = backend.makeOutput(input.shape, 'float32');
+  maxPoolBackprop(f32(backend, input), f32(backend, dy), f32(backend, dx), info);
+  return dx;
+}
+
+export const maxPoolGradConfig: KernelConfig = {
+  kernelName: MaxPoolGrad,
+  backendName: 'wasm',
+  kernelFunc: maxPoolGrad as unknown as KernelFunc,
+};

@@ -1,0 +1,41 @@
+/**
+ * Sum for wasm over leading axes (a bias gradient: [N, H, W, C] summed over N, H, W), which the stock
+ * kernel does by transposing the whole tensor first. Here one pass adds rows of the innermost
+ * block; other reductions keep the stock kernel.
+ */
+import { backend_util, Sum, util } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { f32, type BackendWasm } from './wasm.ts';
+
+type Func = (args: { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: NamedAttrMap }) => TensorInfo;
+
+/** out[i] = Σ_o x[o·inner + i] (float64 accumulation). */
+export function sumRows(x: Float32Array, out: Float32Array, outer: number, inner: number): void {
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    const base = o * inner;
+    for (let i = 0; i < inner; i++) acc[i] = acc[i] + x[base + i];
+  }
+  out.set(acc);
+}
+
+export function fastSum(stock: Func): Func {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs;
+    const axes = util.parseAxisParam(attrs['axis'] as number | number[], x.shape).sort((p, q) => p - q);
+    const leading = axes.every((ax, i) => ax === i);
+    if (x.dtype !== 'float32' || !leading || axes.length === 0 || axes.length === x.shape.length) return stock(args);
+    const outer = util.sizeFromShape(x.shape.slice(0, axes.length));
+    const inner = util.sizeFromShape(x.shape.slice(axes.length));
+    let outShape = x.shape.slice(axes.length);
+    if (attrs['keepDims'] === true) outShape = backend_util.expandShapeToKeepDim(outShape, axes);
+    const out = backend.makeOutput(outShape, 'float32');
+    sumRows(f32(backend, x), f32(backend, out), outer, inner);
+    return out;
+  };
+}
+
+export function sumConfig(stock: Func): KernelConfig {
+  return { kernelName: Sum, backendName: 'wasm', kernelFunc: fastSum(stock) as unknown as KernelFunc };
+}
