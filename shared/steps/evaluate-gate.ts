@@ -1,6 +1,5 @@
 import { input } from './inputs.ts';
 import { defineStep } from './spec.ts';
-import { notBuilt } from './not-built.ts';
 
 export const evaluateGateStep = defineStep({
   name: 'evaluate-gate',
@@ -53,5 +52,41 @@ export const evaluateGateStep = defineStep({
     'comment-url': 'URL of the upserted PR comment, when one was written.',
     metrics: 'The candidate metrics as JSON.',
   },
-  run: () => notBuilt('evaluate-gate'),
+  async run(inputs, ctx) {
+    const { evaluateGate } = await import('../evaluate/gate-run.ts');
+    const r = await evaluateGate({
+      model: inputs.model,
+      dataset: inputs.dataset,
+      baseline: inputs.baseline,
+      registry: inputs.registry,
+      ...(inputs.name ? { name: inputs.name } : {}),
+      thresholds: inputs.thresholds,
+      maxRegression: inputs.maxRegression,
+      significance: inputs.significance ?? 0.05,
+      comment: inputs.comment,
+      ...(inputs.githubToken ? { githubToken: inputs.githubToken } : {}),
+      reportDir: inputs.reportDir,
+      log: ctx.log,
+      env: ctx.env,
+      cwd: ctx.cwd,
+      now: ctx.now,
+    });
+    const failures: string[] = [];
+    if (!r.decision.passed && inputs.failOnGate) {
+      const failed = r.report.rules.filter((x) => x.verdict === 'fail').map((x) => `${x.rule} (${x.reason})`);
+      failures.push(`the gate did not pass: ${failed.join('; ')}`);
+    }
+    if (r.comment.failure) failures.push(r.comment.failure);
+    return {
+      outputs: {
+        passed: r.decision.passed,
+        report: r.reportPath,
+        markdown: r.markdownPath,
+        'comment-url': r.comment.url ?? '',
+        metrics: JSON.stringify(r.report.candidate.metrics.scalars),
+      },
+      summary: r.markdown,
+      ...(failures.length ? { failure: failures.join('; ') } : {}),
+    };
+  },
 });

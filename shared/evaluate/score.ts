@@ -1,0 +1,212 @@
+/**
+ * Scoring a model on the test split of a data set, after checking it is held-out data for it:
+ * the model must have been trained on this data set (candidate) and never on this test split
+ * (candidate and baseline). Everything below `scoreOutputs` works on plain arrays.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { LoadedDataset, SplitTensors, TensorArray } from '../data/load.ts';
+import { HISTORY_FILE, MODEL_JSON_FILE, MODEL_METADATA_FILE, type EpochRecord, type ModelMetadata } from '../model/metadata.ts';
+import { ConfigurationError } from '../util/errors.ts';
+import { sha256, sha256File } from '../util/fs.ts';
+import {
+  argmaxRows,
+  classificationMetrics,
+  confusionMatrix,
+  correctness,
+  expectedCalibrationError,
+  logLoss,
+  perClassMetrics,
+  regressionMetrics,
+  rocAucOvr,
+  type Metrics,
+} from './metrics.ts';
+import { pairedBootstrap, type BootstrapResult } from './significance.ts';
+
+export interface Scored {
+  readonly metrics: Metrics;
+  /** n × k probabilities (classification) or n predictions (regression). */
+  readonly outputs: Float32Array;
+  /** Per-example correctness (classification only). */
+  readonly correct?: Uint8Array;
+}
+
+/** Metrics from a model's outputs on labelled examples. */
+export function scoreOutputs(task: 'classification' | 'regression', outputs: Float32Array, labels: TensorArray, classes: number): Scored {
+  if (task === 'regression') return { metrics: regressionMetrics(outputs, labels), outputs };
+  return { metrics: classificationMetrics(outputs, labels, classes), outputs, correct: correctness(outputs, labels, classes) };
+}
+
+/**
+ * Checks that `metadata` may be scored on the test split of `ds`. The candidate must come from this
+ * data set; any model must not have trained (or validated) on this test split; classes and input
+ * shape must match. Errors name the model, the data set and both digests.
+ */
+export function checkHeldOut(metadata: ModelMetadata, ds: LoadedDataset, role: 'candidate' | 'baseline', where: string): void {
+  const m = ds.manifest;
+  const test = m.splits.test;
+  if (role === 'candidate' && metadata.dataset.digest !== m.digest) {
+    throw new ConfigurationError(
+      `the ${role} model '${where}' was trained on data set ${metadata.dataset.digest}, but input 'dataset' is ${m.digest}.`,
+      'Pass the same setup-data output to train and evaluate-gate (the gate scores the test split of the data the model was trained with).',
+    );
+  }
+  for (const split of ['train', 'validation'] as const) {
+    const d = metadata.dataset.splits[split];
+    if (d !== undefined && d === test.digest) {
+      throw new ConfigurationError(
+        `the ${role} model '${where}' trained on split ${split} ${d}, which is the test split ${test.digest} of the data set: the score would not be held-out.`,
+        'Prepare the data with setup-data so that the test split is separate, and retrain.',
+      );
+    }
+  }
+  if (role === 'candidate' && metadata.dataset.splits.test !== undefined && metadata.dataset.splits.test !== test.digest) {
+    throw new ConfigurationError(
+      `the ${role} model '${where}' records test split ${metadata.dataset.splits.test}, but the data set's test split is ${test.digest}.`,
+      'The data set folder changed after training: run setup-data and train again.',
+    );
+  }
+  if (metadata.task !== m.task) {
+    throw new ConfigurationError(
+      `the ${role} model '${where}' is a ${metadata.task} model; the data set is for ${m.task}.`,
+      'Evaluate it on a data set of its task.',
+    );
+  }
+  if (m.task === 'classification' && metadata.classes.join('\u0000') !== m.classes.join('\u0000')) {
+    throw new ConfigurationError(
+      `the ${role} model '${where}' has classes [${metadata.classes.slice(0, 20).join(', ')}]; the data set has [${m.classes.slice(0, 20).join(', ')}] (names and order must match).`,
+      role === 'baseline'
+        ? 'Use baseline: none for a model with a new class list (it is then gated on thresholds only).'
+        : 'Train on this data set.',
+    );
+  }
+  if (metadata.inputShape.join('x') !== test.x.shape.slice(1).join('x')) {
+    throw new ConfigurationError(
+      `the ${role} model '${where}' takes inputs of shape [${metadata.inputShape.join(', ')}]; the test split holds [${test.x.shape.slice(1).join(', ')}].`,
+      'Evaluate it on a data set prepared the same way.',
+    );
+  }
+}
+
+/** sha256 of a model folder's files (model.json, its weight files, modelship.json): the candidate's identity. */
+export async function modelFilesDigest(dir: string): Promise<string> {
+  const names = [MODEL_JSON_FILE, MODEL_METADATA_FILE];
+  try {
+    const json = JSON.parse(await readFile(path.join(dir, MODEL_JSON_FILE), 'utf8')) as { weightsManifest?: { paths?: string[] }[] };
+    for (const g of json.weightsManifest ?? []) for (const p of g.paths ?? []) if (!names.includes(p)) names.push(p);
+  } catch {
+    // loadModel has already refused broken folders; the digest then covers what exists.
+  }
+  const lines: string[] = [];
+  for (const n of names.sort()) {
+    try {
+      lines.push(`${(await sha256File(path.join(dir, n))).hex}  ${n}`);
+    } catch {
+      // a missing optional file
+    }
+  }
+  return `sha256:${sha256(lines.join('\n'))}`;
+}
+
+/** history.json of a model folder, or undefined when it has none. */
+export async function readHistory(dir: string): Promise<EpochRecord[] | undefined> {
+  try {
+    const h = JSON.parse(await readFile(path.join(dir, HISTORY_FILE), 'utf8')) as unknown;
+    return Array.isArray(h) ? (h as EpochRecord[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The metric of `name` on a subset of examples (indices; null = all), for the paired bootstrap. */
+function subsetMetric(
+  name: string,
+  outputs: Float32Array,
+  labels: TensorArray,
+  k: number,
+  task: 'classification' | 'regression',
+): (idx: Int32Array | null) => number {
+  return (idx) => {
+    const n = idx ? idx.length : labels.length;
+    const per = task === 'classification' ? k : 1;
+    let out: Float32Array = outputs;
+    let y: ArrayLike<number> = labels;
+    if (idx) {
+      out = new Float32Array(n * per);
+      const yy = new Int32Array(n);
+      const yf = task === 'regression' ? new Float64Array(n) : undefined;
+      for (let i = 0; i < n; i++) {
+        const j = idx[i];
+        out.set(outputs.subarray(j * per, (j + 1) * per), i * per);
+        if (yf) yf[i] = labels[j]!;
+        else yy[i] = labels[j]!;
+      }
+      y = yf ?? yy;
+    }
+    if (task === 'regression') return (regressionMetrics(out, y) as unknown as Record<string, number>)[name];
+    switch (name) {
+      case 'log_loss':
+        return logLoss(out, y, k);
+      case 'roc_auc':
+        return rocAucOvr(out, y, k);
+      case 'ece':
+        return expectedCalibrationError(out, y, k);
+      default: {
+        const pred = argmaxRows(out, k);
+        const conf = confusionMatrix(y, pred, k);
+        const pc = perClassMetrics(conf);
+        let correct = 0;
+        for (let c = 0; c < k; c++) correct += conf[c][c];
+        const macro = (f: (m: (typeof pc)[number]) => number): number => pc.reduce((s, m) => s + f(m), 0) / k;
+        const weighted = (f: (m: (typeof pc)[number]) => number): number => pc.reduce((s, m) => s + f(m) * m.support, 0) / n;
+        const table: Record<string, () => number> = {
+          accuracy: () => correct / n,
+          precision_macro: () => macro((m) => m.precision),
+          recall_macro: () => macro((m) => m.recall),
+          f1_macro: () => macro((m) => m.f1),
+          precision_weighted: () => weighted((m) => m.precision),
+          recall_weighted: () => weighted((m) => m.recall),
+          f1_weighted: () => weighted((m) => m.f1),
+        };
+        return table[name]?.() ?? NaN;
+      }
+    }
+  };
+}
+
+/** Resamples for the paired bootstrap: ROC-AUC sorts per class and resample, so it gets fewer. */
+export function bootstrapResamples(metric: string): number {
+  return metric === 'roc_auc' ? 200 : 1000;
+}
+
+/**
+ * Paired bootstrap intervals of candidate − baseline for `metrics` (those with a regression limit,
+ * except accuracy, which McNemar's test covers). Seeded: the same inputs give the same intervals.
+ */
+export function bootstrapIntervals(opts: {
+  metrics: readonly string[];
+  task: 'classification' | 'regression';
+  candidate: Float32Array;
+  baseline: Float32Array;
+  labels: TensorArray;
+  classes: number;
+  alpha: number;
+  seed?: number;
+}): Record<string, BootstrapResult> {
+  const out: Record<string, BootstrapResult> = {};
+  for (const metric of opts.metrics) {
+    const c = subsetMetric(metric, opts.candidate, opts.labels, opts.classes, opts.task);
+    const b = subsetMetric(metric, opts.baseline, opts.labels, opts.classes, opts.task);
+    out[metric] = pairedBootstrap({
+      metric,
+      n: opts.labels.length,
+      alpha: opts.alpha,
+      resamples: bootstrapResamples(metric),
+      seed: opts.seed ?? 20240229,
+      statistic: (idx) => [c(idx), b(idx)],
+    });
+  }
+  return out;
+}
+
+export type { SplitTensors };

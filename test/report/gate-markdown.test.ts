@@ -1,0 +1,311 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatChange, formatValue, link, renderGateMarkdown } from '../../shared/report/gate-markdown.ts';
+import { parseGateReport, type GateReport } from '../../shared/report/gate-report.ts';
+import { ConfigurationError } from '../../shared/util/errors.ts';
+
+const classes = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+export function sampleReport(over: Partial<GateReport> = {}): GateReport {
+  const perClass = (shift: number, shirt: number) =>
+    classes.map((_, i) => ({ precision: 0.9 + shift, recall: 0.9 + shift, f1: 0.9 + shift + (i === 6 ? shirt : 0), support: 1000 }));
+  const confusion = classes.map((_, i) => classes.map((__, j) => (i === j ? 900 : j === (i + 1) % 10 ? 100 : 0)));
+  return {
+    schemaVersion: 1,
+    kind: 'modelship.report',
+    name: 'fashion',
+    task: 'classification',
+    passed: true,
+    firstModel: false,
+    createdAt: '2026-11-29T10:00:00.000Z',
+    candidate: {
+      name: 'fashion',
+      label: 'this PR',
+      source: 'folder',
+      digest: `sha256:${'c'.repeat(64)}`,
+      metrics: {
+        scalars: { accuracy: 0.9187, f1_macro: 0.9176, log_loss: 0.2391, roc_auc: 0.9931, ece: 0.0123 },
+        perClass: perClass(0, -0.012),
+        confusion,
+      },
+      params: { architecture: 'cnn', epochs: 5, lr: 0.001 },
+      backend: 'wasm',
+      commit: 'a1b2c3d4e5f6',
+    },
+    baseline: {
+      name: 'fashion',
+      label: 'production v12',
+      source: 'registry',
+      alias: 'production',
+      version: 12,
+      digest: `sha256:${'b'.repeat(64)}`,
+      ref: '.modelship/registry/fashion:12@sha256:bbbb',
+      metrics: {
+        scalars: { accuracy: 0.9121, f1_macro: 0.9105, log_loss: 0.2543, roc_auc: 0.99, ece: 0.015 },
+        perClass: perClass(-0.005, 0.005),
+      },
+    },
+    dataset: {
+      digest: `sha256:3f9a${'0'.repeat(60)}`,
+      split: 'test',
+      splitDigest: `sha256:${'d'.repeat(64)}`,
+      count: 10000,
+      total: 70000,
+      ratios: [80, 10, 10],
+      classes,
+    },
+    rules: [
+      {
+        rule: 'accuracy >= 0.90',
+        kind: 'threshold',
+        metric: 'accuracy',
+        text: '≥ 0.9',
+        value: 0.9187,
+        baseline: null,
+        verdict: 'pass',
+        reason: 'accuracy = 0.9187 meets ≥ 0.9',
+      },
+      {
+        rule: 'f1_macro >= 0.88',
+        kind: 'threshold',
+        metric: 'f1_macro',
+        text: '≥ 0.88',
+        value: 0.9176,
+        baseline: null,
+        verdict: 'pass',
+        reason: 'f1_macro = 0.9176 meets ≥ 0.88',
+      },
+      {
+        rule: 'log_loss <= 0.35',
+        kind: 'threshold',
+        metric: 'log_loss',
+        text: '≤ 0.35',
+        value: 0.2391,
+        baseline: null,
+        verdict: 'pass',
+        reason: 'ok',
+      },
+      {
+        rule: 'accuracy: 1pp',
+        kind: 'regression',
+        metric: 'accuracy',
+        text: 'max drop 1 pp',
+        value: 0.9187,
+        baseline: 0.9121,
+        verdict: 'pass',
+        reason: 'better',
+      },
+    ],
+    significance: {
+      alpha: 0.05,
+      mcnemar: { test: 'mcnemar-exact', n: 10000, candidateOnly: 180, baselineOnly: 114, pValue: 0.0014, significant: true },
+      bootstrap: [],
+    },
+    history: [0.86, 0.89, 0.905, 0.914, 0.919].map((v, i) => ({ epoch: i + 1, loss: 0.5 - i * 0.05, acc: v - 0.01, valAcc: v })),
+    run: { url: 'https://github.com/acme/shop/actions/runs/482', number: '482', workflow: 'PR', event: 'pull_request', pr: 7 },
+    ...over,
+  };
+}
+
+/** Every table line of a Markdown text has the same number of unescaped cell separators as its header. */
+function assertTablesIntact(md: string): void {
+  const lines = md.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\| .* \|$/.test(lines[i])) continue;
+    const sep = (l: string): number => l.replace(/\\\\/g, '').replace(/\\\|/g, '').split('|').length;
+    let j = i;
+    while (j < lines.length && lines[j].startsWith('| ')) {
+      assert.equal(sep(lines[j]), sep(lines[i]), `table row ${j} breaks the table:\n${lines[j]}`);
+      j++;
+    }
+    i = j;
+  }
+}
+
+describe('renderGateMarkdown', () => {
+  it('renders the sketch of UX.md: header, metric table, significance, details, chart, footer', () => {
+    const md = renderGateMarkdown(sampleReport());
+    const lines = md.split('\n');
+    assert.equal(lines[0], '### ✅ fashion · candidate passes the gate (vs `production` v12)');
+    assert.ok(md.includes('| metric | production v12 | this PR | change | rule |  |'));
+    assert.ok(md.includes('| --- | ---: | ---: | ---: | --- | --- |'));
+    assert.ok(md.includes('| accuracy | 0.9121 | 0.9187 | +0.66 pp | ≥ 0.9, max drop 1 pp | ✅ |'), md);
+    assert.ok(md.includes('| f1\\_macro | 0.9105 | 0.9176 | +0.71 pp | ≥ 0.88 | ✅ |'));
+    assert.ok(md.includes('| log\\_loss | 0.2543 | 0.2391 | −0.0152 | ≤ 0.35 | ✅ |'));
+    assert.ok(md.includes('| roc\\_auc | 0.9900 | 0.9931 | +0.31 pp |  |  |'));
+    assert.match(
+      md,
+      /Significance: McNemar exact test on 10,000 paired test examples \(180 right only for this PR, 114 only for production v12\), p = 0\.0014 — the accuracy change is unlikely to be noise\./,
+    );
+    assert.match(md, /<details><summary>Per class \(F1 change\)<\/summary>/);
+    assert.match(md, /\| Shirt \| 0\.9000 \| 0\.8880 \| −1\.20 pp ⚠️ \| 1,000 \|/);
+    assert.match(md, /<details><summary>Confusion matrix \(this PR, test split\)<\/summary>/);
+    assert.match(md, /\| \*\*T-shirt\/top\*\* \| 900 \| 100 \| 0 \|/);
+    assert.match(md, /```mermaid\nxychart-beta\n {2}title "validation accuracy"\n {2}x-axis \[1, 2, 3, 4, 5\]/);
+    assert.match(md, / {2}line \[0\.86, 0\.89, 0\.905, 0\.914, 0\.919\]/);
+    assert.match(
+      md,
+      /Data `sha256:3f9a00000000…` \(70,000 examples, split 80\/10\/10; scored on the test split, 10,000\) · params `architecture=cnn epochs=5 lr=0\.001` · backend `wasm` · \[run \\#482\]\(https:\/\/github\.com\/acme\/shop\/actions\/runs\/482\) · commit `a1b2c3d`/,
+    );
+    assertTablesIntact(md);
+  });
+
+  it('a failing gate says how many rules failed and why; within-noise rules carry a warning', () => {
+    const r = sampleReport({
+      passed: false,
+      rules: [
+        {
+          rule: 'accuracy >= 0.95',
+          kind: 'threshold',
+          metric: 'accuracy',
+          text: '≥ 0.95',
+          value: 0.9187,
+          baseline: null,
+          verdict: 'fail',
+          reason: 'accuracy = 0.9187 does not meet ≥ 0.95',
+        },
+        {
+          rule: 'f1_macro: 0.1pp',
+          kind: 'regression',
+          metric: 'f1_macro',
+          text: 'max drop 0.1 pp',
+          value: 0.9,
+          baseline: 0.91,
+          verdict: 'pass',
+          note: 'within-noise',
+          reason: 'within noise',
+        },
+      ],
+    });
+    const md = renderGateMarkdown(r);
+    assert.match(md.split('\n')[0], /^### ❌ fashion · candidate fails the gate \(1 of 2 rules\)/);
+    assert.match(md, /\| accuracy \| .* \| ≥ 0\.95 \| ❌ \|/);
+    assert.match(md, /\| f1\\_macro \| .* \| max drop 0\.1 pp \| ⚠️ \|/);
+    assert.match(md, /- ❌ `accuracy >= 0\.95`: accuracy = 0\.9187 does not meet ≥ 0\.95/);
+    assert.match(md, /- ⚠️ `f1_macro: 0\.1pp`: within noise/);
+  });
+
+  it('first model: no baseline column, said plainly', () => {
+    const md = renderGateMarkdown(
+      sampleReport({
+        firstModel: true,
+        baseline: null,
+        baselineNote: 'no baseline: the registry has no versions of fashion yet, so this is the first model',
+        significance: { alpha: 0.05, bootstrap: [] },
+        rules: [
+          {
+            rule: 'accuracy: 1pp',
+            kind: 'regression',
+            metric: 'accuracy',
+            text: 'max drop 1 pp',
+            value: 0.9,
+            baseline: null,
+            verdict: 'skip',
+            reason: 'first model',
+          },
+        ],
+      }),
+    );
+    assert.match(
+      md.split('\n')[0],
+      /^### ✅ fashion · first model, passes the thresholds \(no baseline: the registry has no versions of fashion yet, so this is the first model\)$/,
+    );
+    assert.ok(md.includes('| metric | this PR | rule |  |'));
+    assert.ok(md.includes('| accuracy | 0.9187 | max drop 1 pp | ➖ |'));
+    assert.match(md, /Significance: no baseline to compare with\./);
+    assert.match(md, /<summary>Per class<\/summary>/);
+    assertTablesIntact(md);
+  });
+
+  it('escapes hostile class, model, label and metric names', () => {
+    const hostile = [
+      'a|b',
+      '`rm -rf /`',
+      '<script>alert(1)</script>',
+      '@octocat',
+      '::set-output name=x::y',
+      'line1\nline2',
+      '[x](javascript:alert(1))',
+      '**bold**',
+    ];
+    const r = sampleReport({
+      name: '<img src=x onerror=alert(1)> @admin',
+      dataset: { ...sampleReport().dataset, classes: hostile },
+      candidate: {
+        ...sampleReport().candidate,
+        metrics: {
+          scalars: { accuracy: 0.9, 'evil|metric': 0.5 },
+          perClass: hostile.map(() => ({ precision: 0.5, recall: 0.5, f1: 0.5, support: 1 })),
+          confusion: hostile.map((_, i) => hostile.map((__, j) => (i === j ? 1 : 0))),
+        },
+        params: { 'a`b': 'x|y' },
+        commit: '`; rm -rf ~',
+      },
+      baseline: { ...sampleReport().baseline!, label: 'prod | <b>', alias: 'pro`d', metrics: { scalars: { accuracy: 0.89 } } },
+      run: { url: 'javascript:alert(1)', number: '1' },
+    });
+    const md = renderGateMarkdown(r);
+    assert.ok(!md.includes('<script>'), 'raw <script>');
+    assert.ok(!md.includes('<img'), 'raw <img>');
+    assert.ok(!md.includes('<b>'), 'raw <b>');
+    assert.ok(!md.includes('@octocat'), 'raw mention');
+    assert.ok(!md.includes('@admin'), 'raw mention');
+    assert.ok(!/^::/m.test(md), 'a line starts a workflow command');
+    assert.ok(!md.includes('](javascript:'), 'javascript link');
+    assert.ok(!md.includes('line1\nline2'), 'newline kept');
+    assert.ok(!md.includes('**bold**'), 'markup kept');
+    assertTablesIntact(md);
+    // The confusion matrix still has one column per class plus the row label.
+    const header = md.split('\n').find((l) => l.startsWith('| true ╲ predicted'))!;
+    assert.equal(header.replace(/\\\|/g, '').split('|').length - 2, hostile.length + 1);
+  });
+
+  it('drops the largest details when too long for a comment', () => {
+    const many = Array.from({ length: 200 }, (_, i) => `class_${i}`);
+    const r = sampleReport({
+      dataset: { ...sampleReport().dataset, classes: many },
+      candidate: {
+        ...sampleReport().candidate,
+        metrics: {
+          scalars: { accuracy: 0.5 },
+          perClass: many.map(() => ({ precision: 0.5, recall: 0.5, f1: 0.5, support: 1 })),
+          confusion: many.map((_, i) => many.map((__, j) => (i === j ? 1 : 0))),
+        },
+      },
+    });
+    const md = renderGateMarkdown(r, { maxLength: 60000 });
+    assert.ok(md.length <= 60000, String(md.length));
+    assert.ok(!md.includes('Confusion matrix'));
+    assert.match(md, /left out to fit a comment/);
+  });
+});
+
+describe('formatting helpers', () => {
+  const cases: [string, number | null, number | null, string][] = [
+    ['accuracy', 0.9187, 0.9121, '+0.66 pp'],
+    ['accuracy', 0.9, 0.9, '±0.00 pp'],
+    ['f1_weighted', 0.8, 0.9, '−10.00 pp'],
+    ['log_loss', 0.2391, 0.2543, '−0.0152'],
+    ['mse', 2, 1, '+1.0000'],
+    ['accuracy', null, 0.9, '—'],
+  ];
+  for (const [m, c, b, want] of cases) it(`${m} ${c} vs ${b}`, () => assert.equal(formatChange(m, c, b), want));
+  it('values and links', () => {
+    assert.equal(formatValue(NaN), '—');
+    assert.equal(formatValue(0.5), '0.5000');
+    assert.equal(link('run', 'https://x/y(1)'), '[run](https://x/y%281%29)');
+    assert.equal(link('run', 'javascript:alert(1)'), 'run');
+  });
+});
+
+describe('parseGateReport', () => {
+  it('accepts a report and refuses a tampered one', () => {
+    assert.equal(parseGateReport(JSON.parse(JSON.stringify(sampleReport()))).name, 'fashion');
+    const bad = JSON.parse(JSON.stringify(sampleReport())) as Record<string, unknown>;
+    (bad['candidate'] as Record<string, unknown>)['metrics'] = { scalars: { accuracy: '<script>' } };
+    assert.throws(
+      () => parseGateReport(bad),
+      (e: unknown) => e instanceof ConfigurationError && /candidate\.metrics\.scalars\.accuracy/.test(e.message),
+    );
+  });
+});
