@@ -171,7 +171,7 @@ describe('local registry (OCI image layout)', () => {
     const weights = v.layers.find((l) => l.title === 'weights.bin')!;
     const blob = path.join(dir, 'blobs', 'sha256', weights.digest.slice(7));
     const bytes = await readFile(blob);
-    bytes[10] = bytes[10]! ^ 0xff;
+    bytes[10] = bytes[10] ^ 0xff;
     await writeFile(blob, bytes);
     const dest = path.join(work, 'pulled-corrupt');
     await assert.rejects(
@@ -219,7 +219,7 @@ describe('local registry (OCI image layout)', () => {
       );
     });
     const results = await Promise.all(runs);
-    const killed = results[victim]!;
+    const killed = results[victim];
     assert.equal(killed.signal, 'SIGKILL');
     const finished = results.filter((r) => r.i !== victim);
     for (const r of finished) assert.equal(r.code, 0, `child ${r.i}: ${r.err}`);
@@ -239,7 +239,7 @@ describe('local registry (OCI image layout)', () => {
     );
     // The registry still works after the kill.
     const reg = await openRegistry(dir, { log: memoryLogger() });
-    assert.equal((await reg.push(models[victim]!, { name: 'fashion' })).digest.length, 71);
+    assert.equal((await reg.push(models[victim], { name: 'fashion' })).digest.length, 71);
   });
 
   it('recovers the lock of a process killed while holding it', async () => {
