@@ -14,6 +14,8 @@ export interface SyntheticOptions {
   /** Image side (images) or feature count (tabular). */
   readonly size?: number;
   readonly seed?: number;
+  /** Labels drawn independently of the inputs: nothing to learn, so validation loss rises (early stopping). */
+  readonly randomLabels?: boolean;
 }
 
 function rng(seed: number): () => number {
@@ -48,8 +50,8 @@ export async function writeSyntheticDataset(dir: string, o: SyntheticOptions = {
     const classCounts = new Array<number>(k).fill(0);
     for (let i = 0; i < n; i++) {
       const label = Math.floor(rand() * k);
-      y[i] = label;
-      classCounts[label]++;
+      y[i] = o.randomLabels ? Math.floor(rand() * k) : label;
+      classCounts[y[i]]++;
       for (let j = 0; j < per; j++) {
         if (kind === 'images') {
           const row = Math.floor(j / size);
