@@ -1,0 +1,214 @@
+/**
+ * The core's one door to Kubernetes: typed helpers over @kubernetes/client-node for what the steps
+ * need (Jobs and their pods now; Deployments and Services join for deploy-rollout). Every API
+ * failure comes out as a ModelshipError naming what was attempted and the server's answer.
+ */
+import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { ModelshipError } from '../util/errors.ts';
+import { loadKubeConfig, type KubeTarget } from './config.ts';
+import { isNotFound, kubeError } from './errors.ts';
+import { containerTerminated, jobState, type JobLike, type PodLike } from './explain.ts';
+import { followPodLog, type FollowLogResult } from './logs.ts';
+import { watchUntil, type WatchEventType } from './watch.ts';
+
+export const jobsPath = (namespace: string): string => `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`;
+export const podsPath = (namespace: string): string => `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+
+/** A Job or pod as watch events deliver it: plain JSON (timestamps are strings). */
+export type JobJson = JobLike & { metadata?: { name?: string; uid?: string; resourceVersion?: string } };
+export type PodJson = PodLike & { metadata?: { name?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string> } };
+
+/** `a=b,c=d` from a matchLabels map. */
+export function labelSelector(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** The selector of a Job's pods: its spec.selector as the server defaulted it, else job-name. */
+export function jobPodSelector(job: V1Job): string {
+  const match = job.spec?.selector?.matchLabels;
+  if (match && Object.keys(match).length > 0) return labelSelector(match);
+  return `job-name=${job.metadata?.name ?? ''}`;
+}
+
+export interface WaitOptions {
+  readonly signal?: AbortSignal;
+  /** Gives up after this long with a ModelshipError (default: no limit). */
+  readonly timeoutMs?: number;
+  readonly onReconnect?: (reason: string) => void;
+}
+
+export class KubeClient {
+  readonly kc: KubeConfig;
+  readonly namespace: string;
+  readonly server: string;
+  private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
+
+  constructor(kc: KubeConfig, namespace: string) {
+    this.kc = kc;
+    this.namespace = namespace;
+    this.server = kc.getCurrentCluster()?.server ?? '';
+    this.batch = kc.makeApiClient(BatchV1Api);
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  /** From a kubeconfig path, $KUBECONFIG, ~/.kube/config or in-cluster (see loadKubeConfig). */
+  static connect(target: KubeTarget = {}, env?: Readonly<Record<string, string | undefined>>, cwd?: string): KubeClient {
+    const loaded = loadKubeConfig(target, env, cwd);
+    return new KubeClient(loaded.kc, loaded.namespace);
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw kubeError(what, err, this.server);
+    }
+  }
+
+  createJob(job: V1Job, namespace = this.namespace): Promise<V1Job> {
+    const name = job.metadata?.name ?? `${job.metadata?.generateName ?? ''}…`;
+    return this.call(`create Job ${name} in namespace ${namespace}`, () => this.batch.createNamespacedJob({ namespace, body: job }));
+  }
+
+  /** The Job, or undefined when there is none by that name. */
+  async getJob(name: string, namespace = this.namespace): Promise<V1Job | undefined> {
+    try {
+      return await this.batch.readNamespacedJob({ name, namespace });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeError(`read Job ${name} in namespace ${namespace}`, err, this.server);
+    }
+  }
+
+  /**
+   * Deletes a Job and (by default) its pods in the background. False when it was already gone.
+   * (batch/v1 orphans the pods when no policy is sent, so one is always sent.)
+   */
+  async deleteJob(
+    name: string,
+    namespace = this.namespace,
+    propagationPolicy: 'Background' | 'Foreground' | 'Orphan' = 'Background',
+  ): Promise<boolean> {
+    try {
+      await this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw kubeError(`delete Job ${name} in namespace ${namespace}`, err, this.server);
+    }
+  }
+
+  async listPods(namespace = this.namespace, selectors: { labelSelector?: string; fieldSelector?: string } = {}): Promise<V1Pod[]> {
+    const list = await this.call(`list pods in namespace ${namespace}`, () => this.core.listNamespacedPod({ namespace, ...selectors }));
+    return list.items;
+  }
+
+  async getPod(name: string, namespace = this.namespace): Promise<V1Pod | undefined> {
+    try {
+      return await this.core.readNamespacedPod({ name, namespace });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeError(`read pod ${name} in namespace ${namespace}`, err, this.server);
+    }
+  }
+
+  /** The pods of a Job, oldest first. */
+  async findJobPods(job: V1Job, namespace = job.metadata?.namespace ?? this.namespace): Promise<V1Pod[]> {
+    const pods = await this.listPods(namespace, { labelSelector: jobPodSelector(job) });
+    return pods.sort((a, b) => (a.metadata?.creationTimestamp?.getTime() ?? 0) - (b.metadata?.creationTimestamp?.getTime() ?? 0));
+  }
+
+  /** Watches Jobs (one, with `name`) until `onEvent` returns a value. */
+  watchJobs<R>(
+    onEvent: (type: WatchEventType, job: JobJson) => R | undefined,
+    opts: WaitOptions & { name?: string; namespace?: string } = {},
+  ): Promise<R> {
+    const namespace = opts.namespace ?? this.namespace;
+    return this.withTimeout(opts, `watch Job ${opts.name ?? ''}`.trim(), (signal) =>
+      watchUntil<JobJson, R>(this.kc, {
+        path: jobsPath(namespace),
+        query: { fieldSelector: opts.name ? `metadata.name=${opts.name}` : undefined },
+        signal,
+        onEvent,
+        what: `watch Job ${opts.name ?? ''} in namespace ${namespace}`,
+        ...(opts.onReconnect ? { onReconnect: opts.onReconnect } : {}),
+      }),
+    );
+  }
+
+  /** Watches pods matching a label selector until `onEvent` returns a value. */
+  watchPods<R>(
+    labelSelector: string,
+    onEvent: (type: WatchEventType, pod: PodJson) => R | undefined,
+    opts: WaitOptions & { namespace?: string } = {},
+  ): Promise<R> {
+    const namespace = opts.namespace ?? this.namespace;
+    return this.withTimeout(opts, 'watch pods', (signal) =>
+      watchUntil<PodJson, R>(this.kc, {
+        path: podsPath(namespace),
+        query: { labelSelector },
+        signal,
+        onEvent,
+        what: `watch pods (${labelSelector}) in namespace ${namespace}`,
+        ...(opts.onReconnect ? { onReconnect: opts.onReconnect } : {}),
+      }),
+    );
+  }
+
+  /** Waits until the Job has the Complete or Failed condition; resolves with it either way. */
+  waitForJob(name: string, opts: WaitOptions & { namespace?: string } = {}): Promise<JobJson> {
+    return this.watchJobs(
+      (type, job) => {
+        if (type === 'DELETED')
+          throw new ModelshipError(
+            `Job ${name} was deleted before it finished.`,
+            'Someone or something (a TTL, a cleanup) deleted it; run again.',
+          );
+        return jobState(job).state === 'active' ? undefined : job;
+      },
+      { ...opts, name },
+    );
+  }
+
+  /**
+   * Streams a container's log line by line until the container terminates (following across
+   * cut connections). Start it once the container is running or has terminated.
+   */
+  followLogs(
+    pod: string,
+    container: string,
+    onLine: (line: string) => void,
+    opts: { namespace?: string; signal?: AbortSignal } = {},
+  ): Promise<FollowLogResult> {
+    const namespace = opts.namespace ?? this.namespace;
+    return followPodLog(this.kc, {
+      namespace,
+      pod,
+      container,
+      onLine,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      stillRunning: async () => {
+        const p = await this.getPod(pod, namespace);
+        return p !== undefined && !containerTerminated(p, container);
+      },
+    });
+  }
+
+  private async withTimeout<R>(opts: WaitOptions, what: string, run: (signal: AbortSignal) => Promise<R>): Promise<R> {
+    if (opts.timeoutMs === undefined) return run(opts.signal ?? new AbortController().signal);
+    const ctrl = new AbortController();
+    const timeout = new ModelshipError(`${what}: gave up after ${Math.round(opts.timeoutMs / 1000)} s.`);
+    const timer = setTimeout(() => ctrl.abort(timeout), opts.timeoutMs);
+    const onAbort = (): void => ctrl.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await run(ctrl.signal);
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Kubernetes API failures as modelship errors: the API server's `Status` (code, reason, message)
+ * when there is one, the network cause otherwise, with what to do about the common ones.
+ */
+import { ModelshipError, errorMessage } from '../util/errors.ts';
+
+export interface ApiStatus {
+  readonly code: number;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** The Status behind an error thrown by @kubernetes/client-node, if it came from the API server. */
+export function apiStatus(err: unknown): ApiStatus | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; body?: unknown; statusCode?: unknown };
+  const code = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  if (code === undefined) return undefined;
+  let body: unknown = e.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body) as unknown;
+    } catch {
+      body = undefined;
+    }
+  }
+  const b = (typeof body === 'object' && body !== null ? body : {}) as { reason?: unknown; message?: unknown };
+  return {
+    code,
+    reason: typeof b.reason === 'string' ? b.reason : '',
+    message: typeof b.message === 'string' ? b.message : err instanceof Error ? (err.message.split('\n')[0] ?? '') : '',
+  };
+}
+
+export const isNotFound = (err: unknown): boolean => apiStatus(err)?.code === 404;
+export const isAlreadyExists = (err: unknown): boolean => {
+  const s = apiStatus(err);
+  return s?.code === 409 && s.reason === 'AlreadyExists';
+};
+
+function networkCause(err: unknown): string | undefined {
+  let cur: unknown = err;
+  for (let i = 0; i < 5 && cur; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+/.test(code)) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * `what` says what was being done ("create Job fashion-train-x7k2 in namespace ml"). The result's
+ * message names the API server's answer; its hint says what to do.
+ */
+export function kubeError(what: string, err: unknown, server?: string): ModelshipError {
+  if (err instanceof ModelshipError) return err;
+  const s = apiStatus(err);
+  if (s) {
+    const detail = s.message ? `: ${s.message}` : '';
+    const head = `cannot ${what} (HTTP ${s.code}${s.reason ? ` ${s.reason}` : ''})${detail}`;
+    const hints: Record<number, string> = {
+      401: 'The cluster rejected the credentials: refresh the kubeconfig (tokens expire) or check the user of the current context.',
+      403: 'The user or service account lacks RBAC permission: it needs create/get/watch/delete on jobs (batch) and get/list/watch on pods and pods/log in this namespace.',
+      404: 'Check the namespace exists and the name is right.',
+      409:
+        s.reason === 'AlreadyExists'
+          ? 'An object with this name exists: delete it, or let modelship generate the name.'
+          : 'Someone changed the object meanwhile: retry.',
+      422: 'The manifest was rejected by validation: see the message for the field.',
+    };
+    return new ModelshipError(head, hints[s.code], { cause: err });
+  }
+  const net = networkCause(err);
+  if (net)
+    return new ModelshipError(
+      `cannot ${what}: the Kubernetes API${server ? ` at ${server}` : ''} is unreachable (${net}).`,
+      'Check the kubeconfig context points at a running cluster and this runner can reach it.',
+      { cause: err },
+    );
+  return new ModelshipError(`cannot ${what}: ${errorMessage(err).split('\n')[0]}`, undefined, { cause: err });
+}

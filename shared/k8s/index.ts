@@ -1,0 +1,17 @@
+/** Kubernetes for modelship: the only module that talks to a cluster. */
+export { loadKubeConfig, type KubeTarget, type LoadedKubeConfig } from './config.ts';
+export { KubeClient, jobPodSelector, jobsPath, labelSelector, podsPath, type JobJson, type PodJson, type WaitOptions } from './client.ts';
+export { apiStatus, isAlreadyExists, isNotFound, kubeError, type ApiStatus } from './errors.ts';
+export {
+  containerStarted,
+  containerTerminated,
+  explainPodFailure,
+  jobState,
+  type JobLike,
+  type JobState,
+  type PodLike,
+  type PodProblem,
+  type PodProblemKind,
+} from './explain.ts';
+export { followPodLog, splitTimestamp, type FollowLogOptions, type FollowLogResult } from './logs.ts';
+export { abortError, watchUntil, type WatchEventType, type WatchUntilOptions } from './watch.ts';
