@@ -33,7 +33,7 @@ import { assignSplit, parseSplit, splitPoint, type Ratios } from './split.ts';
 import { STATE_FILE, StatCache, readState, writeState } from './state.ts';
 import { classDistribution, featureStatistics, imageStatistics } from './stats.ts';
 import { listTree } from './tree.ts';
-import { GIVEN_VALIDATION, type ReadResult, type SourceFile, type SourceTree } from './types.ts';
+import { GIVEN_TEST, GIVEN_VALIDATION, type ReadResult, type SourceFile, type SourceTree } from './types.ts';
 
 /** Bumped when the prepared output changes for the same source and options. */
 const PREPARE_VERSION = 1;
@@ -371,7 +371,7 @@ export async function writeDataset(dir: string, r: ReadResult, meta: WriteMeta):
     records.set(hash('sha256', xBytes.subarray(i * eb, (i + 1) * eb), 'buffer'), i * RECORD);
     records.set(yBytes.subarray(i * 4, i * 4 + 4), i * RECORD + 32);
   }
-  const carve = !(r.given?.includes(GIVEN_VALIDATION) ?? false);
+  const carve = { validation: !(r.given?.includes(GIVEN_VALIDATION) ?? false), test: !(r.given?.includes(GIVEN_TEST) ?? false) };
   const splitOf = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     splitOf[i] = assignSplit(splitPoint(meta.seed, records.subarray(i * RECORD, i * RECORD + 32)), meta.ratios, r.given?.[i], carve);

@@ -43,15 +43,30 @@ export const SPLIT_INDEX: Readonly<Record<SplitName, number>> = { train: 0, vali
 
 /**
  * Where one example goes. Without a given split: by `ratios`. With one: the given split, except
- * that validation is carved from the given train examples with probability ratios[1]% (so the
- * given test stays untouched). When the source gives its own validation split, nothing is carved.
+ * that given train examples are carved into validation (ratios[1]%) when the source has no
+ * validation split of its own, and into test (ratios[2]%) when it has no test split.
  */
-export function assignSplit(point: number, ratios: Ratios, given: number | undefined, carveValidation = true): number {
+export function assignSplit(
+  point: number,
+  ratios: Ratios,
+  given: number | undefined,
+  carve: Carve = { validation: true, test: false },
+): number {
   if (given === undefined) {
     if (point < ratios[0] / 100) return GIVEN_TRAIN;
     if (point < (ratios[0] + ratios[1]) / 100) return GIVEN_VALIDATION;
     return GIVEN_TEST;
   }
-  if (given === GIVEN_TRAIN && carveValidation && point < ratios[1] / 100) return GIVEN_VALIDATION;
-  return given;
+  if (given !== GIVEN_TRAIN) return given;
+  const v = carve.validation ? ratios[1] : 0;
+  const t = carve.test ? ratios[2] : 0;
+  if (point < v / 100) return GIVEN_VALIDATION;
+  if (point < (v + t) / 100) return GIVEN_TEST;
+  return GIVEN_TRAIN;
+}
+
+/** Which splits are carved from a given train split (those the source does not give). */
+export interface Carve {
+  readonly validation: boolean;
+  readonly test: boolean;
 }
