@@ -254,6 +254,7 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
     passed: decision.passed,
     firstModel: decision.firstModel,
     createdAt: now().toISOString(),
+    metrics: reportMetrics(candidate.scored.metrics).scalars,
     candidate: {
       ...candidate.identity,
       name,
@@ -363,7 +364,7 @@ interface ResolvedBaseline {
  */
 async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Logger): Promise<ResolvedBaseline> {
   const text = opts.baseline.trim();
-  if (text === '' || text.toLowerCase() === 'none') return { note: 'no baseline (baseline: none): gated on thresholds only' };
+  if (text === '' || text.toLowerCase() === 'none') return { note: 'no baseline, baseline: none — gated on thresholds only' };
   const asPath = path.resolve(opts.cwd, text);
   if (await isModelFolder(asPath)) {
     return { dir: asPath, identity: { name, label: path.basename(asPath), source: 'folder', digest: await modelFilesDigest(asPath) } };
@@ -392,7 +393,7 @@ async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Log
     }
     if (versions.length === 0) {
       return {
-        note: `no baseline: the registry ${registry.display} has no versions of ${ref.name} yet, so this is the first model (gated on thresholds only)`,
+        note: `first model: the registry ${registry.display} has no versions of ${ref.name} yet — gated on thresholds only`,
       };
     }
     if (ref.alias !== undefined) {
@@ -401,7 +402,7 @@ async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Log
       } catch (err) {
         if (!(err instanceof ConfigurationError)) throw err;
         return {
-          note: `no baseline: no version of ${ref.name} is aliased ${ref.alias} yet (${versions.length} registered), so this is the first model for ${ref.alias} (gated on thresholds only)`,
+          note: `first model for ${ref.alias}: no version of ${ref.name} is aliased ${ref.alias} yet, ${versions.length} registered — gated on thresholds only`,
         };
       }
     }

@@ -60,7 +60,7 @@ function statusIcon(rules: readonly ReportRule[]): string {
 
 function baselineTitle(report: GateReport): string {
   const b = report.baseline;
-  if (!b) return escapeMarkdown(report.baselineNote ?? 'no baseline: first model');
+  if (!b) return escapeMarkdown(report.baselineNote ?? 'first model: no baseline — gated on thresholds only');
   if (b.alias) return `vs ${code(b.alias)}${b.version !== undefined ? ` v${b.version}` : ''}`;
   return `vs ${code(b.label)}`;
 }
@@ -70,9 +70,9 @@ function header(report: GateReport): string {
   const failed = report.rules.filter((r) => r.verdict === 'fail').length;
   const icon = report.passed ? '✅' : '❌';
   const verdict = report.passed
-    ? report.firstModel
-      ? 'first model, passes the thresholds'
-      : 'candidate passes the gate'
+    ? report.baseline
+      ? 'candidate passes the gate'
+      : 'candidate passes the thresholds'
     : `candidate fails the gate (${failed} of ${report.rules.length} rule${report.rules.length === 1 ? '' : 's'})`;
   return `### ${icon} ${name} · ${verdict} (${baselineTitle(report)})`;
 }

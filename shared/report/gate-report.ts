@@ -49,6 +49,8 @@ export const gateReportSchema = z.object({
   passed: z.boolean(),
   firstModel: z.boolean(),
   createdAt: shortText,
+  /** The candidate's scalar metrics (the same as candidate.metrics.scalars; what register stores). */
+  metrics: z.record(z.string().max(200), num),
   candidate: z.object({
     ...identity,
     metrics: metricsSchema,

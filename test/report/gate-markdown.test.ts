@@ -18,6 +18,7 @@ export function sampleReport(over: Partial<GateReport> = {}): GateReport {
     passed: true,
     firstModel: false,
     createdAt: '2026-11-29T10:00:00.000Z',
+    metrics: { accuracy: 0.9187, f1_macro: 0.9176, log_loss: 0.2391, roc_auc: 0.9931, ece: 0.0123 },
     candidate: {
       name: 'fashion',
       label: 'this PR',
@@ -190,7 +191,7 @@ describe('renderGateMarkdown', () => {
       sampleReport({
         firstModel: true,
         baseline: null,
-        baselineNote: 'no baseline: the registry has no versions of fashion yet, so this is the first model',
+        baselineNote: 'first model: the registry has no versions of fashion yet — gated on thresholds only',
         significance: { alpha: 0.05, bootstrap: [] },
         rules: [
           {
@@ -208,7 +209,7 @@ describe('renderGateMarkdown', () => {
     );
     assert.match(
       md.split('\n')[0],
-      /^### ✅ fashion · first model, passes the thresholds \(no baseline: the registry has no versions of fashion yet, so this is the first model\)$/,
+      /^### ✅ fashion · candidate passes the thresholds \(first model: the registry has no versions of fashion yet — gated on thresholds only\)$/,
     );
     assert.ok(md.includes('| metric | this PR | rule |  |'));
     assert.ok(md.includes('| accuracy | 0.9187 | max drop 1 pp | ➖ |'));
