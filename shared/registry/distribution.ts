@@ -77,6 +77,32 @@ function networkCode(err: unknown): string | undefined {
   return cause?.code ?? (err as NodeJS.ErrnoException).code;
 }
 
+/** The error for a refused credential: which credential, which scope, and what to do. Pure. */
+export function describeRefusal(r: {
+  host: string;
+  repository: string;
+  action: Action;
+  detail: string;
+  username?: string;
+  hasPassword: boolean;
+}): ConfigurationError {
+  const scope = `repository:${r.repository}:${r.action}`;
+  const credential = !r.hasPassword
+    ? 'anonymous access'
+    : r.host === 'ghcr.io' || !r.username
+      ? 'the token'
+      : `the password of user '${r.username}'`;
+  const hint =
+    r.host === 'ghcr.io'
+      ? r.action === 'push'
+        ? 'Give the workflow `permissions: packages: write` or pass a token with write:packages.'
+        : 'Give the workflow `permissions: packages: read` or pass a token with read:packages.'
+      : r.hasPassword
+        ? `Check the username and password (--username/--password, or MODELSHIP_REGISTRY_PASSWORD): they must grant ${r.action} on ${r.repository}.`
+        : 'This registry needs credentials: pass a username and password (--username/--password, or MODELSHIP_REGISTRY_PASSWORD).';
+  return new ConfigurationError(`${r.host} refused ${credential} for ${scope}${r.detail ? ` (${r.detail})` : ''}.`, hint);
+}
+
 export class DistributionStore implements OciStore {
   private readonly loc: Extract<RegistryLocation, { kind: 'oci' }>;
   private readonly base: string;
@@ -111,26 +137,15 @@ export class DistributionStore implements OciStore {
     return `${this.base}${this.repo(name)}/${suffix}`;
   }
 
-  private scope(name: string, action: Action): string {
-    return `repository:${this.repo(name)}:${action}`;
-  }
-
-  private credential(): string {
-    if (!this.password) return 'anonymous access';
-    return this.loc.host === 'ghcr.io' || !this.username ? 'the token' : `the password of user '${this.username}'`;
-  }
-
   private refused(name: string, action: Action, detail: string): ConfigurationError {
-    const scope = this.scope(name, action);
-    const hint =
-      this.loc.host === 'ghcr.io'
-        ? action === 'push'
-          ? 'Give the workflow `permissions: packages: write` or pass a token with write:packages.'
-          : 'Give the workflow `permissions: packages: read` or pass a token with read:packages.'
-        : this.password
-          ? `Check the username and password (--username/--password, or MODELSHIP_REGISTRY_PASSWORD): they must grant ${action} on ${this.repo(name)}.`
-          : `This registry needs credentials: pass a username and password (--username/--password, or MODELSHIP_REGISTRY_PASSWORD).`;
-    return new ConfigurationError(`${this.loc.host} refused ${this.credential()} for ${scope}${detail ? ` (${detail})` : ''}.`, hint);
+    return describeRefusal({
+      host: this.loc.host,
+      repository: this.repo(name),
+      action,
+      detail,
+      ...(this.username ? { username: this.username } : {}),
+      hasPassword: this.password !== undefined,
+    });
   }
 
   private async withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -227,6 +242,9 @@ export class DistributionStore implements OciStore {
       if (res.status === 401) {
         const challenge = res.headers.get('www-authenticate');
         const detail = await errorDetail(res);
+        // Another request of this push may have authenticated meanwhile: use what it learned.
+        const now = this.auth.get(key) ?? (action === 'pull' ? this.auth.get(`${this.repo(name)}:push`) : undefined);
+        if (now !== undefined && now !== auth) continue;
         if (await this.authenticate(name, action, challenge)) continue;
         throw this.refused(name, action, detail);
       }
@@ -249,7 +267,8 @@ export class DistributionStore implements OciStore {
 
   async hasBlob(name: string, digest: string): Promise<boolean> {
     return this.withRetry(`checking blob ${shortDigest(digest)}`, async () => {
-      const res = await this.request(name, 'pull', 'HEAD', this.url(name, `blobs/${digest}`));
+      // Only asked before an upload, so under the push scope (one token for the whole push).
+      const res = await this.request(name, 'push', 'HEAD', this.url(name, `blobs/${digest}`));
       await res.body?.cancel();
       if (res.status === 404) return false;
       if (res.ok) return true;

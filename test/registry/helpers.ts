@@ -152,3 +152,130 @@ export function registryBlobPath(root: string, digest: string): string {
   const hex = digest.slice('sha256:'.length);
   return path.join(root, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
 }
+
+export interface ProxyOptions {
+  /** Require a bearer token from /token (basic credentials user:password); grant push only when grantPush. */
+  readonly bearer?: { readonly user: string; readonly password: string; readonly grantPush: boolean };
+  /** Cut the connection in the middle of the first `cut` blob uploads (PUT …?digest=) larger than 256 bytes. */
+  readonly cut?: number;
+  /** Serve tags/list in pages of this size with Link headers. */
+  readonly pageTags?: number;
+}
+
+export interface RunningProxy {
+  readonly host: string;
+  /** Requests seen, as "METHOD path". */
+  readonly seen: string[];
+  cuts: number;
+  stop(): Promise<void>;
+}
+
+/** An HTTP stand-in in front of a registry: bearer token auth as GHCR does it, cut uploads, paginated tags. */
+export async function startProxy(upstream: string, opts: ProxyOptions = {}): Promise<RunningProxy> {
+  const { createServer: createHttpServer, request: httpRequest } = await import('node:http');
+  const seen: string[] = [];
+  const state = { cuts: 0 };
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+    seen.push(`${req.method} ${url.pathname}`);
+    const deny = (status: number, code: string, message: string, challengeScope?: string): void => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (challengeScope)
+        headers['www-authenticate'] = `Bearer realm="http://${req.headers.host}/token",service="test-registry",scope="${challengeScope}"`;
+      res.writeHead(status, headers).end(JSON.stringify({ errors: [{ code, message }] }));
+    };
+    if (opts.bearer && url.pathname === '/token') {
+      const auth = req.headers.authorization ?? '';
+      const [user, pass] = Buffer.from(auth.replace(/^Basic /, ''), 'base64')
+        .toString()
+        .split(':');
+      if (user !== opts.bearer.user || pass !== opts.bearer.password) return deny(401, 'UNAUTHORIZED', 'bad credentials');
+      const scope = url.searchParams.get('scope') ?? '';
+      const actions = scope.split(':')[2]?.split(',') ?? [];
+      const granted = actions.filter((a) => a === 'pull' || (a === 'push' && opts.bearer!.grantPush));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ token: `tok.${granted.join('+')}.${randomToken()}` }));
+      return;
+    }
+    if (opts.bearer && url.pathname.startsWith('/v2/')) {
+      const repo = /^\/v2\/(.+?)\/(?:blobs|manifests|tags)\//.exec(url.pathname)?.[1] ?? '';
+      const write = req.method !== 'GET' && req.method !== 'HEAD';
+      const token = /^Bearer tok\.([a-z+]*)\./.exec(req.headers.authorization ?? '')?.[1];
+      if (token === undefined)
+        return deny(401, 'UNAUTHORIZED', 'authentication required', `repository:${repo}:${write ? 'pull,push' : 'pull'}`);
+      if (write && !token.split('+').includes('push'))
+        return deny(403, 'DENIED', 'permission_denied: The token provided does not match expected scopes.');
+    }
+    if (opts.pageTags && req.method === 'GET' && url.pathname.endsWith('/tags/list')) {
+      const up = httpRequest({ host: '127.0.0.1', port: Number(upstream.split(':')[1]), path: url.pathname, method: 'GET' }, (ur) => {
+        let body = '';
+        ur.on('data', (c: Buffer) => (body += c.toString()));
+        ur.on('end', () => {
+          if (ur.statusCode !== 200) {
+            res.writeHead(ur.statusCode ?? 500, ur.headers).end(body);
+            return;
+          }
+          const all = ((JSON.parse(body) as { tags: string[] | null }).tags ?? []).sort();
+          const last = url.searchParams.get('last');
+          const start = last ? all.indexOf(last) + 1 : 0;
+          const page = all.slice(start, start + opts.pageTags!);
+          const headers: Record<string, string> = { 'content-type': 'application/json' };
+          if (start + opts.pageTags! < all.length)
+            headers['link'] = `<${url.pathname}?last=${encodeURIComponent(page[page.length - 1])}&n=${opts.pageTags}>; rel="next"`;
+          res.writeHead(200, headers).end(JSON.stringify({ name: url.pathname, tags: page }));
+        });
+      });
+      up.end();
+      return;
+    }
+    const cutThis =
+      opts.cut !== undefined &&
+      state.cuts < opts.cut &&
+      req.method === 'PUT' &&
+      url.searchParams.has('digest') &&
+      Number(req.headers['content-length'] ?? 0) > 256;
+    const up = httpRequest(
+      { host: '127.0.0.1', port: Number(upstream.split(':')[1]), path: req.url, method: req.method, headers: req.headers },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    if (cutThis) {
+      state.cuts++;
+      let got = 0;
+      req.on('data', (c: Buffer) => {
+        got += c.length;
+        if (got > 128) {
+          up.destroy();
+          req.socket.destroy();
+        }
+      });
+      return;
+    }
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    seen,
+    get cuts() {
+      return state.cuts;
+    },
+    set cuts(v: number) {
+      state.cuts = v;
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+function randomToken(): string {
+  return Math.random().toString(36).slice(2);
+}
