@@ -124,7 +124,8 @@ export async function setupData(opts: SetupDataOptions, deps: SetupDataDeps): Pr
     );
   }
   const outDir = path.resolve(opts.cwd, opts.outputDir);
-  const workDir = path.join(path.dirname(outDir), `.${path.basename(outDir)}-work`);
+  // Downloads (by URL) and extractions (by archive sha256), shared by outputs in the same folder.
+  const workDir = path.join(path.dirname(outDir), '.modelship-work');
   const stats = new StatCache(deps.hasher ?? sha256Hasher, await readState(outDir));
 
   const resolved = await resolveSource({
