@@ -74,8 +74,13 @@ export async function followPodLog(kc: KubeConfig, opts: FollowLogOptions): Prom
       },
     });
     out.on('finish', ended);
-    out.on('unpipe', () => setImmediate(ended));
     out.on('error', ended);
+    // The client pipes the response into `out` without an error listener on the response: add one,
+    // so an aborted or broken stream ends this round instead of throwing.
+    out.on('pipe', (src) => {
+      src.on('error', () => ended());
+      src.on('close', () => setImmediate(ended));
+    });
     const onAbort = (): void => ended();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
