@@ -127,15 +127,15 @@ export function githubContextFrom(env: Env, event: Readonly<Record<string, unkno
  * for fork PRs that list is empty, so the caller matches open PRs by the head SHA and head repository
  * the event carries (see comments.ts `findPullForWorkflowRun`).
  */
-export function workflowRunHead(
-  event: Readonly<Record<string, unknown>>,
-):
+export function workflowRunHead(event: Readonly<Record<string, unknown>>):
   | {
       readonly prNumbers: readonly number[];
       readonly headSha?: string;
       readonly headRepo?: string;
       readonly headBranch?: string;
       readonly event?: string;
+      /** The triggering workflow's file, e.g. `.github/workflows/pr-gate.yml`. */
+      readonly workflowPath?: string;
     }
   | undefined {
   const run = obj(event['workflow_run']);
@@ -146,11 +146,13 @@ export function workflowRunHead(
   const headRepo = str(obj(run['head_repository'])?.['full_name']);
   const headBranch = str(run['head_branch']);
   const ev = str(run['event']);
+  const workflowPath = str(run['path']);
   return {
     prNumbers,
     ...(headSha ? { headSha } : {}),
     ...(headRepo ? { headRepo } : {}),
     ...(headBranch ? { headBranch } : {}),
     ...(ev ? { event: ev } : {}),
+    ...(workflowPath ? { workflowPath } : {}),
   };
 }
