@@ -105,7 +105,7 @@ describe('modelship registry', () => {
     assert.equal((await cli('rollback', 'fashion', 'production')).out, 'fashion@production: v1 → v2 (rolled back)\n');
     const { out } = await cli('pull', 'fashion@production', 'pulled');
     assert.match(out, /^pulled models-reg\/fashion:2@sha256:[0-9a-f]{64} into pulled \(6 files, /);
-    assert.equal(JSON.parse(await readFile(path.join(cwd, 'pulled', 'report.json'), 'utf8')).passed, true);
+    assert.equal((JSON.parse(await readFile(path.join(cwd, 'pulled', 'report.json'), 'utf8')) as { passed: boolean }).passed, true);
   });
 
   it('says how to call it when used wrongly', async () => {
