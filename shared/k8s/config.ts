@@ -57,10 +57,17 @@ export function loadKubeConfig(
   } else if (env.KUBECONFIG) {
     const files = env.KUBECONFIG.split(path.delimiter).filter((f) => f !== '');
     loadFile(kc, path.resolve(cwd, files[0]), 'KUBECONFIG file');
+    // As kubectl merges: the first file to set a name (or current-context) wins.
     for (const f of files.slice(1)) {
       const more = new KubeConfig();
       loadFile(more, path.resolve(cwd, f), 'KUBECONFIG file');
-      kc.mergeConfig(more);
+      const has = <T extends { name: string }>(list: T[], x: T): boolean => list.some((y) => y.name === x.name);
+      kc.loadFromOptions({
+        clusters: [...kc.getClusters(), ...more.getClusters().filter((c) => !has(kc.getClusters(), c))],
+        users: [...kc.getUsers(), ...more.getUsers().filter((u) => !has(kc.getUsers(), u))],
+        contexts: [...kc.getContexts(), ...more.getContexts().filter((c) => !has(kc.getContexts(), c))],
+        currentContext: kc.getCurrentContext() || more.getCurrentContext(),
+      });
     }
     source = '$KUBECONFIG';
   } else if (home && existsSync(path.join(home, '.kube', 'config'))) {

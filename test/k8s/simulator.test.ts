@@ -1,0 +1,182 @@
+/**
+ * The simulator's own behaviour, as the real client sees it: what Kubernetes would report for
+ * retries, restarts, deadlines, TTLs, watches with selectors, auth and unsupported requests.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { BatchV1Api, CoreV1Api, Log, PatchStrategy, Watch, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
+import { PassThrough } from 'node:stream';
+import { KubeClient, apiStatus, jobState, type PodJson } from '../../shared/k8s/index.ts';
+import { behaviours, startSimulator, type Simulator } from '../k8s-sim/index.ts';
+
+let sim: Simulator;
+let client: KubeClient;
+let n = 0;
+
+before(async () => {
+  sim = await startSimulator({ timing: { timeScale: 0.05, jobBackoffMs: 5, restartBackoffMs: 10 } });
+  client = new KubeClient(sim.kubeConfig('sim'), 'sim');
+});
+after(async () => {
+  await sim.close();
+});
+
+const spec = (image: string, extra: Partial<NonNullable<V1Job['spec']>> = {}, restartPolicy = 'Never'): V1Job => ({
+  metadata: { name: `s-${++n}` },
+  spec: { backoffLimit: 0, template: { spec: { restartPolicy, containers: [{ name: 'main', image }] } }, ...extra },
+});
+
+test('a pod goes Pending (ContainerCreating) → Running → Succeeded, as watched', async () => {
+  sim.kubelet.when({ image: 'phases:1' }, behaviours.logs(['hi'], 0, 20));
+  const j = await client.createJob(spec('phases:1'));
+  const seen: string[] = [];
+  await client.watchPods(`job-name=${j.metadata!.name!}`, (_t, p: PodJson) => {
+    const s = p.status?.containerStatuses?.[0]?.state;
+    const label = `${p.status?.phase}/${s?.waiting?.reason ?? (s?.running ? 'running' : s?.terminated ? `exit ${s.terminated.exitCode}` : '-')}`;
+    if (seen.at(-1) !== label) seen.push(label);
+    return p.status?.phase === 'Succeeded' ? true : undefined;
+  });
+  assert.deepEqual(seen.slice(-3), ['Pending/ContainerCreating', 'Running/running', 'Succeeded/exit 0']);
+});
+
+test('backoffLimit: failed pods are replaced until the limit, then the Job fails', async () => {
+  sim.kubelet.when({ image: 'flaky:1' }, behaviours.logs(['no'], 2));
+  const j = await client.createJob(spec('flaky:1', { backoffLimit: 2 }));
+  const done = await client.waitForJob(j.metadata!.name!, { timeoutMs: 5000 });
+  assert.equal(jobState(done).state, 'failed');
+  assert.equal(done.status?.failed, 3);
+  const pods = await client.findJobPods(j);
+  assert.equal(pods.length, 3);
+  assert.ok(pods.every((p) => p.status?.phase === 'Failed'));
+});
+
+test('restartPolicy OnFailure restarts the container (CrashLoopBackOff) and counts restarts against backoffLimit', async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  sim.kubelet.when(
+    { image: 'crash:1' },
+    behaviours.fn(async (c) => {
+      c.log(`run ${c.attempt + 1}`);
+      if (c.attempt === 1) await gate;
+      return 1;
+    }),
+  );
+  const j = await client.createJob(spec('crash:1', { backoffLimit: 1 }, 'OnFailure'));
+  let sawCrashLoop = false;
+  const pod = await client.watchPods(`job-name=${j.metadata!.name!}`, (_t, p) => {
+    const s = p.status?.containerStatuses?.[0];
+    if (s?.state?.waiting?.reason === 'CrashLoopBackOff') sawCrashLoop = true;
+    return (s?.restartCount ?? 0) >= 1 && s?.state?.running ? p : undefined;
+  });
+  assert.ok(sawCrashLoop);
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  await new Log(sim.kubeConfig('sim')).log('sim', pod.metadata!.name!, 'main', out, { previous: true });
+  await new Promise((r) => out.on('end', r));
+  assert.equal(text, 'run 1\n', 'previous=true returns the log of the run before the restart');
+  open();
+  const done = await client.waitForJob(j.metadata!.name!, { timeoutMs: 5000 });
+  assert.deepEqual(jobState(done), {
+    state: 'failed',
+    reason: 'BackoffLimitExceeded',
+    message: 'Job has reached the specified backoff limit',
+  });
+});
+
+test('activeDeadlineSeconds fails the Job with DeadlineExceeded and removes its running pod', async () => {
+  sim.kubelet.when({ image: 'long:1' }, behaviours.forever());
+  const j = await client.createJob(spec('long:1', { activeDeadlineSeconds: 1 }));
+  const done = await client.waitForJob(j.metadata!.name!, { timeoutMs: 5000 });
+  assert.deepEqual(jobState(done), {
+    state: 'failed',
+    reason: 'DeadlineExceeded',
+    message: 'Job was active longer than specified deadline',
+  });
+  assert.equal((await client.findJobPods(j)).length, 0);
+});
+
+test('ttlSecondsAfterFinished deletes a finished Job and its pods', async () => {
+  sim.kubelet.when({ image: 'ttl:1' }, behaviours.logs([], 0));
+  const j = await client.createJob(spec('ttl:1', { ttlSecondsAfterFinished: 0 }));
+  const name = j.metadata!.name!;
+  await client.watchJobs((type) => (type === 'DELETED' ? true : undefined), { name, timeoutMs: 5000 });
+  assert.equal(await client.getJob(name), undefined);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal((await client.findJobPods(j)).length, 0);
+});
+
+test('a label-selector watch sees an object leave (DELETED) and come back (ADDED) as labels change', async () => {
+  const core = sim.kubeConfig('sim').makeApiClient(CoreV1Api);
+  await core.createNamespacedPod({
+    namespace: 'sim',
+    body: { metadata: { name: 'labelled', labels: { tier: 'a' } }, spec: { containers: [{ name: 'c', image: 'idle:1' }] } },
+  });
+  sim.kubelet.when({ image: 'idle:1' }, behaviours.forever());
+  const events: string[] = [];
+  const ctrl = await new Watch(sim.kubeConfig('sim')).watch(
+    '/api/v1/namespaces/sim/pods',
+    { labelSelector: 'tier=a' },
+    (type: string, o: { metadata: { name: string } }) => events.push(`${type} ${o.metadata.name}`),
+    () => undefined,
+  );
+  const patch = (tier: string) =>
+    core.patchNamespacedPod(
+      { name: 'labelled', namespace: 'sim', body: { metadata: { labels: { tier } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+  await new Promise((r) => setTimeout(r, 30));
+  await patch('b');
+  await patch('a');
+  await core.deleteNamespacedPod({ name: 'labelled', namespace: 'sim' });
+  await new Promise((r) => setTimeout(r, 30));
+  ctrl.abort();
+  const distinct = events.filter((e, i) => e !== events[i - 1]);
+  assert.equal(distinct[0], 'ADDED labelled');
+  assert.ok(distinct.includes('DELETED labelled'));
+  assert.equal(distinct.at(-1), 'DELETED labelled');
+  assert.ok(distinct.indexOf('DELETED labelled') < distinct.lastIndexOf('ADDED labelled'), distinct.join(', '));
+});
+
+test("exec runs a local command as the container: its output is the log, its exit code the container's", async () => {
+  sim.kubelet.when(
+    { image: 'sh:1' },
+    behaviours.exec(() => ({ command: process.execPath, args: ['-e', 'console.log("from a process"); process.exitCode = 4'] })),
+  );
+  const j = await client.createJob(spec('sh:1'));
+  const done = await client.waitForJob(j.metadata!.name!, { timeoutMs: 5000 });
+  assert.equal(jobState(done).state, 'failed');
+  const [pod] = await client.findJobPods(j);
+  assert.equal(pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 4);
+  const lines: string[] = [];
+  await client.followLogs(pod.metadata!.name!, 'main', (l) => lines.push(l));
+  assert.deepEqual(lines, ['from a process']);
+});
+
+test('a token-protected simulator answers 401 without it', async () => {
+  const secured = await startSimulator({ token: 's3cret' });
+  try {
+    const ok = new KubeClient(secured.kubeConfig(), 'default');
+    assert.deepEqual(await ok.listPods(), []);
+    const anonymous = new KubeClient(sim.kubeConfig(), 'default');
+    Object.assign(anonymous.kc.getCurrentCluster()!, { server: secured.url });
+    await assert.rejects(new KubeClient(anonymous.kc, 'default').listPods(), /HTTP 401/);
+  } finally {
+    await secured.close();
+  }
+});
+
+test('unknown paths and unsupported patch types get Status errors', async () => {
+  const res = await fetch(`${sim.url}/apis/apps/v1/namespaces/sim/deployments`);
+  assert.equal(res.status, 404);
+  assert.deepEqual(((await res.json()) as { reason: string }).reason, 'NotFound');
+  const batch = sim.kubeConfig('sim').makeApiClient(BatchV1Api);
+  const j = await client.createJob(spec('any:1'));
+  await assert.rejects(
+    batch.patchNamespacedJob(
+      { name: j.metadata!.name!, namespace: 'sim', body: { metadata: { labels: { a: 'b' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+    ),
+    (err: unknown) => apiStatus(err)?.code === 415,
+  );
+});
