@@ -278,6 +278,11 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
       count: test.count,
       total: ds.manifest.splits.train.count + ds.manifest.splits.validation.count + ds.manifest.splits.test.count,
       ratios: [...ds.manifest.split.ratios],
+      counts: {
+        train: ds.manifest.splits.train.count,
+        validation: ds.manifest.splits.validation.count,
+        test: ds.manifest.splits.test.count,
+      },
       classes: [...ds.manifest.classes],
     },
     rules: decision.rules.map((r) => ({

@@ -125,7 +125,7 @@ export async function publishComment(opts: PublishOptions): Promise<CommentOutco
   const pr = context.pullRequest;
   if (!pr)
     return skip(
-      `this run is for a ${context.eventName ?? 'non-pull-request'} event, not a pull request (the report is in the job summary)`,
+      `${context.eventName ? `this run is for a ${context.eventName} event,` : 'this run is'} not for a pull request (the report is in the job summary)`,
     );
   if (!context.repository) return skip('GITHUB_REPOSITORY is not set');
   if (!opts.token) return skip('no github-token was given');

@@ -181,8 +181,12 @@ function curveDetails(report: GateReport): string | undefined {
 function footer(report: GateReport): string {
   const d = report.dataset;
   const parts: string[] = [];
-  const ratios = d.ratios && d.ratios.length === 3 ? `, split ${d.ratios.join('/')}` : '';
-  parts.push(`Data ${code(shortDigest(d.digest))} (${count(d.total)} examples${ratios}; scored on the test split, ${count(d.count)})`);
+  const split = d.counts
+    ? `, split ${count(d.counts.train)}/${count(d.counts.validation)}/${count(d.counts.test)}`
+    : d.ratios && d.ratios.length === 3
+      ? `, split ${d.ratios.join('/')}`
+      : '';
+  parts.push(`Data ${code(shortDigest(d.digest))} (${count(d.total)} examples${split}; scored on the test split, ${count(d.count)})`);
   const params = report.candidate.params;
   if (params && Object.keys(params).length > 0) {
     parts.push(

@@ -68,6 +68,8 @@ export const gateReportSchema = z.object({
     count: z.number(),
     total: z.number(),
     ratios: z.array(z.number()).max(3).optional(),
+    /** Examples per split. */
+    counts: z.object({ train: z.number(), validation: z.number(), test: z.number() }).optional(),
     classes: z.array(z.string().max(500)).max(10000),
   }),
   rules: z

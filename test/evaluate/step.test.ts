@@ -166,6 +166,10 @@ describe('evaluate-gate step (runAction)', () => {
     // class names from the data are escaped in the summary and the comment
     assert.ok(!r1.summary.includes('<b>bird'));
     assert.ok(r1.summary.includes('cat&#124;dog'));
+    assert.match(
+      r1.summary,
+      /\(660 examples, split 30\/30\/600; scored on the test split, 600\) · params `architecture=dense epochs=3 batch=32 lr=0\.001 seed=1` · backend `cpu` · \[run \\#482\]\(https:\/\/github\.com\/acme\/shop\/actions\/runs\/4242\) · commit `0123456`/,
+    );
     const r2 = await run(inputs);
     assert.equal(r2.outputs['comment-url'], r1.outputs['comment-url']);
     const comments = gh.comments(REPO, 12);
@@ -246,7 +250,7 @@ describe('evaluate-gate step (runAction)', () => {
   it('a push event writes only the job summary', async () => {
     const r = await run({ model: good, dataset, baseline: 'none', thresholds: 'accuracy >= 0.9' }, { name: 'push' });
     assert.equal(r.failed, false, r.log);
-    assert.match(r.log, /No PR comment: this run is for a push event/);
+    assert.match(r.log, /No PR comment: this run is for a push event, not for a pull request/);
     assert.match(r.summary, /### ✅ fashion/);
   });
 

@@ -158,7 +158,7 @@ describe('GitHub comments against the stand-in', () => {
       log,
     });
     assert.equal(push.failure, undefined);
-    assert.match(log.lines.join('\n'), /push event, not a pull request/);
+    assert.match(log.lines.join('\n'), /this run is for a push event, not for a pull request/);
     const pushTrue = await publishComment({
       mode: 'true',
       token: 'ghs_write',
@@ -167,7 +167,7 @@ describe('GitHub comments against the stand-in', () => {
       markdown: 'x',
       log,
     });
-    assert.match(pushTrue.failure ?? '', /not a pull request/);
+    assert.match(pushTrue.failure ?? '', /not for a pull request/);
   });
 
   it('an unknown issue is a 404 the step reports', async () => {
