@@ -116,6 +116,11 @@ function fmt(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/** A parameter as written (0.001, not 0.0010). */
+function param(v: unknown): string {
+  return typeof v === 'number' ? String(v) : fmt(v);
+}
+
 function columns(rows: readonly (readonly string[])[]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows
@@ -172,7 +177,7 @@ export function formatShow(d: VersionDetails): string {
     rows.push([
       'params',
       Object.entries(c.params)
-        .map(([k, v]) => `${k}=${fmt(v)}`)
+        .map(([k, v]) => `${k}=${param(v)}`)
         .join(' '),
     ]);
   if (c.backend || c.versions)
@@ -207,7 +212,7 @@ export function formatDiff(a: VersionDetails, b: VersionDetails): string {
   const pb = b.config.params ?? {};
   const keys = [...new Set([...Object.keys(pa), ...Object.keys(pb)])];
   const prows = [['param', la, lb]];
-  for (const k of keys) if (JSON.stringify(pa[k]) !== JSON.stringify(pb[k])) prows.push([k, fmt(pa[k]), fmt(pb[k])]);
+  for (const k of keys) if (JSON.stringify(pa[k]) !== JSON.stringify(pb[k])) prows.push([k, param(pa[k]), param(pb[k])]);
   out.push('');
   out.push(prows.length > 1 ? columns(prows) : 'params: identical');
   if (a.config.dataset?.digest !== b.config.dataset?.digest)

@@ -22,6 +22,17 @@ before(async () => {
     path.join(cwd, 'report.json'),
     JSON.stringify({ passed: true, candidate: { metrics: { accuracy: 0.91, f1_macro: 0.9 } }, baseline: { name: 'fashion', version: 1 } }),
   );
+  const digest = (c: string): string => `sha256:${c.repeat(64)}`;
+  await writeFile(
+    path.join(cwd, 'manifest.json'),
+    JSON.stringify({
+      schemaVersion: 1,
+      kind: 'modelship.dataset',
+      digest: digest('f'),
+      split: { ratios: [80, 10, 10], seed: 42, given: false },
+      splits: { train: { digest: digest('1') }, validation: { digest: digest('2') }, test: { digest: digest('3') } },
+    }),
+  );
   await writeFile(path.join(cwd, 'modelship.yml'), 'name: fashion\nregistry:\n  url: models-reg\n');
 });
 after(async () => {
@@ -53,13 +64,13 @@ describe('register step', () => {
     assert.equal(r1.outputs.ref, `models-reg/fashion:1@${String(r1.outputs.digest)}`);
     assert.match(r1.summary ?? '', /\| `production` \| \(new\) \| v1 \|/);
 
-    const r2 = await register({ model: 'model-2', alias: 'production, staging', report: 'report.json' });
+    const r2 = await register({ model: 'model-2', alias: 'production, staging', report: 'report.json', dataset: 'manifest.json' });
     assert.equal(r2.outputs.version, 2);
     assert.match(r2.summary ?? '', /\| `production` \| v1 \| v2 \|/);
     assert.match(r2.summary ?? '', /\| accuracy \| 0\.9100 \|/);
     assert.match(r2.summary ?? '', /parent v1 · .*\[run\]\(https:\/\/github\.com\/acme\/ml\/actions\/runs\/482\) · gate ✅ passed/);
 
-    const again = await register({ model: 'model-2', report: 'report.json' });
+    const again = await register({ model: 'model-2', report: 'report.json', dataset: 'manifest.json' });
     assert.deepEqual([again.outputs.version, again.outputs.digest], [2, r2.outputs.digest]);
     assert.match(again.summary ?? '', /was already registered/);
   });
@@ -91,6 +102,8 @@ describe('modelship registry', () => {
     const { out } = await cli('show', 'production');
     assert.match(out, /^fashion:2 {2}sha256:/);
     assert.match(out, /\nmetrics \(report\)\s+accuracy 0\.9100, f1_macro 0\.9000\n/);
+    assert.match(out, new RegExp(`\\ndata\\s+sha256:${'f'.repeat(64)} \\(split 80/10/10, seed 42\\)\\n`));
+    assert.match(out, /\nparams\s+architecture=mlp epochs=1 batchSize=8 learningRate=0\.001 seed=2 /);
     assert.match(out, /\nrun\s+https:\/\/github\.com\/acme\/ml\/actions\/runs\/482\n/);
     assert.match(out, /\nlineage\s+v2 ← v1\n?/);
   });
