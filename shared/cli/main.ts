@@ -34,6 +34,10 @@ const subcommands: Readonly<Record<string, { summary: string; load: () => Promis
     summary: 'list|show|pull|promote|rollback|diff models in a registry',
     load: async () => (await import('./registry.ts')).registryCommand,
   },
+  comment: {
+    summary: "upsert evaluate-gate's PR comment from a report.json (phase two of the fork-safe pattern)",
+    load: async () => (await import('../github/report-comment.ts')).commentCommand,
+  },
 };
 
 export function usage(): string {
