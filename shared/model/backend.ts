@@ -69,10 +69,13 @@ export function findWasmDir(
   return undefined;
 }
 
+/** Held in a variable so neither TypeScript nor a bundler resolves the optional package. */
+const TFJS_NODE: string = '@tensorflow/tfjs-node';
+
 async function tryNode(): Promise<string | undefined> {
   let mod: { version?: Record<string, string> };
   try {
-    mod = (await import('@tensorflow/tfjs-node')) as { version?: Record<string, string> };
+    mod = (await import(TFJS_NODE)) as { version?: Record<string, string> };
   } catch (err) {
     return `tfjs-node not installed (${firstLine(err)})`;
   }
