@@ -67,8 +67,12 @@ export class StatCache {
     const abs = path.resolve(file);
     const st = await stat(abs, { bigint: true });
     const probe = { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: st.ino.toString() };
+    const same = (e: StatEntry | undefined): e is StatEntry =>
+      e !== undefined && e.size === probe.size && e.mtimeNs === probe.mtimeNs && e.ino === probe.ino;
+    const seen = this.#next[abs];
+    if (same(seen)) return { sha256: seen.sha256, size: seen.size };
     const old = this.#old[abs];
-    if (old && old.size === probe.size && old.mtimeNs === probe.mtimeNs && old.ino === probe.ino) {
+    if (same(old)) {
       this.#next[abs] = old;
       this.reused += 1;
       return { sha256: old.sha256, size: old.size };

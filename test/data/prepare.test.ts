@@ -168,6 +168,25 @@ describe('re-runs', () => {
     assert.equal(r4.cacheHit, false);
     assert.notEqual(r4.manifest.digest, r1.manifest.digest);
   });
+  it('hash a single-file source once, and an archive with its extraction not at all on the second run', async () => {
+    const cwd = await tempDir();
+    const h1 = countingHasher();
+    await run(options(path.join(fixtures, 'tabular/iris-mini.csv'), cwd), { hasher: h1 });
+    assert.equal(h1.files.length, 1);
+    const tarCwd = await tempDir();
+    const entries = [];
+    for (const n of [1, 2, 3, 4]) {
+      await writeImage(path.join(tarCwd, 'img.png'), { seed: n });
+      entries.push({ path: `set/${n % 2 ? 'odd' : 'even'}/${n}.png`, data: await readFile(path.join(tarCwd, 'img.png')) });
+    }
+    await writeFile(path.join(tarCwd, 'set.tgz'), makeTar(entries));
+    await run(options('set.tgz', tarCwd));
+    const h2 = countingHasher();
+    const again = await run(options('set.tgz', tarCwd), { hasher: h2 });
+    assert.deepEqual(h2.files, []);
+    assert.equal(again.origin, 'unchanged');
+    assert.deepEqual(again.manifest.classes, ['even', 'odd']);
+  });
   it('rebuild when the options change, and when the output was damaged', async () => {
     const cwd = await tempDir();
     await makeImageFolder(path.join(cwd, 'data'), { a: 3, b: 3 });
