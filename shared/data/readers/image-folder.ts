@@ -160,11 +160,11 @@ export async function readImageFolder(tree: SourceTree, opts: ReaderOptions): Pr
       let img = sharp(it.file.abs, { failOn: 'truncated' });
       if (opts.imageSize) img = img.resize(width, height, { fit: 'fill' });
       img = img.removeAlpha().toColourspace(channels === 1 ? 'b-w' : 'srgb');
-      ({ data, info } = await img.raw().toBuffer({ resolveWithObject: true }));
+      ({ data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
     } catch (err) {
       throw badImage(it.file, err);
     }
-    if (info.width !== width || info.height !== height || info.channels !== channels) {
+    if (info.width !== width || info.height !== height || info.channels !== channels || data.length !== exampleSize) {
       throw badImage(
         it.file,
         new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x${channels}`),
