@@ -145,7 +145,8 @@ export function metricsFromReport(report: unknown): {
     const version = typeof b['version'] === 'number' ? b['version'] : undefined;
     const digest = typeof b['digest'] === 'string' && /^sha256:[0-9a-f]{64}$/.test(b['digest']) ? b['digest'] : undefined;
     const ref = typeof b['ref'] === 'string' ? b['ref'] : undefined;
-    if (version !== undefined || digest !== undefined) {
+    const fromRegistry = b['source'] === undefined || b['source'] === 'registry';
+    if (fromRegistry && (version !== undefined || digest !== undefined)) {
       baseline = {
         ...(name ? { name } : {}),
         ...(version !== undefined ? { version } : {}),

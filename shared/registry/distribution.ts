@@ -117,7 +117,9 @@ export class DistributionStore implements OciStore {
 
   constructor(loc: Extract<RegistryLocation, { kind: 'oci' }>, opts: OpenOptions) {
     this.loc = loc;
-    this.base = `${loc.scheme}://${loc.host}/v2/`;
+    // Docker Hub's API lives on another host than its name.
+    const apiHost = loc.host === 'docker.io' || loc.host === 'index.docker.io' ? 'registry-1.docker.io' : loc.host;
+    this.base = `${loc.scheme}://${apiHost}/v2/`;
     this.log = opts.log;
     const env = opts.env ?? {};
     this.password = opts.password || env['MODELSHIP_REGISTRY_PASSWORD'] || undefined;

@@ -14,6 +14,7 @@ import type { OpenOptions, Registry } from './types.ts';
 
 export * from './reference.ts';
 export type * from './types.ts';
+export { isNotFound, NotFoundError } from './oci-registry.ts';
 
 /** Opens the registry at a location: a local folder or `oci://host[:port][/path]`. */
 export async function openRegistry(location: string, opts: OpenOptions): Promise<Registry> {

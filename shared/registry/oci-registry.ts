@@ -46,6 +46,16 @@ import type {
   VersionInfo,
 } from './types.ts';
 
+/** A reference that names nothing in the registry (a ConfigurationError; `isNotFound` tells it apart). */
+export class NotFoundError extends ConfigurationError {
+  readonly notFound = true;
+}
+
+/** True when a registry call failed because the name, version, alias or digest does not exist. */
+export function isNotFound(err: unknown): err is NotFoundError {
+  return err instanceof NotFoundError;
+}
+
 export const ALIAS_ARTIFACT_TYPE = 'application/vnd.modelship.alias.v1';
 export const ALIAS_RECORD_MEDIA_TYPE = 'application/vnd.modelship.alias.v1+json';
 const EMPTY_BYTES = new TextEncoder().encode('{}');
@@ -146,8 +156,8 @@ export class OciRegistry implements Registry {
     return r;
   }
 
-  private notFound(r: Reference, what: string): ConfigurationError {
-    return new ConfigurationError(
+  private notFound(r: Reference, what: string): NotFoundError {
+    return new NotFoundError(
       `${formatReference({ ...r, registry: undefined })} ${what} in the registry ${this.display}.`,
       `List what is there with: modelship registry list ${r.name} --registry ${this.loc.kind === 'oci' ? `oci://${this.display}` : this.display}`,
     );

@@ -165,6 +165,15 @@ describe('the version metadata', () => {
     assert.deepEqual(metricsFromReport({ metrics: { accuracy: 0.5 } }).metrics, { accuracy: 0.5 });
     assert.deepEqual(metricsFromReport({ metrics: { accuracy: { candidate: 0.7, baseline: 0.6 } } }).metrics, { accuracy: 0.7 });
     assert.deepEqual(metricsFromReport('nonsense').metrics, {});
+    // evaluate-gate's report: top-level scalar metrics (null = missing), the baseline identity.
+    const gate = metricsFromReport({
+      metrics: { accuracy: 0.8, log_loss: null },
+      passed: false,
+      baseline: { name: 'fashion', source: 'registry', version: 4, digest: d('4') },
+    });
+    assert.deepEqual(gate, { metrics: { accuracy: 0.8 }, passed: false, baseline: { name: 'fashion', version: 4, digest: d('4') } });
+    // A folder baseline is not a registry version: no parent.
+    assert.equal(metricsFromReport({ metrics: {}, baseline: { name: 'x', source: 'folder', digest: d('5') } }).baseline, undefined);
   });
   it('is deterministic (made at training time) and records the run from the environment', () => {
     const env = {

@@ -4,7 +4,7 @@ import { readFile, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openRegistry } from '../../shared/registry/index.ts';
+import { isNotFound, openRegistry } from '../../shared/registry/index.ts';
 import type { Registry } from '../../shared/registry/types.ts';
 import { ConfigurationError, ModelshipError } from '../../shared/util/errors.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
@@ -146,7 +146,8 @@ describe('local registry (OCI image layout)', () => {
     // A bare alias resolves against the default name.
     const withDefault = await openRegistry(path.join(work, 'alias'), { log: memoryLogger(), defaultName: 'fashion' });
     assert.equal((await withDefault.resolve('production')).version, 1);
-    await assert.rejects(reg.resolve('fashion@staging'), /fashion@staging does not exist/);
+    await assert.rejects(reg.resolve('fashion@staging'), (e: unknown) => isNotFound(e) && /fashion@staging does not exist/.test(e.message));
+    await assert.rejects(reg.resolve('other'), (e: unknown) => isNotFound(e) && /other has no versions/.test(e.message));
     await assert.rejects(reg.resolve('fashion:9'), /fashion:9 does not exist/);
   });
 
