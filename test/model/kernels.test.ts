@@ -1,0 +1,244 @@
+/**
+ * modelship's wasm kernels against the CPU backend's: same random inputs, relative error < 1e-4
+ * (max |wasm − cpu| / max |cpu|), across padding, stride, batch size and channel counts.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend, tf } from '../../shared/model/backend.ts';
+import { silentLogger } from '../../shared/util/log.ts';
+
+type Attrs = Record<string, unknown>;
+interface Input {
+  shape: number[];
+  values?: Float32Array;
+}
+
+const TOLERANCE = 1e-4;
+
+/** Deterministic pseudo-random values in [-1, 1). */
+function random(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** Runs one kernel on a backend with the given inputs; returns output values and shape. */
+async function runOn(
+  backend: 'cpu' | 'wasm',
+  kernel: string,
+  inputs: Record<string, Input>,
+  attrs: Attrs,
+  seed: number,
+): Promise<{ values: Float32Array; shape: number[] }> {
+  assert.equal(await tf.setBackend(backend), true);
+  let k = seed;
+  const tensors = Object.fromEntries(
+    Object.entries(inputs).map(([name, inp]) => [
+      name,
+      tf.tensor(
+        inp.values ??
+          random(
+            inp.shape.reduce((a, b) => a * b, 1),
+            ++k,
+          ),
+        inp.shape,
+        'float32',
+      ),
+    ]),
+  );
+  const out = tf.engine().runKernel(kernel, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const values = (await out.data()) as Float32Array;
+  const shape = out.shape;
+  out.dispose();
+  for (const t of Object.values(tensors)) t.dispose();
+  return { values, shape };
+}
+
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length);
+  let diff = 0;
+  let scale = 1e-30;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  return diff / scale;
+}
+
+async function assertSame(kernel: string, inputs: Record<string, Input>, attrs: Attrs, seed = 7): Promise<void> {
+  const cpu = await runOn('cpu', kernel, inputs, attrs, seed);
+  const wasm = await runOn('wasm', kernel, inputs, attrs, seed);
+  assert.deepEqual(wasm.shape, cpu.shape);
+  const err = relativeError(wasm.values, cpu.values);
+  assert.ok(err < TOLERANCE, `${kernel} relative error ${err.toExponential(2)} ≥ ${TOLERANCE}`);
+}
+
+/** [x shape NHWC, filter shape, stride, pad] */
+const CONV_CASES: [number[], [number, number, number, number], number | [number, number], 'same' | 'valid'][] = [
+  [[1, 7, 7, 1], [3, 3, 1, 4], 1, 'same'],
+  [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'valid'],
+  [[2, 7, 7, 3], [3, 3, 3, 4], 2, 'same'],
+  [[3, 8, 8, 3], [3, 3, 3, 5], 2, 'valid'],
+  [[2, 9, 8, 2], [5, 3, 2, 5], [2, 1], 'valid'],
+  [[2, 8, 8, 3], [2, 2, 3, 4], 2, 'same'],
+  [[4, 6, 6, 8], [3, 3, 8, 6], 1, 'same'],
+  [[2, 9, 9, 16], [3, 3, 16, 8], 2, 'same'],
+  [[3, 10, 10, 12], [3, 3, 12, 4], 1, 'valid'],
+];
+
+function outSize(inSize: number, f: number, s: number, pad: 'same' | 'valid'): number {
+  return pad === 'same' ? Math.ceil(inSize / s) : Math.ceil((inSize - f + 1) / s);
+}
+
+before(async () => {
+  const info = await initBackend('wasm', silentLogger);
+  assert.equal(info.name, 'wasm');
+});
+
+describe('Conv2DBackpropFilter (missing from tfjs-backend-wasm)', () => {
+  for (const [xShape, fShape, stride, pad] of CONV_CASES) {
+    test(`x ${xShape.join('x')} filter ${fShape.join('x')} stride ${String(stride)} ${pad}`, async () => {
+      const [sh, sw] = Array.isArray(stride) ? stride : [stride, stride];
+      const dyShape = [xShape[0]!, outSize(xShape[1]!, fShape[0], sh, pad), outSize(xShape[2]!, fShape[1], sw, pad), fShape[3]];
+      await assertSame(
+        'Conv2DBackpropFilter',
+        { x: { shape: xShape }, dy: { shape: dyShape } },
+        { strides: stride, pad, dataFormat: 'NHWC', filterShape: fShape },
+      );
+    });
+  }
+});
+
+describe('Conv2DBackpropInput (conv of the rotated filter)', () => {
+  for (const [xShape, fShape, stride, pad] of CONV_CASES) {
+    test(`x ${xShape.join('x')} filter ${fShape.join('x')} stride ${String(stride)} ${pad}`, async () => {
+      const [sh, sw] = Array.isArray(stride) ? stride : [stride, stride];
+      const dyShape = [xShape[0]!, outSize(xShape[1]!, fShape[0], sh, pad), outSize(xShape[2]!, fShape[1], sw, pad), fShape[3]];
+      await assertSame(
+        'Conv2DBackpropInput',
+        { dy: { shape: dyShape }, filter: { shape: fShape } },
+        { strides: stride, pad, dataFormat: 'NHWC', inputShape: xShape },
+      );
+    });
+  }
+});
+
+describe('MaxPoolGrad', () => {
+  /** [x shape, pool, stride, pad] */
+  const cases: [number[], number, number, 'same' | 'valid'][] = [
+    [[2, 8, 8, 3], 2, 2, 'valid'],
+    [[3, 11, 11, 4], 2, 2, 'valid'],
+    [[2, 9, 9, 2], 3, 2, 'same'],
+    [[1, 7, 7, 5], 3, 1, 'same'],
+    [[2, 10, 10, 8], 3, 2, 'valid'],
+  ];
+  for (const [xShape, pool, stride, pad] of cases) {
+    test(`x ${xShape.join('x')} pool ${pool} stride ${stride} ${pad}`, async () => {
+      const dyShape = [xShape[0]!, outSize(xShape[1]!, pool, stride, pad), outSize(xShape[2]!, pool, stride, pad), xShape[3]!];
+      await assertSame(
+        'MaxPoolGrad',
+        { dy: { shape: dyShape }, input: { shape: xShape }, output: { shape: dyShape } },
+        { filterSize: pool, strides: stride, pad },
+      );
+    });
+  }
+});
+
+describe('BatchMatMul with transposed operands', () => {
+  /** [a shape, b shape, transposeA, transposeB] */
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[1, 5, 7], [1, 7, 3], false, false],
+    [[1, 7, 5], [1, 7, 3], true, false],
+    [[1, 5, 7], [1, 3, 7], false, true],
+    [[1, 7, 5], [1, 3, 7], true, true],
+    [[1, 64, 130], [1, 64, 33], true, false],
+    [[3, 5, 7], [3, 4, 7], false, true],
+  ];
+  for (const [a, b, transposeA, transposeB] of cases) {
+    test(`${a.join('x')}${transposeA ? 'ᵀ' : ''} × ${b.join('x')}${transposeB ? 'ᵀ' : ''}`, async () => {
+      await assertSame('BatchMatMul', { a: { shape: a }, b: { shape: b } }, { transposeA, transposeB });
+    });
+  }
+});
+
+describe('Sum', () => {
+  const cases: [number[], number | number[], boolean][] = [
+    [[4, 5, 5, 6], [0, 1, 2], false],
+    [[4, 5, 5, 6], [0, 1, 2], true],
+    [[7, 3], 0, false],
+    [[4, 5, 6], [1], false],
+    [[4, 5, 6], [0, 1, 2], false],
+  ];
+  for (const [shape, axis, keepDims] of cases) {
+    test(`${shape.join('x')} over ${JSON.stringify(axis)}${keepDims ? ' keepDims' : ''}`, async () => {
+      await assertSame('Sum', { x: { shape } }, { axis, keepDims });
+    });
+  }
+});
+
+test('Identity shares memory without a copy, and disposing the clone keeps the original', async () => {
+  assert.equal(await tf.setBackend('wasm'), true);
+  const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+  const y = tf.clone(x);
+  assert.deepEqual(Array.from(await y.data()), [1, 2, 3, 4]);
+  y.dispose();
+  assert.deepEqual(Array.from(await x.data()), [1, 2, 3, 4]);
+  x.dispose();
+});
+
+test('a CNN with conv, batchnorm, pooling, dropout and dense layers trains on wasm (loss falls)', async () => {
+  assert.equal(await tf.setBackend('wasm'), true);
+  // Two classes: a bright 4×4 square in the top-left versus the bottom-right corner, plus noise.
+  const n = 128;
+  const xs = random(n * 12 * 12, 99).map((v) => v * 0.1);
+  const labels = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 2;
+    labels[i] = c;
+    const o = c === 0 ? 1 : 7;
+    for (let r = 0; r < 4; r++) for (let q = 0; q < 4; q++) xs[i * 144 + (o + r) * 12 + (o + q)] += 1;
+  }
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({
+        inputShape: [12, 12, 1],
+        filters: 8,
+        kernelSize: 3,
+        padding: 'same',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+      }),
+      tfl.layers.batchNormalization(),
+      tfl.layers.activation({ activation: 'relu' }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({
+        filters: 8,
+        kernelSize: 3,
+        strides: 2,
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+      }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }),
+      tfl.layers.dropout({ rate: 0.2 }),
+      tfl.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 4 }) }),
+    ],
+  });
+  model.compile({ optimizer: tf.train.adam(0.01), loss: 'sparseCategoricalCrossentropy' });
+  const x = tf.tensor4d(xs, [n, 12, 12, 1]);
+  const y = tf.tensor2d(labels, [n, 1]);
+  const h = await model.fit(x, y, { epochs: 6, batchSize: 32, shuffle: false, verbose: 0 });
+  const losses = h.history['loss'] as number[];
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.ok(losses.every(Number.isFinite));
+  assert.ok(losses.at(-1)! < losses[0]! * 0.5, `loss did not fall enough: ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
+  x.dispose();
+  y.dispose();
+  model.dispose();
+});
