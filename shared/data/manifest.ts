@@ -92,6 +92,8 @@ export interface DatasetManifest {
     readonly seed: number;
     /** True when the source gave its own train/test split. */
     readonly given: boolean;
+    /** With a given split: the splits carved from the given train examples by content hash. */
+    readonly carved?: readonly SplitName[];
   };
   readonly splits: Readonly<Record<SplitName, SplitRecord>>;
   readonly files: readonly FileRecord[];

@@ -441,7 +441,14 @@ export async function writeDataset(dir: string, r: ReadResult, meta: WriteMeta):
     classes: r.classes,
     inputShape: r.inputShape,
     ...(r.features ? { features: r.features } : {}),
-    split: { ratios: meta.ratios, seed: meta.seed, given: r.given !== undefined },
+    split: {
+      ratios: meta.ratios,
+      seed: meta.seed,
+      given: r.given !== undefined,
+      ...(r.given
+        ? { carved: SPLITS.filter((name) => (name === 'validation' && carve.validation) || (name === 'test' && carve.test)) }
+        : {}),
+    },
     splits,
     files,
     statistics,

@@ -54,8 +54,11 @@ export function renderDatasetSummary(m: DatasetManifest, opts: DatasetSummaryOpt
   }
   lines.push('');
   const ratio = m.split.ratios.join('/');
+  const carved = m.split.carved ?? ['validation'];
+  const givenSplits = (['train', 'validation', 'test'] as const).filter((s) => !carved.includes(s));
+  const carvedText = carved.map((s) => `${s} ${m.split.ratios[s === 'validation' ? 1 : 2]}%`).join(' and ');
   const splitText = m.split.given
-    ? `train/test given by the source; validation ${m.split.ratios[1]}% of train by content hash`
+    ? `${givenSplits.join('/')} given by the source${carved.length ? `; ${carvedText} of train by content hash` : ''}`
     : `${ratio} train/validation/test by content hash`;
   const facts = [
     `Split: ${splitText} (seed ${m.split.seed})`,

@@ -41,6 +41,7 @@ describe('the manifest contract on the shipped sample', () => {
     assert.deepEqual(m.inputShape, [28, 28, 1]);
     assert.equal(m.classes.length, 10);
     assert.equal(m.split.given, true);
+    assert.deepEqual(m.split.carved, ['validation'], 'train and t10k given; validation carved from train');
     assert.equal(m.splits.test.count, 1000, 'the given test split is kept whole');
     assert.equal(m.splits.train.count + m.splits.validation.count, 2000);
     assert.ok(m.splits.validation.count > 150 && m.splits.validation.count < 250, `validation ${m.splits.validation.count}`);

@@ -68,6 +68,12 @@ describe('renderDatasetSummary', () => {
     assert.ok(md.includes('@\u200bteam \\*bold\\*'));
     assert.ok(md.includes('`xˋy¦z`'));
   });
+  it('says which splits were carved from a given train split', () => {
+    const md = renderDatasetSummary(
+      manifest(['a', 'b'], { split: { ratios: [70, 20, 10], seed: 0, given: true, carved: ['validation', 'test'] } }),
+    );
+    assert.ok(md.includes('Split: train given by the source; validation 20% and test 10% of train by content hash (seed 0)'), md);
+  });
   it('folds long class lists and describes a given split', () => {
     const classes = Array.from({ length: 25 }, (_, i) => `c${i}`);
     const md = renderDatasetSummary(manifest(classes, { split: { ratios: [80, 10, 10], seed: 3, given: true } }), { origin: 'unchanged' });
