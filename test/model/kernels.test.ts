@@ -53,7 +53,7 @@ async function runOn(
       ),
     ]),
   );
-  const out = tf.engine().runKernel(kernel, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const out = tf.engine().runKernel<tf.Tensor>(kernel, tensors, attrs as tf.NamedAttrMap);
   const values = (await out.data()) as Float32Array;
   const shape = out.shape;
   out.dispose();
@@ -66,8 +66,8 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
   let diff = 0;
   let scale = 1e-30;
   for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
   }
   return diff / scale;
 }
@@ -106,7 +106,7 @@ describe('Conv2DBackpropFilter (missing from tfjs-backend-wasm)', () => {
   for (const [xShape, fShape, stride, pad] of CONV_CASES) {
     test(`x ${xShape.join('x')} filter ${fShape.join('x')} stride ${String(stride)} ${pad}`, async () => {
       const [sh, sw] = Array.isArray(stride) ? stride : [stride, stride];
-      const dyShape = [xShape[0]!, outSize(xShape[1]!, fShape[0], sh, pad), outSize(xShape[2]!, fShape[1], sw, pad), fShape[3]];
+      const dyShape = [xShape[0], outSize(xShape[1], fShape[0], sh, pad), outSize(xShape[2], fShape[1], sw, pad), fShape[3]];
       await assertSame(
         'Conv2DBackpropFilter',
         { x: { shape: xShape }, dy: { shape: dyShape } },
@@ -120,7 +120,7 @@ describe('Conv2DBackpropInput (conv of the rotated filter)', () => {
   for (const [xShape, fShape, stride, pad] of CONV_CASES) {
     test(`x ${xShape.join('x')} filter ${fShape.join('x')} stride ${String(stride)} ${pad}`, async () => {
       const [sh, sw] = Array.isArray(stride) ? stride : [stride, stride];
-      const dyShape = [xShape[0]!, outSize(xShape[1]!, fShape[0], sh, pad), outSize(xShape[2]!, fShape[1], sw, pad), fShape[3]];
+      const dyShape = [xShape[0], outSize(xShape[1], fShape[0], sh, pad), outSize(xShape[2], fShape[1], sw, pad), fShape[3]];
       await assertSame(
         'Conv2DBackpropInput',
         { dy: { shape: dyShape }, filter: { shape: fShape } },
@@ -141,7 +141,7 @@ describe('MaxPoolGrad', () => {
   ];
   for (const [xShape, pool, stride, pad] of cases) {
     test(`x ${xShape.join('x')} pool ${pool} stride ${stride} ${pad}`, async () => {
-      const dyShape = [xShape[0]!, outSize(xShape[1]!, pool, stride, pad), outSize(xShape[2]!, pool, stride, pad), xShape[3]!];
+      const dyShape = [xShape[0], outSize(xShape[1], pool, stride, pad), outSize(xShape[2], pool, stride, pad), xShape[3]];
       await assertSame(
         'MaxPoolGrad',
         { dy: { shape: dyShape }, input: { shape: xShape }, output: { shape: dyShape } },
@@ -237,7 +237,7 @@ test('a CNN with conv, batchnorm, pooling, dropout and dense layers trains on wa
   const losses = h.history['loss'] as number[];
   assert.equal(tf.getBackend(), 'wasm');
   assert.ok(losses.every(Number.isFinite));
-  assert.ok(losses.at(-1)! < losses[0]! * 0.5, `loss did not fall enough: ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
+  assert.ok(losses.at(-1)! < losses[0] * 0.5, `loss did not fall enough: ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
   x.dispose();
   y.dispose();
   model.dispose();
