@@ -58,6 +58,7 @@ export function isNotFound(err: unknown): err is NotFoundError {
 
 export const ALIAS_ARTIFACT_TYPE = 'application/vnd.modelship.alias.v1';
 export const ALIAS_RECORD_MEDIA_TYPE = 'application/vnd.modelship.alias.v1+json';
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 const EMPTY_BYTES = new TextEncoder().encode('{}');
 const EMPTY_DESC = { mediaType: OCI_EMPTY, digest: `sha256:${sha256(EMPTY_BYTES)}`, size: 2 };
 
@@ -258,6 +259,12 @@ export class OciRegistry implements Registry {
       throw new ModelshipError(
         `${name}@${m.digest} is not a modelship model (artifactType ${m.manifest.artifactType ?? 'none'}).`,
         'Check the reference: it points at something else stored in the registry.',
+      );
+    }
+    if (m.manifest.config.size > MAX_CONFIG_BYTES) {
+      throw new ModelshipError(
+        `${name}@${m.digest}: its config blob is ${m.manifest.config.size} bytes, more than a model config can be.`,
+        'The artifact was not made by modelship.',
       );
     }
     const bytes = await this.store.readBlob(name, m.manifest.config, 'config');

@@ -5,6 +5,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isNotFound, openRegistry } from '../../shared/registry/index.ts';
+import { LayoutStore } from '../../shared/registry/layout.ts';
+import { encodeManifest } from '../../shared/registry/store.ts';
+import { sha256 } from '../../shared/util/fs.ts';
 import type { Registry } from '../../shared/registry/types.ts';
 import { ConfigurationError, ModelshipError } from '../../shared/util/errors.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
@@ -184,6 +187,28 @@ describe('local registry (OCI image layout)', () => {
       (await readdir(work)).filter((f) => f.startsWith('.pulled-corrupt')),
       [],
     );
+  });
+
+  it('refuses a pulled layer whose file name would leave the destination', async () => {
+    const dir = path.join(work, 'evil');
+    const store = new LayoutStore(dir, memoryLogger());
+    const layer = new TextEncoder().encode('pwned');
+    const config = new TextEncoder().encode('{"kind":"modelship.model.config","metrics":{}}');
+    const desc = (b: Uint8Array) => ({ digest: `sha256:${sha256(b)}`, size: b.length });
+    await store.putBlob('fashion', { ...desc(layer), label: 'layer', bytes: layer });
+    await store.putBlob('fashion', { ...desc(config), label: 'config', bytes: config });
+    const m = encodeManifest({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: 'application/vnd.modelship.model.v1',
+      config: { mediaType: 'application/vnd.modelship.model.config.v1+json', ...desc(config) },
+      layers: [{ mediaType: 'text/plain', ...desc(layer), annotations: { 'org.opencontainers.image.title': '../escaped.txt' } }],
+    });
+    await store.createVersion('fashion', m);
+    const reg = await openRegistry(dir, { log: memoryLogger() });
+    await assert.rejects(reg.pull('fashion:1', path.join(work, 'evil-pull')), /unsafe or missing file name "\.\.\/escaped\.txt"/);
+    await assert.rejects(stat(path.join(work, 'escaped.txt')), /ENOENT/);
+    await assert.rejects(stat(path.join(work, 'evil-pull')), /ENOENT/);
   });
 
   it('refuses to pull over a folder that is not a model folder', async () => {
