@@ -7,10 +7,11 @@
  *   node_modules/.bin/node bench/data.bench.ts            (or: npm run bench -- data)
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { countingHasher, hashFile } from '../shared/data/hash.ts';
 import { setupData } from '../shared/data/prepare.ts';
 import { silentLogger } from '../shared/util/log.ts';
@@ -19,6 +20,7 @@ const FULL = process.env['FASHION_MNIST_DIR'] ?? '/usr/share/datasets/fashion-mn
 const FIRST_RUNS = 3;
 const SECOND_RUNS = 5;
 const HASH_ROUNDS = 5;
+const IMAGE_COUNT = 5000;
 
 export interface DataBenchResult {
   readonly examples: number;
@@ -32,6 +34,8 @@ export interface DataBenchResult {
   readonly sha256sumMBps: number;
   /** `openssl dgst -sha256` (the library Node hashes with), when installed. */
   readonly opensslMBps?: number;
+  /** An image folder of IMAGE_COUNT 28×28 PNGs (written from the Fashion-MNIST pixels): first run, images/s. */
+  readonly imageFolderS: number;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -97,6 +101,20 @@ export async function main(): Promise<DataBenchResult> {
     // Same bytes, same digests: check one so the comparison is honest.
     const check = spawnSync('sha256sum', [files[0]], { encoding: 'utf8' }).stdout.split(' ')[0];
     if (check !== (await hashFile(files[0])).sha256) throw new Error('sha256sum and our hasher disagree');
+    // An image folder made from the prepared test pixels: decode speed of the image-folder reader.
+    const testX = await readFile(path.join(prepared, 'test.x.bin'));
+    const testY = new Int32Array((await readFile(path.join(prepared, 'test.y.bin'))).buffer.slice(0));
+    const imgRoot = path.join(work, 'images');
+    for (let i = 0; i < IMAGE_COUNT; i++) {
+      const dir = path.join(imgRoot, `class-${testY[i]}`);
+      await mkdir(dir, { recursive: true });
+      const png = await sharp(testX.subarray(i * 784, (i + 1) * 784), { raw: { width: 28, height: 28, channels: 1 } })
+        .toColourspace('b-w')
+        .png()
+        .toBuffer();
+      await writeFile(path.join(dir, `${i}.png`), png);
+    }
+    const [imageFolderS] = await timed(() => setupData({ ...opts('images-out'), source: imgRoot }, { log: silentLogger }));
     const mb = bytes / 1e6;
     return {
       examples,
@@ -107,6 +125,7 @@ export async function main(): Promise<DataBenchResult> {
       hashMBps: mb / Math.min(...ours),
       sha256sumMBps: mb / Math.min(...theirs),
       ...(hasOpenssl ? { opensslMBps: mb / Math.min(...openssl) } : {}),
+      imageFolderS,
     };
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -124,6 +143,7 @@ export function summary(r: DataBenchResult): string {
           `hash: ${r.hashMBps.toFixed(0)} MB/s vs openssl dgst -sha256 ${r.opensslMBps.toFixed(0)} MB/s = ${(r.hashMBps / r.opensslMBps).toFixed(2)}x`,
         ]
       : []),
+    `image-folder: ${IMAGE_COUNT.toLocaleString('en-US')} PNGs (28x28) prepared in ${r.imageFolderS.toFixed(2)} s = ${Math.round(IMAGE_COUNT / r.imageFolderS)} images/s`,
   ].join('\n');
 }
 

@@ -153,6 +153,9 @@ export async function readImageFolder(tree: SourceTree, opts: ReaderOptions): Pr
   const y = new Int32Array(count);
   const givenArr = given ? new Uint8Array(count) : undefined;
   const classIndex = new Map(classes.map((c, i) => [c, i]));
+  const started = Date.now();
+  const step = Math.max(1000, Math.ceil(count / 10));
+  let done = 0;
   await mapLimit(items, DECODE_CONCURRENCY, async (it, i) => {
     let data: Buffer;
     let info: OutputInfo;
@@ -173,6 +176,13 @@ export async function readImageFolder(tree: SourceTree, opts: ReaderOptions): Pr
     x.set(data, i * exampleSize);
     y[i] = classIndex.get(it.className)!;
     if (givenArr) givenArr[i] = it.given ?? GIVEN_TRAIN;
+    done++;
+    if (done % step === 0 && done < count) {
+      const rate = done / Math.max(0.001, (Date.now() - started) / 1000);
+      opts.log.info(
+        `decoded ${done.toLocaleString('en-US')}/${count.toLocaleString('en-US')} images, ${Math.round(rate)}/s, ETA ${Math.ceil((count - done) / rate)}s`,
+      );
+    }
   });
   const files: FileRecord[] = items.map((it) => ({ path: it.file.rel, sha256: it.file.sha256, size: it.file.size, label: it.className }));
   opts.log.info(
