@@ -12,13 +12,11 @@ import { sha256, sha256File } from '../util/fs.ts';
 import {
   argmaxRows,
   classificationMetrics,
-  confusionMatrix,
   correctness,
-  expectedCalibrationError,
-  logLoss,
+  ECE_BINS,
+  LOG_LOSS_EPS,
   perClassMetrics,
   regressionMetrics,
-  rocAucOvr,
   type Metrics,
 } from './metrics.ts';
 import { pairedBootstrap, type BootstrapResult } from './significance.ts';
@@ -118,65 +116,158 @@ export async function readHistory(dir: string): Promise<EpochRecord[] | undefine
   }
 }
 
-/** The metric of `name` on a subset of examples (indices; null = all), for the paired bootstrap. */
-function subsetMetric(
+/**
+ * The metric `name` of one model under example weights (a bootstrap resample: how often each
+ * example was drawn; null = every example once). Per-example quantities are computed once here,
+ * so each resample costs O(n) (O(n·k) for ROC-AUC, whose per-class score order is sorted once).
+ */
+export function weightedMetric(
   name: string,
   outputs: Float32Array,
-  labels: TensorArray,
+  labels: ArrayLike<number>,
   k: number,
   task: 'classification' | 'regression',
-): (idx: Int32Array | null) => number {
-  return (idx) => {
-    const n = idx ? idx.length : labels.length;
-    const per = task === 'classification' ? k : 1;
-    let out: Float32Array = outputs;
-    let y: ArrayLike<number> = labels;
-    if (idx) {
-      out = new Float32Array(n * per);
-      const yy = new Int32Array(n);
-      const yf = task === 'regression' ? new Float64Array(n) : undefined;
+): (weights: Float64Array | null) => number {
+  const n = labels.length;
+  const w = (weights: Float64Array | null, i: number): number => (weights ? weights[i] : 1);
+  if (task === 'regression') {
+    return (weights) => {
+      let W = 0;
+      let se = 0;
+      let ae = 0;
+      let sy = 0;
+      let syy = 0;
       for (let i = 0; i < n; i++) {
-        const j = idx[i];
-        out.set(outputs.subarray(j * per, (j + 1) * per), i * per);
-        if (yf) yf[i] = labels[j]!;
-        else yy[i] = labels[j]!;
+        const wi = w(weights, i);
+        if (wi === 0) continue;
+        const d = outputs[i] - labels[i];
+        W += wi;
+        se += wi * d * d;
+        ae += wi * Math.abs(d);
+        sy += wi * labels[i];
+        syy += wi * labels[i] * labels[i];
       }
-      y = yf ?? yy;
-    }
-    if (task === 'regression') return (regressionMetrics(out, y) as unknown as Record<string, number>)[name];
-    switch (name) {
-      case 'log_loss':
-        return logLoss(out, y, k);
-      case 'roc_auc':
-        return rocAucOvr(out, y, k);
-      case 'ece':
-        return expectedCalibrationError(out, y, k);
-      default: {
-        const pred = argmaxRows(out, k);
-        const conf = confusionMatrix(y, pred, k);
-        const pc = perClassMetrics(conf);
-        let correct = 0;
-        for (let c = 0; c < k; c++) correct += conf[c][c];
-        const macro = (f: (m: (typeof pc)[number]) => number): number => pc.reduce((s, m) => s + f(m), 0) / k;
-        const weighted = (f: (m: (typeof pc)[number]) => number): number => pc.reduce((s, m) => s + f(m) * m.support, 0) / n;
-        const table: Record<string, () => number> = {
-          accuracy: () => correct / n,
-          precision_macro: () => macro((m) => m.precision),
-          recall_macro: () => macro((m) => m.recall),
-          f1_macro: () => macro((m) => m.f1),
-          precision_weighted: () => weighted((m) => m.precision),
-          recall_weighted: () => weighted((m) => m.recall),
-          f1_weighted: () => weighted((m) => m.f1),
-        };
-        return table[name]?.() ?? NaN;
+      const ss = syy - (sy * sy) / W;
+      switch (name) {
+        case 'mse':
+          return se / W;
+        case 'rmse':
+          return Math.sqrt(se / W);
+        case 'mae':
+          return ae / W;
+        case 'r2':
+          return ss > 1e-12 * Math.max(1, syy) ? 1 - se / ss : se === 0 ? 1 : 0;
+        default:
+          return NaN;
       }
+    };
+  }
+  const pred = argmaxRows(outputs, k);
+  if (name === 'log_loss') {
+    const loss = new Float64Array(n);
+    for (let i = 0; i < n; i++) loss[i] = -Math.log(Math.min(1 - LOG_LOSS_EPS, Math.max(LOG_LOSS_EPS, outputs[i * k + labels[i]])));
+    return (weights) => {
+      let W = 0;
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const wi = w(weights, i);
+        W += wi;
+        s += wi * loss[i];
+      }
+      return s / W;
+    };
+  }
+  if (name === 'ece') {
+    const bin = new Uint8Array(n);
+    const conf = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      conf[i] = outputs[i * k + pred[i]]!;
+      bin[i] = Math.min(ECE_BINS - 1, Math.max(0, Math.ceil(conf[i] * ECE_BINS) - 1));
     }
+    return (weights) => {
+      const gap = new Float64Array(ECE_BINS);
+      let W = 0;
+      for (let i = 0; i < n; i++) {
+        const wi = w(weights, i);
+        W += wi;
+        gap[bin[i]] += wi * ((pred[i] === labels[i] ? 1 : 0) - conf[i]);
+      }
+      let e = 0;
+      for (let b = 0; b < ECE_BINS; b++) e += Math.abs(gap[b]);
+      return e / W;
+    };
+  }
+  if (name === 'roc_auc') {
+    // Per class: examples sorted by score, with tie groups, once.
+    const orders = Array.from({ length: k }, (_, c) => {
+      const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => outputs[a * k + c] - outputs[b * k + c]);
+      const groupEnd = new Int32Array(n);
+      for (let i = n - 1; i >= 0; i--) {
+        const same = i + 1 < n && outputs[order[i + 1] * k + c] === outputs[order[i] * k + c];
+        groupEnd[i] = same ? groupEnd[i + 1] : i;
+      }
+      return { order, groupEnd };
+    });
+    return (weights) => {
+      let sum = 0;
+      let classes = 0;
+      for (let c = 0; c < k; c++) {
+        const { order, groupEnd } = orders[c];
+        let negBelow = 0;
+        let num = 0;
+        let pos = 0;
+        let i = 0;
+        while (i < n) {
+          const end = groupEnd[i];
+          let gp = 0;
+          let gn = 0;
+          for (let t = i; t <= end; t++) {
+            const j = order[t];
+            const wj = w(weights, j);
+            if (labels[j] === c) gp += wj;
+            else gn += wj;
+          }
+          num += gp * (negBelow + gn / 2);
+          negBelow += gn;
+          pos += gp;
+          i = end + 1;
+        }
+        if (pos > 0 && negBelow > 0) {
+          sum += num / (pos * negBelow);
+          classes++;
+        }
+      }
+      return classes > 0 ? sum / classes : NaN;
+    };
+  }
+  return (weights) => {
+    const conf = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+    for (let i = 0; i < n; i++) conf[labels[i]][pred[i]] += w(weights, i);
+    const pc = perClassMetrics(conf);
+    let W = 0;
+    let correct = 0;
+    for (let c = 0; c < k; c++) {
+      correct += conf[c][c];
+      W += pc[c].support;
+    }
+    const macro = (f: (m: (typeof pc)[number]) => number): number => pc.reduce((s, m) => s + f(m), 0) / k;
+    const weighted = (f: (m: (typeof pc)[number]) => number): number => pc.reduce((s, m) => s + f(m) * m.support, 0) / W;
+    const table: Record<string, () => number> = {
+      accuracy: () => correct / W,
+      precision_macro: () => macro((m) => m.precision),
+      recall_macro: () => macro((m) => m.recall),
+      f1_macro: () => macro((m) => m.f1),
+      precision_weighted: () => weighted((m) => m.precision),
+      recall_weighted: () => weighted((m) => m.recall),
+      f1_weighted: () => weighted((m) => m.f1),
+    };
+    return table[name]?.() ?? NaN;
   };
 }
 
-/** Resamples for the paired bootstrap: ROC-AUC sorts per class and resample, so it gets fewer. */
+/** Resamples for the paired bootstrap: ROC-AUC costs O(n·k) per resample, so it gets fewer. */
 export function bootstrapResamples(metric: string): number {
-  return metric === 'roc_auc' ? 200 : 1000;
+  return metric === 'roc_auc' ? 500 : 1000;
 }
 
 /**
@@ -195,15 +286,15 @@ export function bootstrapIntervals(opts: {
 }): Record<string, BootstrapResult> {
   const out: Record<string, BootstrapResult> = {};
   for (const metric of opts.metrics) {
-    const c = subsetMetric(metric, opts.candidate, opts.labels, opts.classes, opts.task);
-    const b = subsetMetric(metric, opts.baseline, opts.labels, opts.classes, opts.task);
+    const c = weightedMetric(metric, opts.candidate, opts.labels, opts.classes, opts.task);
+    const b = weightedMetric(metric, opts.baseline, opts.labels, opts.classes, opts.task);
     out[metric] = pairedBootstrap({
       metric,
       n: opts.labels.length,
       alpha: opts.alpha,
       resamples: bootstrapResamples(metric),
       seed: opts.seed ?? 20240229,
-      statistic: (idx) => [c(idx), b(idx)],
+      statistic: (weights) => [c(weights), b(weights)],
     });
   }
   return out;

@@ -98,14 +98,15 @@ export interface BootstrapResult {
 }
 
 /**
- * Paired bootstrap: resample example indices with replacement (the same indices for both models),
- * compute `statistic(indices)` → [candidate, baseline], and take the percentile interval of the
+ * Paired bootstrap: resample the examples with replacement (the same draw for both models), as a
+ * weight per example (how often it was drawn), compute `statistic(weights)` → [candidate, baseline]
+ * (weights null = the full data, every weight 1), and take the percentile interval of the
  * difference at level 1 − alpha.
  */
 export function pairedBootstrap(opts: {
   metric: string;
   n: number;
-  statistic: (indices: Int32Array | null) => readonly [number, number];
+  statistic: (weights: Float64Array | null) => readonly [number, number];
   alpha: number;
   resamples?: number;
   seed?: number;
@@ -115,10 +116,11 @@ export function pairedBootstrap(opts: {
   const rand = mulberry32(seed);
   const [c0, b0] = opts.statistic(null);
   const diffs: number[] = [];
-  const idx = new Int32Array(opts.n);
+  const weights = new Float64Array(opts.n);
   for (let r = 0; r < resamples; r++) {
-    for (let i = 0; i < opts.n; i++) idx[i] = Math.floor(rand() * opts.n);
-    const [c, b] = opts.statistic(idx);
+    weights.fill(0);
+    for (let i = 0; i < opts.n; i++) weights[Math.floor(rand() * opts.n)] += 1;
+    const [c, b] = opts.statistic(weights);
     const d = c - b;
     if (Number.isFinite(d)) diffs.push(d);
   }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { binaryAuc, classificationMetrics, correctness, regressionMetrics } from '../../shared/evaluate/metrics.ts';
+import { weightedMetric } from '../../shared/evaluate/score.ts';
 import { binomialTwoSidedHalf, mcnemarExact, pairedBootstrap } from '../../shared/evaluate/significance.ts';
 
 interface Reference {
@@ -120,15 +121,20 @@ describe('paired bootstrap', () => {
   const n = 400;
   const a = Float64Array.from({ length: n }, (_, i) => (i % 10 < 9 ? 1 : 0)); // 90% right
   const b = Float64Array.from({ length: n }, (_, i) => (i % 10 < 7 ? 1 : 0)); // 70% right
-  const mean = (xs: Float64Array, idx: Int32Array | null): number => {
-    if (!idx) return xs.reduce((s, x) => s + x, 0) / xs.length;
+  const mean = (xs: Float64Array, w: Float64Array | null): number => {
+    if (!w) return xs.reduce((s, x) => s + x, 0) / xs.length;
     let s = 0;
-    for (const i of idx) s += xs[i];
-    return s / idx.length;
+    let total = 0;
+    xs.forEach((x, i) => {
+      s += w[i] * x;
+      total += w[i];
+    });
+    assert.equal(total, xs.length, 'a resample draws n examples');
+    return s / total;
   };
   it('finds a clear difference and is reproducible by seed', () => {
     const run = (): ReturnType<typeof pairedBootstrap> =>
-      pairedBootstrap({ metric: 'accuracy', n, alpha: 0.05, resamples: 300, seed: 7, statistic: (idx) => [mean(a, idx), mean(b, idx)] });
+      pairedBootstrap({ metric: 'accuracy', n, alpha: 0.05, resamples: 300, seed: 7, statistic: (w) => [mean(a, w), mean(b, w)] });
     const r = run();
     close(r.observed, 0.2, 'observed');
     assert.ok(r.low > 0 && r.low <= 0.2 && r.high >= 0.2, `${r.low}..${r.high}`);
@@ -136,9 +142,64 @@ describe('paired bootstrap', () => {
     assert.deepEqual(run(), r);
   });
   it('identical models: zero-width interval at 0, not significant', () => {
-    const r = pairedBootstrap({ metric: 'accuracy', n, alpha: 0.05, resamples: 100, statistic: (idx) => [mean(a, idx), mean(a, idx)] });
+    const r = pairedBootstrap({ metric: 'accuracy', n, alpha: 0.05, resamples: 100, statistic: (w) => [mean(a, w), mean(a, w)] });
     assert.equal(r.low, 0);
     assert.equal(r.high, 0);
     assert.equal(r.significant, false);
+  });
+});
+
+describe('weighted metrics for the bootstrap agree with the plain ones', () => {
+  const names = [
+    'accuracy',
+    'precision_macro',
+    'recall_macro',
+    'f1_macro',
+    'precision_weighted',
+    'recall_weighted',
+    'f1_weighted',
+    'log_loss',
+    'roc_auc',
+    'ece',
+  ];
+  for (const c of ref.classification) {
+    it(c.name, () => {
+      const probs = Float32Array.from(c.probabilities);
+      const n = c.labels.length;
+      // weights 0..2 stand for a resample: the same as the data with each example repeated that often
+      const weights = Float64Array.from({ length: n }, (_, i) => (i * 7) % 3);
+      const idx = [...weights].flatMap((w, i) => Array<number>(w).fill(i));
+      const expanded = new Float32Array(idx.length * c.k);
+      idx.forEach((j, t) => expanded.set(probs.subarray(j * c.k, (j + 1) * c.k), t * c.k));
+      const full = classificationMetrics(probs, c.labels, c.k) as unknown as Record<string, number>;
+      const resampled = classificationMetrics(
+        expanded,
+        idx.map((j) => c.labels[j]),
+        c.k,
+      ) as unknown as Record<string, number>;
+      for (const name of names) {
+        const f = weightedMetric(name, probs, c.labels, c.k, 'classification');
+        const same = (x: number, y: number): boolean => (Number.isNaN(x) && Number.isNaN(y)) || Math.abs(x - y) < 1e-9;
+        assert.ok(same(f(null), full[name]), `${name} (all): ${f(null)} vs ${full[name]}`);
+        assert.ok(same(f(weights), resampled[name]), `${name} (weighted): ${f(weights)} vs ${resampled[name]}`);
+      }
+    });
+  }
+  it('regression', () => {
+    const c = ref.regression[1];
+    const weights = Float64Array.from({ length: c.targets.length }, (_, i) => (i * 5) % 3);
+    const idx = [...weights].flatMap((w, i) => Array<number>(w).fill(i));
+    const m = regressionMetrics(
+      idx.map((j) => c.predictions[j]),
+      idx.map((j) => c.targets[j]),
+    ) as unknown as Record<string, number>;
+    for (const name of ['mse', 'rmse', 'mae', 'r2']) {
+      close(
+        weightedMetric(name, Float32Array.from(c.predictions), Float64Array.from(c.targets), 1, 'regression')(weights),
+        m[name],
+        name,
+        1e-6,
+      );
+    }
   });
 });
