@@ -88,15 +88,15 @@ export function decodeManifest(bytes: Uint8Array, digest: string, where: string)
     throw new Error(`${where}: ${digest} is not an OCI image manifest.`);
   }
   // Descriptors come from the registry: only well-formed digests and sizes reach URLs and paths.
-  for (const desc of [manifest.config, ...manifest.layers]) {
-    if (
-      typeof desc?.digest !== 'string' ||
-      !/^sha256:[0-9a-f]{64}$/.test(desc.digest) ||
-      !Number.isSafeInteger(desc.size) ||
-      desc.size < 0
-    ) {
-      throw new Error(`${where}: manifest ${digest} has a malformed descriptor (${JSON.stringify(desc?.digest ?? null).slice(0, 80)}).`);
-    }
+  const descriptors: readonly Partial<Descriptor>[] = [manifest.config, ...(manifest.layers as readonly Descriptor[])];
+  for (const desc of descriptors) {
+    const ok =
+      typeof desc.digest === 'string' &&
+      /^sha256:[0-9a-f]{64}$/.test(desc.digest) &&
+      Number.isSafeInteger(desc.size) &&
+      (desc.size ?? -1) >= 0;
+    if (!ok)
+      throw new Error(`${where}: manifest ${digest} has a malformed descriptor (${JSON.stringify(desc.digest ?? null).slice(0, 80)}).`);
   }
   return { digest, bytes, manifest };
 }
