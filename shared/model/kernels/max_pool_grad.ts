@@ -14,7 +14,58 @@ interface Attrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
+/** The common 2×2, stride 2, unpadded pooling: four loads and compares per channel, no scratch. */
+function maxPoolBackprop2x2(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
+  const row = inWidth * c;
+  dx.fill(0);
+  let o = 0;
+  for (let n = 0; n < batchSize; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      let p = (n * inHeight + oh * 2) * row;
+      for (let ow = 0; ow < outWidth; ow++, p += 2 * c) {
+        for (let ch = 0; ch < c; ch++, o++) {
+          const i0 = p + ch;
+          let at = -1;
+          let best = -Infinity;
+          let v = x[i0];
+          if (v > best) {
+            best = v;
+            at = i0;
+          }
+          v = x[i0 + c];
+          if (v > best) {
+            best = v;
+            at = i0 + c;
+          }
+          v = x[i0 + row];
+          if (v > best) {
+            best = v;
+            at = i0 + row;
+          }
+          v = x[i0 + row + c];
+          if (v > best) at = i0 + row + c;
+          if (at >= 0) dx[at] = dy[o];
+        }
+      }
+    }
+  }
+}
+
 export function maxPoolBackprop(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
+  if (
+    info.effectiveFilterHeight === 2 &&
+    info.effectiveFilterWidth === 2 &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1
+  ) {
+    maxPoolBackprop2x2(x, dy, dx, info);
+    return;
+  }
   const {
     batchSize,
     inHeight,
