@@ -10,6 +10,14 @@ export interface ApiStatus {
   readonly message: string;
 }
 
+/** The client's own words for an error without a Status body ("Message: Unauthorized"). */
+function clientMessage(err: unknown): string {
+  if (!(err instanceof Error)) return '';
+  const line = err.message.split('\n').find((l) => l.startsWith('Message: '));
+  if (line) return line.slice('Message: '.length).replace(/^Unknown API Status Code!$/, '');
+  return err.message.startsWith('HTTP-Code') ? '' : (err.message.split('\n')[0] ?? '');
+}
+
 /** The Status behind an error thrown by @kubernetes/client-node, if it came from the API server. */
 export function apiStatus(err: unknown): ApiStatus | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
@@ -28,7 +36,7 @@ export function apiStatus(err: unknown): ApiStatus | undefined {
   return {
     code,
     reason: typeof b.reason === 'string' ? b.reason : '',
-    message: typeof b.message === 'string' ? b.message : err instanceof Error ? (err.message.split('\n')[0] ?? '') : '',
+    message: typeof b.message === 'string' ? b.message : clientMessage(err),
   };
 }
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { BatchV1Api, CoreV1Api, Log, PatchStrategy, Watch, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
 import { PassThrough } from 'node:stream';
-import { KubeClient, apiStatus, jobState, type PodJson } from '../../shared/k8s/index.ts';
-import { behaviours, startSimulator, type Simulator } from '../k8s-sim/index.ts';
+import { KubeClient, apiStatus, jobState } from '../../shared/k8s/index.ts';
+import { behaviours, podType, startSimulator, type Pod, type Simulator } from '../k8s-sim/index.ts';
 
 let sim: Simulator;
 let client: KubeClient;
@@ -21,6 +21,10 @@ after(async () => {
   await sim.close();
 });
 
+/** The pod as it was after each change, oldest first. */
+const podHistory = (name: string): Pod[] =>
+  sim.store.history.filter((e) => e.resource === podType && e.object.metadata.name === name).map((e) => e.object as Pod);
+
 const spec = (image: string, extra: Partial<NonNullable<V1Job['spec']>> = {}, restartPolicy = 'Never'): V1Job => ({
   metadata: { name: `s-${++n}` },
   spec: { backoffLimit: 0, template: { spec: { restartPolicy, containers: [{ name: 'main', image }] } }, ...extra },
@@ -29,13 +33,15 @@ const spec = (image: string, extra: Partial<NonNullable<V1Job['spec']>> = {}, re
 test('a pod goes Pending (ContainerCreating) → Running → Succeeded, as watched', async () => {
   sim.kubelet.when({ image: 'phases:1' }, behaviours.logs(['hi'], 0, 20));
   const j = await client.createJob(spec('phases:1'));
+  await client.waitForJob(j.metadata!.name!, { timeoutMs: 5000 });
+  const [pod] = await client.findJobPods(j);
+  // Every state the pod went through, from the store's history (a late watch may start mid-way).
   const seen: string[] = [];
-  await client.watchPods(`job-name=${j.metadata!.name!}`, (_t, p: PodJson) => {
+  for (const p of podHistory(pod.metadata!.name!)) {
     const s = p.status?.containerStatuses?.[0]?.state;
     const label = `${p.status?.phase}/${s?.waiting?.reason ?? (s?.running ? 'running' : s?.terminated ? `exit ${s.terminated.exitCode}` : '-')}`;
     if (seen.at(-1) !== label) seen.push(label);
-    return p.status?.phase === 'Succeeded' ? true : undefined;
-  });
+  }
   assert.deepEqual(seen.slice(-3), ['Pending/ContainerCreating', 'Running/running', 'Succeeded/exit 0']);
 });
 
@@ -62,13 +68,14 @@ test('restartPolicy OnFailure restarts the container (CrashLoopBackOff) and coun
     }),
   );
   const j = await client.createJob(spec('crash:1', { backoffLimit: 1 }, 'OnFailure'));
-  let sawCrashLoop = false;
   const pod = await client.watchPods(`job-name=${j.metadata!.name!}`, (_t, p) => {
     const s = p.status?.containerStatuses?.[0];
-    if (s?.state?.waiting?.reason === 'CrashLoopBackOff') sawCrashLoop = true;
     return (s?.restartCount ?? 0) >= 1 && s?.state?.running ? p : undefined;
   });
-  assert.ok(sawCrashLoop);
+  const states = podHistory(pod.metadata!.name!).map((p) => p.status?.containerStatuses?.[0]);
+  assert.ok(
+    states.some((c) => c?.state.waiting?.reason === 'CrashLoopBackOff' && c.lastState.terminated?.exitCode === 1 && c.restartCount === 1),
+  );
   const out = new PassThrough();
   let text = '';
   out.on('data', (d: Buffer) => (text += d.toString()));

@@ -5,11 +5,12 @@
  * Job's command line is the one the CLI accepts.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, it, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../shared/k8s/index.ts';
 import type { StepContext } from '../../shared/steps/spec.ts';
 import {
@@ -297,6 +298,61 @@ describe('trainOnKubernetes against the simulator', () => {
     ctrl.abort();
     await assert.rejects(running, /train Job (\S+): interrupted\. Job \1 deleted\./);
     assert.equal(jobs().filter((j) => imageOf(j) === 'modelship:stop').length, 0);
+  });
+
+  it('reads train.kubernetes from modelship.yml and the cluster from KUBECONFIG, as the step calls it', async () => {
+    sim.kubelet.when(
+      { image: 'modelship:from-config' },
+      behaviours.fn((c) => {
+        const out = c.hostPath(c.container.args![c.container.args!.indexOf('--output-dir') + 1])!;
+        c.log(`would write ${out}`);
+        return 3;
+      }),
+    );
+    const kubeconfig = path.join(root, 'kubeconfig.yaml');
+    await sim.writeKubeconfig(kubeconfig, 'default');
+    const config = path.join(root, 'config', 'modelship.yml');
+    await mkdir(path.dirname(config), { recursive: true });
+    await writeFile(
+      config,
+      'name: shoes\ntrain:\n  kubernetes:\n    namespace: team-a\n    image: modelship:from-config\n    memory: 3Gi\n',
+    );
+    const err = await trainOnKubernetes(
+      {
+        ...trainOptions,
+        name: undefined,
+        config,
+        dataset,
+        outputDir: path.join(shared, 'from-config'),
+        handleSignals: false,
+        kubernetes: { volume: `host:${shared}` },
+      },
+      { ...ctx(), env: { KUBECONFIG: kubeconfig } },
+    ).then(
+      () => assert.fail('the container exits 3'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ModelshipError);
+    assert.match(err.message, /^train Job shoes-train-\w{5} failed: container trainer exited with code 3\.$/);
+    const job = sim.store.list(jobType, 'team-a')[0] as Job | undefined;
+    assert.equal(job?.spec.template.spec.containers[0]?.resources?.limits?.memory, '3Gi');
+    assert.ok(log.lines.includes(`would write ${path.join(shared, 'from-config')}`), log.lines.join('\n'));
+  });
+
+  it('an API error names what failed and what to do', async () => {
+    const secured = await startSimulator({ token: 'right' });
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromString(secured.kubeconfigText('ml').replace('"token": "right"', '"token": "wrong"'));
+      await assert.rejects(run('modelship:any', {}, { client: new KubeClient(kc, 'ml') }), (err: unknown) => {
+        assert.ok(err instanceof ModelshipError);
+        assert.match(err.message, /^cannot create Job fashion-train-… in namespace ml \(HTTP 401/);
+        assert.match(err.hint ?? '', /rejected the credentials/);
+        return true;
+      });
+    } finally {
+      await secured.close();
+    }
   });
 
   it('a dataset outside the shared volume is a ConfigurationError before anything is created', async () => {
