@@ -160,6 +160,8 @@ export interface ProxyOptions {
   readonly cut?: number;
   /** Serve tags/list in pages of this size with Link headers. */
   readonly pageTags?: number;
+  /** Called once after the first manifest PUT to `hijackTag` went through, before the client hears back (a racer's PUT landing just after ours). */
+  readonly hijack?: { readonly tag: string; readonly fn: () => Promise<void> };
 }
 
 export interface RunningProxy {
@@ -174,7 +176,7 @@ export interface RunningProxy {
 export async function startProxy(upstream: string, opts: ProxyOptions = {}): Promise<RunningProxy> {
   const { createServer: createHttpServer, request: httpRequest } = await import('node:http');
   const seen: string[] = [];
-  const state = { cuts: 0 };
+  const state = { cuts: 0, hijacked: false };
   const server = createHttpServer((req, res) => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
     seen.push(`${req.method} ${url.pathname}`);
@@ -238,6 +240,21 @@ export async function startProxy(upstream: string, opts: ProxyOptions = {}): Pro
     const up = httpRequest(
       { host: '127.0.0.1', port: Number(upstream.split(':')[1]), path: req.url, method: req.method, headers: req.headers },
       (ur) => {
+        const hijack = opts.hijack;
+        if (
+          hijack &&
+          !state.hijacked &&
+          req.method === 'PUT' &&
+          url.pathname.endsWith(`/manifests/${hijack.tag}`) &&
+          ur.statusCode === 201
+        ) {
+          state.hijacked = true;
+          ur.resume();
+          ur.on('end', () => {
+            void hijack.fn().then(() => res.writeHead(201, ur.headers).end());
+          });
+          return;
+        }
         res.writeHead(ur.statusCode ?? 502, ur.headers);
         ur.pipe(res);
       },

@@ -8,7 +8,9 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { openRegistry } from '../../shared/registry/index.ts';
+import { buildArtifact } from '../../shared/registry/artifact.ts';
+import { DistributionStore } from '../../shared/registry/distribution.ts';
+import { openRegistry, parseLocation, type RegistryLocation } from '../../shared/registry/index.ts';
 import type { OpenOptions, Registry } from '../../shared/registry/types.ts';
 import { ConfigurationError, ModelshipError } from '../../shared/util/errors.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
@@ -119,6 +121,33 @@ describe('OCI distribution registry (docker-registry 2.8 on loopback)', () => {
     );
     const reg = await open(anon.host, 'race');
     for (const r of results) assert.equal((await reg.resolve(`fashion:${r.version}`)).digest, r.digest);
+  });
+
+  it('detects a lost race for a version number (another manifest lands on the tag just after ours) and takes the next', async () => {
+    // The racer's model is uploaded beforehand under a non-version tag.
+    const racer = await buildArtifact(modelB, { name: 'fashion', env: {}, now: new Date() });
+    const store = new DistributionStore(parseLocation(`oci://${anon.host}/hijack`, work) as Extract<RegistryLocation, { kind: 'oci' }>, {
+      log: memoryLogger(),
+    });
+    for (const b of racer.blobs) await store.putBlob('fashion', b);
+    await store.putManifest('fashion', racer.manifest, '_racer');
+    const proxy = await startProxy(anon.host, {
+      hijack: { tag: '1', fn: () => store.putManifest('fashion', racer.manifest, '1') },
+    });
+    try {
+      const log = memoryLogger();
+      const reg = await open(proxy.host, 'hijack', { log });
+      const v = await reg.push(modelA, { name: 'fashion' });
+      assert.equal(v.version, 2);
+      assert.ok(
+        log.lines.some((l) => /fashion:1 went to another registration/.test(l)),
+        log.lines.join('\n'),
+      );
+      assert.equal((await reg.resolve('fashion:1')).digest, racer.manifest.digest);
+      assert.equal((await reg.resolve('fashion:2')).digest, v.digest);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('pull of a blob corrupted on the registry disk fails naming it and leaves nothing', async () => {
