@@ -180,6 +180,15 @@ async function download(url: URL, opts: ResolveOptions): Promise<{ file: string;
         },
       );
     }
+    if (res.url && res.url !== url.href) {
+      const final = new URL(res.url);
+      if (final.protocol !== 'https:' && !(final.protocol === 'http:' && isLoopback(final.hostname))) {
+        throw new ConfigurationError(
+          `input 'source': ${publicUrl} redirects to plain ${final.protocol.replace(':', '')}.`,
+          'Use a URL that stays on https://.',
+        );
+      }
+    }
     if (!res.ok || !res.body) {
       throw new ConfigurationError(
         `input 'source': download of ${publicUrl} answered HTTP ${res.status}.`,

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runAction } from '../../shared/github/action.ts';
 import { actionsDataCache, cacheServiceAvailable } from '../../shared/github/cache.ts';
 import { setupDataStep } from '../../shared/steps/setup-data.ts';
 import { silentLogger } from '../../shared/util/log.ts';
-import { makeImageFolder, tempDir } from './helpers.ts';
+import { makeImageFolder, removeTempDirs, tempDir } from './helpers.ts';
 
 const sample = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../demo/fashion-sample');
 const saved = { ...process.env };
@@ -116,3 +116,5 @@ describe('the Actions cache adapter', () => {
     assert.equal(actionsDataCache('action', {}, silentLogger), undefined);
   });
 });
+
+after(removeTempDirs);

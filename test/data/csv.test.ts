@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decideTask, parseCsv, readCsv } from '../../shared/data/readers/csv.ts';
 import { listTree } from '../../shared/data/tree.ts';
@@ -10,7 +10,7 @@ import type { SourceTree } from '../../shared/data/types.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import { silentLogger } from '../../shared/util/log.ts';
 import { hashFile } from '../../shared/data/hash.ts';
-import { tempDir } from './helpers.ts';
+import { removeTempDirs, tempDir } from './helpers.ts';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/data');
 
@@ -147,3 +147,5 @@ describe('readCsv', () => {
     assert.deepEqual([...r.given!], [2, 0, 0]); // files in name order: test.csv, train.csv
   });
 });
+
+after(removeTempDirs);

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { archiveKind, checkEntryName, extractArchive } from '../../shared/data/extract.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
-import { makeTar, makeZip, tempDir, treeOf } from './helpers.ts';
+import { makeTar, makeZip, removeTempDirs, tempDir, treeOf } from './helpers.ts';
 
 async function archive(name: string, bytes: Buffer): Promise<{ file: string; dir: string }> {
   const dir = await tempDir('ms-extract-');
@@ -193,3 +193,5 @@ describe('extractArchive: hostile or broken archives are refused and leave nothi
     });
   }
 });
+
+after(removeTempDirs);

@@ -13,7 +13,7 @@ import { FASHION_MNIST_CLASSES } from '../../shared/data/readers/idx.ts';
 import { runAction } from '../../shared/github/action.ts';
 import { setupDataStep } from '../../shared/steps/setup-data.ts';
 import { silentLogger } from '../../shared/util/log.ts';
-import { tempDir } from './helpers.ts';
+import { removeTempDirs, tempDir } from './helpers.ts';
 
 const FULL = '/usr/share/datasets/fashion-mnist';
 const saved = { ...process.env };
@@ -70,3 +70,5 @@ describe('full Fashion-MNIST', () => {
     assert.equal(again.manifest.digest, m.digest);
   });
 });
+
+after(removeTempDirs);

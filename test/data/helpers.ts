@@ -1,13 +1,22 @@
 /** Builders for data tests: temp folders, PNG/JPEG images, IDX files, hand-made zip and tar archives. */
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32, gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { Header } from 'tar';
 
+const made: string[] = [];
+
+/** A fresh temporary folder, removed by `removeTempDirs` (each test file calls it in `after`). */
 export async function tempDir(prefix = 'ms-data-'): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), prefix));
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export async function removeTempDirs(): Promise<void> {
+  await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 }
 
 /** Pixels that differ per (seed, position): distinct images for distinct seeds. */

@@ -16,7 +16,7 @@ import type { DatasetManifest } from '../../shared/data/manifest.ts';
 import { detectFormat, setupData, type DataCache, type SetupDataOptions } from '../../shared/data/prepare.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import { silentLogger } from '../../shared/util/log.ts';
-import { makeImageFolder, makeTar, tempDir, treeOf, writeImage } from './helpers.ts';
+import { makeImageFolder, makeTar, removeTempDirs, tempDir, treeOf, writeImage } from './helpers.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sample = path.join(here, '../../demo/fashion-sample');
@@ -359,3 +359,5 @@ describe('detectFormat', () => {
   }
   it('nothing readable is an error', () => assert.throws(() => detectFormat(tree(['notes.txt'])), /holds nothing modelship can read/));
 });
+
+after(removeTempDirs);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { hashFile } from '../../shared/data/hash.ts';
@@ -12,7 +12,7 @@ import { listTree } from '../../shared/data/tree.ts';
 import { GIVEN_TEST, GIVEN_TRAIN, GIVEN_VALIDATION, type SourceTree } from '../../shared/data/types.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import { memoryLogger, silentLogger } from '../../shared/util/log.ts';
-import { idxImages, idxLabels, makeImageFolder, pixels, tempDir, writeIdxPair, writeImage } from './helpers.ts';
+import { idxImages, idxLabels, makeImageFolder, pixels, removeTempDirs, tempDir, writeIdxPair, writeImage } from './helpers.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.join(here, '../fixtures/data');
@@ -234,3 +234,5 @@ describe('IDX reader', () => {
     assert.equal(r.classes[0], 'T-shirt/top');
   });
 });
+
+after(removeTempDirs);
