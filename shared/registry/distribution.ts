@@ -73,8 +73,8 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, rand: 
 }
 
 function networkCode(err: unknown): string | undefined {
-  const cause = (err as { cause?: { code?: string } }).cause;
-  return cause?.code ?? (err as NodeJS.ErrnoException).code;
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? (err as NodeJS.ErrnoException).code ?? cause?.message;
 }
 
 /** The error for a refused credential: which credential, which scope, and what to do. Pure. */
