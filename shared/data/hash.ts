@@ -2,7 +2,7 @@
  * Content hashing for setup-data: streaming sha256 with large reads, behind a small interface so
  * tests can count the files actually read (the fast path must not re-hash unchanged files).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { ConfigurationError } from '../util/errors.ts';
 
@@ -19,20 +19,28 @@ export interface Hasher {
   hashFile(file: string): Promise<FileDigest>;
 }
 
-/** Reads the file in HASH_READ_SIZE blocks into one reused buffer and feeds sha256. */
+/**
+ * Reads the file and feeds sha256: a file smaller than one block in one read and one-shot hash
+ * (many small images), a larger one in HASH_READ_SIZE blocks through one reused buffer.
+ */
 export async function hashFile(file: string): Promise<FileDigest> {
-  const hash = createHash('sha256');
   const fh = await open(file, 'r');
   try {
+    const { size: statSize } = await fh.stat();
+    if (statSize < HASH_READ_SIZE) {
+      const data = await fh.readFile();
+      return { sha256: hash('sha256', data), size: data.length };
+    }
+    const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(HASH_READ_SIZE);
     let size = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
-      hash.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+      h.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
       size += bytesRead;
     }
-    return { sha256: hash.digest('hex'), size };
+    return { sha256: h.digest('hex'), size };
   } finally {
     await fh.close();
   }
