@@ -26,6 +26,12 @@ export { jobType, podType, type ResourceType } from './resources/index.ts';
 export { deleteWithPropagation } from './controllers/gc.ts';
 export type * from './types.ts';
 
+/** A reconciler over the store (the Job controller is one): subscribe in start(), clean up in stop(). */
+export interface Controller {
+  start(): void;
+  stop(): void;
+}
+
 export interface SimulatorOptions {
   /** The node pods are bound to. */
   readonly nodeName?: string;
@@ -48,8 +54,12 @@ export interface Simulator {
   readonly kubelet: Kubelet;
   /** Every request received, in order (method, path, query). */
   readonly requests: RequestRecord[];
-  /** The kinds served; push a ResourceType (and start a controller) to add one. */
-  readonly resources: ResourceType[];
+  /** The kinds served. */
+  readonly resources: readonly ResourceType[];
+  /** Serves another kind (e.g. Deployments for deploy-rollout) through the same REST layer. */
+  addResource(type: ResourceType): void;
+  /** Starts a controller over the store; it is stopped by close(). */
+  addController(make: (store: Store, resources: () => readonly ResourceType[]) => Controller): Controller;
   /** A KubeConfig for the real client: this server, skipTLSVerify, the given namespace. */
   kubeConfig(namespace?: string): KubeConfig;
   /** The same as kubeconfig YAML text (JSON is YAML), for KUBECONFIG files. */
@@ -75,8 +85,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     timing: { startDelayMs: t.startDelayMs ?? 5, pullBackoffMs: t.pullBackoffMs ?? 20, restartBackoffMs: t.restartBackoffMs ?? 20 },
   });
   const jobs = new JobController(store, () => resources, { backoffMs: t.jobBackoffMs ?? 10, timeScale: t.timeScale ?? 1 });
-  kubelet.start();
-  jobs.start();
+  const controllers: Controller[] = [kubelet, jobs];
+  for (const c of controllers) c.start();
   const ctx: ServerContext = { store, logs, resources: () => resources, token: options.token, streams: new Set(), requests: [] };
   const server: Server = createServer(createHandler(ctx));
   await new Promise<void>((resolve, reject) => {
@@ -104,6 +114,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     kubelet,
     requests: ctx.requests,
     resources,
+    addResource(type) {
+      if (resources.some((t) => t.group === type.group && t.version === type.version && t.plural === type.plural))
+        throw new Error(`k8s-sim: ${type.plural}.${type.group} is already served`);
+      resources.push(type);
+    },
+    addController(make) {
+      const c = make(store, () => resources);
+      controllers.push(c);
+      c.start();
+      return c;
+    },
     kubeConfig(namespace) {
       const kc = new KubeConfig();
       kc.loadFromString(JSON.stringify(config(namespace)));
@@ -115,8 +136,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     closeLogStreams: () => closeKind('log'),
     compact: () => store.compact(),
     async close() {
-      jobs.stop();
-      kubelet.stop();
+      for (const c of controllers) c.stop();
       for (const s of [...ctx.streams]) s.end();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

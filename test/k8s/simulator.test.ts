@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { BatchV1Api, CoreV1Api, Log, PatchStrategy, Watch, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
 import { PassThrough } from 'node:stream';
 import { KubeClient, apiStatus, jobState } from '../../shared/k8s/index.ts';
-import { behaviours, podType, startSimulator, type Pod, type Simulator } from '../k8s-sim/index.ts';
+import { behaviours, podType, startSimulator, type Pod, type ResourceType, type Simulator } from '../k8s-sim/index.ts';
 
 let sim: Simulator;
 let client: KubeClient;
@@ -186,4 +186,72 @@ test('unknown paths and unsupported patch types get Status errors', async () => 
     ),
     (err: unknown) => apiStatus(err)?.code === 415,
   );
+});
+
+test('a new kind and its controller plug in (the path deploy-rollout takes for Deployments and ReplicaSets)', async () => {
+  const configMaps: ResourceType = {
+    group: '',
+    version: 'v1',
+    plural: 'configmaps',
+    kind: 'ConfigMap',
+    namespaced: true,
+    selectableFields: [],
+    statusSubresource: false,
+    returnDeletedObject: false,
+    defaultPropagation: 'Background',
+  };
+  sim.addResource(configMaps);
+  // A toy controller: every ConfigMap labelled run=pod gets a pod it owns.
+  sim.addController((store) => {
+    let off: () => void = () => undefined;
+    return {
+      start: () => {
+        off = store.subscribe((e) => {
+          if (e.resource !== configMaps || e.type !== 'ADDED' || e.object.metadata.labels?.['run'] !== 'pod') return;
+          const cm = e.object;
+          setImmediate(() =>
+            store.create(podType, cm.metadata.namespace, {
+              metadata: {
+                generateName: `${cm.metadata.name}-`,
+                ownerReferences: [
+                  { apiVersion: 'v1', kind: 'ConfigMap', name: cm.metadata.name!, uid: cm.metadata.uid!, controller: true },
+                ],
+                labels: { from: cm.metadata.name! },
+              },
+              spec: { containers: [{ name: 'c', image: 'cm:1' }] },
+            }),
+          );
+        });
+      },
+      stop: () => off(),
+    };
+  });
+  sim.kubelet.when({ image: 'cm:1' }, behaviours.forever());
+  const core = sim.kubeConfig('ext').makeApiClient(CoreV1Api);
+  await core.createNamespacedConfigMap({
+    namespace: 'ext',
+    body: { metadata: { name: 'settings', labels: { run: 'pod' } }, data: { a: '1' } },
+  });
+  const read = await core.readNamespacedConfigMap({ name: 'settings', namespace: 'ext' });
+  assert.deepEqual(read.data, { a: '1' });
+  const pod = await client.watchPods('from=settings', (_t, p) => (p.status?.phase === 'Running' ? p : undefined), {
+    namespace: 'ext',
+    timeoutMs: 5000,
+  });
+  assert.ok(pod.metadata?.name?.startsWith('settings-'));
+  let connected!: () => void;
+  const watching = new Promise<void>((r) => (connected = r));
+  const gone = client.watchPods(
+    'from=settings',
+    (type) => {
+      connected(); // the watch has listed the pod: its deletion cannot be missed now
+      return type === 'DELETED' ? true : undefined;
+    },
+    { namespace: 'ext', timeoutMs: 5000 },
+  );
+  await watching;
+  await core.deleteNamespacedConfigMap({ name: 'settings', namespace: 'ext' });
+  await gone;
+  assert.deepEqual(await client.listPods('ext'), []);
+  assert.throws(() => sim.addResource(configMaps), /already served/);
 });
