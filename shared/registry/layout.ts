@@ -63,14 +63,17 @@ export class LayoutStore implements OciStore {
     return path.join(this.root, 'blobs', 'sha256', digest.slice('sha256:'.length));
   }
 
-  private async readIndex(): Promise<LayoutIndex> {
-    let text: string;
+  private async readIndexText(): Promise<string | undefined> {
     try {
-      text = await readFile(path.join(this.root, 'index.json'), 'utf8');
+      return await readFile(path.join(this.root, 'index.json'), 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  private parseIndex(text: string | undefined): LayoutIndex {
+    if (text === undefined) return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
     try {
       const idx = JSON.parse(text) as LayoutIndex;
       if (!Array.isArray(idx.manifests)) throw new Error('no manifests array');
@@ -83,6 +86,10 @@ export class LayoutStore implements OciStore {
     }
   }
 
+  private async readIndex(): Promise<LayoutIndex> {
+    return this.parseIndex(await this.readIndexText());
+  }
+
   private async ensureLayout(): Promise<void> {
     await mkdir(path.join(this.root, 'blobs', 'sha256'), { recursive: true });
     try {
@@ -93,29 +100,45 @@ export class LayoutStore implements OciStore {
   }
 
   /** Runs a read-modify-write of index.json under the lock. */
+  /**
+   * Runs a read-modify-write of index.json under the lock. As a second guard (a holder stalled for
+   * longer than the stale time loses its lock to another process), the index is re-read just
+   * before the rename: if it changed since it was read, the update starts over.
+   */
   private async updateIndex<T>(fn: (idx: LayoutIndex) => { index?: LayoutIndex; result: T }): Promise<T> {
     await this.ensureLayout();
-    let compromised: Error | undefined;
-    const release = await lockfile.lock(this.root, {
-      lockfilePath: path.join(this.root, 'index.json.lock'),
-      realpath: false,
-      stale: LOCK_STALE_MS,
-      retries: { retries: 400, factor: 1.3, minTimeout: 5, maxTimeout: 100, randomize: true },
-      onCompromised: (err) => {
-        compromised = err;
-      },
-    });
-    try {
-      const { index, result } = fn(await this.readIndex());
-      if (compromised)
-        throw new ModelshipError(
-          `lost the registry lock (${compromised.message}).`,
-          'Retry; another process took over a lock it thought stale.',
+    for (let attempt = 1; ; attempt++) {
+      let compromised: Error | undefined;
+      const release = await lockfile.lock(this.root, {
+        lockfilePath: path.join(this.root, 'index.json.lock'),
+        realpath: false,
+        stale: LOCK_STALE_MS,
+        retries: { retries: 400, factor: 1.3, minTimeout: 5, maxTimeout: 100, randomize: true },
+        onCompromised: (err) => {
+          compromised = err;
+        },
+      });
+      try {
+        const before = await this.readIndexText();
+        const { index, result } = fn(this.parseIndex(before));
+        if (!index) return result;
+        const unchanged = (await this.readIndexText()) === before;
+        if (unchanged && !compromised) {
+          await writeJsonAtomic(path.join(this.root, 'index.json'), index);
+          return result;
+        }
+        if (attempt >= 20) {
+          throw new ModelshipError(
+            `the registry index ${path.join(this.root, 'index.json')} kept changing under the lock.`,
+            'Another process is writing it without the lock; stop it and retry.',
+          );
+        }
+        this.log.debug(
+          `registry index changed under the lock (${compromised ? compromised.message : 'lock taken over'}); starting the update again`,
         );
-      if (index) await writeJsonAtomic(path.join(this.root, 'index.json'), index);
-      return result;
-    } finally {
-      await release().catch((err: unknown) => this.log.debug(`registry lock release: ${(err as Error).message}`));
+      } finally {
+        await release().catch((err: unknown) => this.log.debug(`registry lock release: ${(err as Error).message}`));
+      }
     }
   }
 
