@@ -3,8 +3,9 @@
  * output or a cached one, else read, split, and write the data set folder atomically.
  */
 import { createHash, hash } from 'node:crypto';
-import { cp, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import lockfile from 'proper-lockfile';
 import pkg from '../../package.json' with { type: 'json' };
 import { ConfigurationError } from '../util/errors.ts';
 import { buildDirAtomic, isInside, writeJsonAtomic } from '../util/fs.ts';
@@ -106,7 +107,6 @@ export function cacheKeyOf(key: string): string {
 
 /** Prepares a data set folder from a source. The one core function behind setup-data. */
 export async function setupData(opts: SetupDataOptions, deps: SetupDataDeps): Promise<SetupDataResult> {
-  const log = deps.log;
   if (!opts.source) {
     throw new ConfigurationError(
       "input 'source' is required.",
@@ -124,12 +124,39 @@ export async function setupData(opts: SetupDataOptions, deps: SetupDataDeps): Pr
     );
   }
   const outDir = path.resolve(opts.cwd, opts.outputDir);
+  // One run at a time per output folder (two jobs on one machine, or the CLI beside an action).
+  await mkdir(path.dirname(outDir), { recursive: true });
+  const release = await lockfile.lock(outDir, {
+    realpath: false,
+    lockfilePath: `${outDir}.lock`,
+    stale: 30_000,
+    retries: { retries: 600, minTimeout: 200, maxTimeout: 1000 },
+  });
+  try {
+    return await prepareLocked(opts, deps, { source: opts.source, outDir, ratios, seed, imageSize, checksum });
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+interface Parsed {
+  readonly source: string;
+  readonly outDir: string;
+  readonly ratios: Ratios;
+  readonly seed: number;
+  readonly imageSize: [number, number] | undefined;
+  readonly checksum: string | undefined;
+}
+
+async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed: Parsed): Promise<SetupDataResult> {
+  const log = deps.log;
+  const { source, outDir, ratios, seed, imageSize, checksum } = parsed;
   // Downloads (by URL) and extractions (by archive sha256), shared by outputs in the same folder.
   const workDir = path.join(path.dirname(outDir), '.modelship-work');
   const stats = new StatCache(deps.hasher ?? sha256Hasher, await readState(outDir));
 
   const resolved = await resolveSource({
-    source: opts.source,
+    source: source,
     checksum,
     cwd: opts.cwd,
     workDir,
@@ -148,7 +175,7 @@ export async function setupData(opts: SetupDataOptions, deps: SetupDataDeps): Pr
       .some((p) => p.startsWith('.'))
   ) {
     throw new ConfigurationError(
-      `input 'output-dir' ('${opts.outputDir}') is inside the source '${opts.source}'.`,
+      `input 'output-dir' ('${opts.outputDir}') is inside the source '${source}'.`,
       'Write the prepared data outside the source folder (the default .modelship/data is fine).',
     );
   }
@@ -209,17 +236,17 @@ export async function setupData(opts: SetupDataOptions, deps: SetupDataDeps): Pr
   }
 
   // 3. Build.
-  const tree: SourceTree = { root, label: opts.source, files, dirs: listing.dirs };
+  const tree: SourceTree = { root, label: source, files, dirs: listing.dirs };
   const format = opts.format === 'auto' ? detectFormat(tree) : opts.format;
   if (imageSize && format !== 'image-folder') {
     throw new ConfigurationError(
-      `input 'image-size' applies to image folders, but '${opts.source}' was read as ${format}.`,
+      `input 'image-size' applies to image folders, but '${source}' was read as ${format}.`,
       'Remove image-size, or set format to image-folder.',
     );
   }
-  if (opts.labelColumn && format !== 'csv') log.warning(`label-column is ignored: '${opts.source}' is read as ${format}, not csv.`);
+  if (opts.labelColumn && format !== 'csv') log.warning(`label-column is ignored: '${source}' is read as ${format}, not csv.`);
   const reader = format === 'idx' ? readIdx : format === 'csv' ? readCsv : readImageFolder;
-  const read = await log.group(`Reading ${format} from ${opts.source}`, () =>
+  const read = await log.group(`Reading ${format} from ${source}`, () =>
     reader(tree, { log, ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(imageSize ? { imageSize } : {}) }),
   );
   const now = (deps.now ?? (() => new Date()))();

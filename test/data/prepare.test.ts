@@ -188,6 +188,14 @@ describe('re-runs', () => {
     assert.equal(again.origin, 'unchanged');
     assert.deepEqual(again.manifest.classes, ['even', 'odd']);
   });
+  it('two runs at once into one folder take turns (a lock beside the folder)', async () => {
+    const cwd = await tempDir();
+    await makeImageFolder(path.join(cwd, 'data'), { a: 3, b: 3 });
+    const [r1, r2] = await Promise.all([run(options('data', cwd)), run(options('data', cwd))]);
+    assert.equal(r1.manifest.digest, r2.manifest.digest);
+    assert.deepEqual([r1.origin, r2.origin].sort(), ['built', 'unchanged']);
+    assert.deepEqual((await readdir(cwd)).sort(), ['data', 'out']);
+  });
   it('rebuild when the options change, and when the output was damaged', async () => {
     const cwd = await tempDir();
     await makeImageFolder(path.join(cwd, 'data'), { a: 3, b: 3 });
