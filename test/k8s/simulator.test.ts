@@ -255,3 +255,24 @@ test('a new kind and its controller plug in (the path deploy-rollout takes for D
   assert.deepEqual(await client.listPods('ext'), []);
   assert.throws(() => sim.addResource(configMaps), /already served/);
 });
+
+test('metadata and the status subresource: generation follows spec, status changes only through /status', async () => {
+  const batch = sim.kubeConfig('sim').makeApiClient(BatchV1Api);
+  sim.kubelet.when({ image: 'meta:1' }, behaviours.forever());
+  const created = await client.createJob(spec('meta:1', { suspend: true }));
+  const name = created.metadata!.name!;
+  assert.match(created.metadata!.uid!, /^[0-9a-f-]{36}$/);
+  assert.ok(created.metadata!.creationTimestamp instanceof Date);
+  assert.equal(created.metadata!.generation, 1);
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const viaObject = await batch.patchNamespacedJob({ name, namespace: 'sim', body: { status: { active: 7 } } }, merge);
+  assert.notEqual(viaObject.status?.active, 7, 'status is ignored on the object');
+  const viaStatus = await batch.patchNamespacedJobStatus({ name, namespace: 'sim', body: { status: { active: 7 } } }, merge);
+  assert.equal(viaStatus.status?.active, 7);
+  assert.equal(viaStatus.metadata?.generation, 1, 'a status change leaves generation alone');
+  assert.ok(Number(viaStatus.metadata?.resourceVersion) > Number(created.metadata?.resourceVersion));
+  const resumed = await batch.patchNamespacedJob({ name, namespace: 'sim', body: { spec: { suspend: false } } }, merge);
+  assert.equal(resumed.metadata?.generation, 2);
+  assert.equal((await batch.readNamespacedJobStatus({ name, namespace: 'sim' })).metadata?.name, name);
+  await client.deleteJob(name, 'sim');
+});
