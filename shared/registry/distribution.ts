@@ -404,7 +404,7 @@ export class DistributionStore implements OciStore {
 
   async listTags(name: string): Promise<string[]> {
     const tags: string[] = [];
-    let url: string | undefined = `${this.url(name, 'tags/list')}?n=1000`;
+    let url: string | undefined = this.url(name, 'tags/list');
     for (let page = 0; url && page < 1000; page++) {
       const current: string = url;
       const res = await this.withRetry(`listing tags of ${name}`, () => this.request(name, 'pull', 'GET', current));
