@@ -23,6 +23,8 @@ export interface ThresholdRule {
   readonly metric: string;
   readonly op: Operator;
   readonly value: number;
+  /** The number as written (`0.90`), for display. */
+  readonly valueText?: string;
   /** The line as written (trimmed). */
   readonly source: string;
 }
@@ -129,7 +131,7 @@ export function parseRule(line: string, opts: ParseOptions, where = opts.source 
         : `Write a finite number after '${written}', e.g. '${metric} ${written} 0.9'.`;
       fail(where, text, `has '${rawValue}' where a number should be.`, hint);
     }
-    return { kind: 'threshold', metric, op: written as Operator, value: Number(rawValue), source: text };
+    return { kind: 'threshold', metric, op: written as Operator, value: Number(rawValue), valueText: rawValue, source: text };
   }
   if (!kinds.includes('regression')) {
     fail(
@@ -212,7 +214,7 @@ const OP_TEXT: Readonly<Record<Operator, string>> = { '>=': '≥', '>': '>', '<=
 
 /** Short human form: `≥ 0.9`, `max drop 1 pp`, `max rise 5%`. */
 export function describeRule(rule: Rule): string {
-  if (rule.kind === 'threshold') return `${OP_TEXT[rule.op]} ${rule.value}`;
+  if (rule.kind === 'threshold') return `${OP_TEXT[rule.op]} ${rule.valueText ?? String(rule.value)}`;
   const verb = rule.direction === 'higher-is-better' ? 'max drop' : 'max rise';
   const amount = rule.unit === 'relative' ? `${rule.amount}%` : rule.unit === 'pp' ? `${rule.amount} pp` : String(rule.amount);
   return `${verb} ${amount}`;
