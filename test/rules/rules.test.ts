@@ -155,7 +155,7 @@ describe('evaluateRules', () => {
   it('describes rules for people', () => {
     assert.deepEqual(
       parseRules(['accuracy >= 0.90', 'accuracy: 1pp', 'log_loss: 5%', 'mae: 0.2', 'r2 != 0'], { known }).map(describeRule),
-      ['≥ 0.9', 'max drop 1 pp', 'max rise 5%', 'max rise 0.2', '≠ 0'],
+      ['≥ 0.90', 'max drop 1 pp', 'max rise 5%', 'max rise 0.2', '≠ 0'],
     );
   });
 });
