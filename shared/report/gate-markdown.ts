@@ -119,7 +119,7 @@ function significanceText(report: GateReport): string {
     );
   }
   if (lines.length === 0) lines.push('Significance: not tested (the two models were not scored on the same examples).');
-  return lines.join('\n');
+  return lines.join('\n\n');
 }
 
 export function formatP(p: number): string {
