@@ -156,7 +156,7 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
   const stats = new StatCache(deps.hasher ?? sha256Hasher, await readState(outDir));
 
   const resolved = await resolveSource({
-    source: source,
+    source,
     checksum,
     cwd: opts.cwd,
     workDir,
@@ -191,7 +191,8 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
     sha256: digests[i].sha256,
     size: digests[i].size,
   }));
-  const key = sourceKey(files, { format: opts.format, labelColumn: opts.labelColumn, ratios, seed, imageSize });
+  // The source's name is part of the key so the manifest's source.uri is always the one given now.
+  const key = sourceKey(files, { uri: resolved.uri, format: opts.format, labelColumn: opts.labelColumn, ratios, seed, imageSize });
   const base = { hashedFiles: stats.hashed, reusedFiles: stats.reused, cacheKey: cacheKeyOf(key) };
 
   // 1. Unchanged since the last run: the output folder is still the one built from these bytes.
@@ -236,17 +237,17 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
   }
 
   // 3. Build.
-  const tree: SourceTree = { root, label: source, files, dirs: listing.dirs };
+  const tree: SourceTree = { root, label: resolved.uri, files, dirs: listing.dirs };
   const format = opts.format === 'auto' ? detectFormat(tree) : opts.format;
   if (imageSize && format !== 'image-folder') {
     throw new ConfigurationError(
-      `input 'image-size' applies to image folders, but '${source}' was read as ${format}.`,
+      `input 'image-size' applies to image folders, but '${resolved.uri}' was read as ${format}.`,
       'Remove image-size, or set format to image-folder.',
     );
   }
-  if (opts.labelColumn && format !== 'csv') log.warning(`label-column is ignored: '${source}' is read as ${format}, not csv.`);
+  if (opts.labelColumn && format !== 'csv') log.warning(`label-column is ignored: '${resolved.uri}' is read as ${format}, not csv.`);
   const reader = format === 'idx' ? readIdx : format === 'csv' ? readCsv : readImageFolder;
-  const read = await log.group(`Reading ${format} from ${source}`, () =>
+  const read = await log.group(`Reading ${format} from ${resolved.uri}`, () =>
     reader(tree, { log, ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(imageSize ? { imageSize } : {}) }),
   );
   const now = (deps.now ?? (() => new Date()))();
