@@ -235,6 +235,33 @@ describe('OCI distribution registry (docker-registry 2.8 on loopback)', () => {
     assert.ok(masked.includes('s3cret-pw'));
   });
 
+  it('the registry CLI works over the OCI transport with credentials from the environment', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { registryCommand } = await import('../../shared/cli/registry.ts');
+    const cli = async (...argv: string[]): Promise<string> => {
+      const stdout = new PassThrough();
+      let out = '';
+      stdout.on('data', (c: Buffer) => (out += c.toString()));
+      const code = await registryCommand([...argv, '--registry', `oci://${secured.host}/cli`, '--username', 'alice'], {
+        log: memoryLogger(),
+        stdout,
+        cwd: work,
+        env: { MODELSHIP_REGISTRY_PASSWORD: 's3cret-pw' },
+      });
+      assert.equal(code, 0);
+      return out;
+    };
+    const reg = await open(secured.host, 'cli', { username: 'alice', password: 's3cret-pw' });
+    await reg.push(modelA, { name: 'fashion' });
+    await reg.push(modelB, { name: 'fashion' });
+    assert.equal(await cli('promote', 'fashion:1', 'production'), 'fashion@production: (new) → v1\n');
+    assert.equal(await cli('promote', 'fashion:2', 'production'), 'fashion@production: v1 → v2\n');
+    assert.match(await cli('list', 'fashion'), new RegExp(`^fashion in ${secured.host}/cli\\n.*\\n2 .*production`));
+    assert.equal(await cli('rollback', 'fashion', 'production'), 'fashion@production: v2 → v1 (rolled back)\n');
+    assert.match(await cli('diff', 'fashion:1', 'fashion@production'), /param\s+fashion:1\s+fashion:1|params: identical/);
+    assert.match(await cli('pull', 'fashion@production', 'cli-pulled'), new RegExp(`^pulled ${secured.host}/cli/fashion:1@sha256:`));
+  });
+
   it('bearer token flow: token from the realm with basic credentials; a token without push is refused naming the scope', async () => {
     const proxy = await startProxy(anon.host, { bearer: { user: 'ci', password: 'ghs_token', grantPush: true } });
     const readOnly = await startProxy(anon.host, { bearer: { user: 'ci', password: 'ghs_token', grantPush: false } });
