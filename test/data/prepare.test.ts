@@ -15,7 +15,7 @@ import { loadManifest, readSplit } from '../../shared/data/load.ts';
 import type { DatasetManifest } from '../../shared/data/manifest.ts';
 import { detectFormat, setupData, type DataCache, type SetupDataOptions } from '../../shared/data/prepare.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
-import { silentLogger } from '../../shared/util/log.ts';
+import { memoryLogger, silentLogger } from '../../shared/util/log.ts';
 import { makeImageFolder, makeTar, removeTempDirs, tempDir, treeOf, writeImage } from './helpers.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -306,7 +306,14 @@ describe('archives, checksums and downloads', () => {
     const cwd = await tempDir();
     hits = 0;
     const url = `${base}/data/set.tar.gz?token=secret`;
-    const r1 = await run(options(url, cwd, { checksum: archiveSha }));
+    const log = memoryLogger();
+    const r1 = await run(options(url, cwd, { checksum: archiveSha }), { log });
+    assert.ok(log.lines.length > 0);
+    assert.deepEqual(
+      log.lines.filter((l) => l.includes('secret')),
+      [],
+      'the query string (tokens) never reaches the log',
+    );
     assert.equal(hits, 1);
     assert.equal(r1.manifest.source.uri, `${base}/data/set.tar.gz`, 'no query string (tokens) in the manifest');
     const r2 = await run(options(url, cwd, { checksum: archiveSha, outputDir: 'out2' }));
