@@ -158,6 +158,9 @@ async function extractTar(archive: string, dest: string, limits: ExtractLimits):
       filter: (_p, entry) => 'type' in entry && TAR_ALLOWED.has(entry.type),
     });
   } catch (err) {
+    if ((err as { code?: string }).code === 'TAR_SYMLINK_ERROR') {
+      throw refuse(archive, 'has an entry that would be written through a link');
+    }
     throw brokenArchive(archive, err);
   }
 }
@@ -204,6 +207,9 @@ async function extractZip(archive: string, dest: string, limits: ExtractLimits):
   } finally {
     scan.close();
   }
+  // Pass 2 writes files and folders; links are made last, once every file is in place, so nothing
+  // is ever written through a link (a chain of links that each look inside can still lead out).
+  const links: { name: string; target: string; link: string }[] = [];
   const zip = await openZip(archive);
   try {
     for await (const entry of zip.eachEntry()) {
@@ -222,7 +228,7 @@ async function extractZip(archive: string, dest: string, limits: ExtractLimits):
         for await (const c of stream) chunks.push(c as Buffer);
         const link = Buffer.concat(chunks).toString('utf8');
         checkLinkTarget(archive, name, link, false);
-        await symlink(link, target);
+        links.push({ name, target, link });
       } else {
         let written = 0;
         const guard = new Transform({
@@ -240,6 +246,13 @@ async function extractZip(archive: string, dest: string, limits: ExtractLimits):
     throw brokenArchive(archive, err);
   } finally {
     zip.close();
+  }
+  for (const { name, target, link } of links) {
+    try {
+      await symlink(link, target);
+    } catch (err) {
+      throw refuse(archive, `has a link '${name}' that clashes with another entry (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
   }
 }
 

@@ -121,6 +121,48 @@ const hostile: { name: string; file: string; bytes: () => Buffer; message: RegEx
     limits: { maxBytes: 1000, maxEntries: 10 },
   },
   {
+    name: 'zip with links that each look inside but chain out, and a file through them',
+    file: 'x.zip',
+    bytes: () =>
+      makeZip([
+        { name: 'a', symlink: '.' },
+        { name: 'b', symlink: 'a/..' },
+        { name: 'b/evil.txt', data: 'x' },
+      ]),
+    message: /has a link 'b' that clashes with another entry/,
+  },
+  {
+    name: 'zip with links that each look inside but chain out',
+    file: 'x.zip',
+    bytes: () =>
+      makeZip([
+        { name: 'a', symlink: '.' },
+        { name: 'b', symlink: 'a/..' },
+      ]),
+    message: /has a link 'b' that leaves the destination/,
+  },
+  {
+    name: 'tar with links that chain out, and a file through them',
+    file: 'x.tar.gz',
+    bytes: () =>
+      makeTar([
+        { path: 'a', type: 'SymbolicLink', linkpath: '.' },
+        { path: 'b', type: 'SymbolicLink', linkpath: 'a/..' },
+        { path: 'b/evil.txt', data: 'x' },
+      ]),
+    message: /would be written through a link/,
+  },
+  {
+    name: 'tar with links that chain out',
+    file: 'x.tar.gz',
+    bytes: () =>
+      makeTar([
+        { path: 'a', type: 'SymbolicLink', linkpath: '.' },
+        { path: 'b', type: 'SymbolicLink', linkpath: 'a/..' },
+      ]),
+    message: /has a link 'b' that leaves the destination/,
+  },
+  {
     name: 'tar with ../',
     file: 'x.tar.gz',
     bytes: () =>
