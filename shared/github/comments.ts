@@ -129,7 +129,8 @@ export async function publishComment(opts: PublishOptions): Promise<CommentOutco
     );
   if (!context.repository) return skip('GITHUB_REPOSITORY is not set');
   if (!opts.token) return skip('no github-token was given');
-  if (context.isFork && mode === 'auto') {
+  // pull_request_target runs with the base repository's token, which can write: try it.
+  if (context.isFork && mode === 'auto' && context.eventName !== 'pull_request_target') {
     return skip(
       `pull request #${pr.number} comes from a fork (${pr.headRepo ?? 'a deleted repository'}), whose token is read-only`,
       TWO_PHASE_HINT,

@@ -114,6 +114,19 @@ describe('GitHub comments against the stand-in', () => {
     assert.equal(gh.requests.length, 0);
   });
 
+  it('auto on a fork PR under pull_request_target (a writing token) comments', async () => {
+    const out = await publishComment({
+      mode: 'auto',
+      token: 'ghs_write',
+      context: ctx({ eventName: 'pull_request_target' }, { head: { repo: { full_name: 'mallory/shop' } } }),
+      name: 'fashion',
+      markdown: 'x',
+      log: memoryLogger(),
+    });
+    assert.equal(out.action, 'created');
+    assert.equal(gh.comments(REPO, issue).length, 1);
+  });
+
   it('auto with a read-only token (403): logs, does not fail, posts nothing', async () => {
     const log = memoryLogger();
     const out = await publishComment({ mode: 'auto', token: 'ghs_read', context: ctx(), name: 'fashion', markdown: 'x', log });
