@@ -4,7 +4,7 @@ import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import { hashFile } from '../../shared/data/hash.ts';
 import { readIdx } from '../../shared/data/readers/idx.ts';
 import { readImageFolder } from '../../shared/data/readers/image-folder.ts';
@@ -129,6 +129,37 @@ describe('image-folder reader', () => {
       );
     });
   }
+  it('refuses an image whose header claims more pixels than the limit, before decoding it', async () => {
+    const dir = await tempDir();
+    await makeImageFolder(dir, { a: 1 });
+    // A valid PNG header claiming 20000x20000 greyscale, with a tiny IDAT: only the header is read.
+    const pngChunk = (type: string, data: Buffer): Buffer => {
+      const body = Buffer.concat([Buffer.from(type), data]);
+      const head = Buffer.alloc(4);
+      head.writeUInt32BE(data.length);
+      const tail = Buffer.alloc(4);
+      tail.writeUInt32BE(crc32(body));
+      return Buffer.concat([head, body, tail]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(20000, 0);
+    ihdr.writeUInt32BE(20000, 4);
+    ihdr[8] = 8; // bit depth 8, colour type 0 (greyscale)
+    await mkdir(path.join(dir, 'b'));
+    await writeFile(
+      path.join(dir, 'b', 'bomb.png'),
+      Buffer.concat([
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+        pngChunk('IHDR', ihdr),
+        pngChunk('IDAT', deflateSync(Buffer.alloc(64))),
+        pngChunk('IEND', Buffer.alloc(0)),
+      ]),
+    );
+    await assert.rejects(
+      readImageFolder(await treeOf(dir), { log: silentLogger }),
+      configError("image file 'b/bomb.png' is 20000x20000, more than 100,000,000 pixels."),
+    );
+  });
   it('warns about files it ignores', async () => {
     const dir = await tempDir();
     await makeImageFolder(dir, { a: 1, b: 1 });

@@ -28,6 +28,8 @@ const SPLIT_FOLDERS: Readonly<Record<string, number>> = {
   val: GIVEN_VALIDATION,
   test: GIVEN_TEST,
 };
+/** Largest image accepted (pixels): a guard against decompression bombs. */
+export const MAX_IMAGE_PIXELS = 100_000_000;
 /** Images decoded at once: sharp works on libuv's thread pool. */
 const DECODE_CONCURRENCY = 8;
 
@@ -123,14 +125,24 @@ export async function readImageFolder(tree: SourceTree, opts: ReaderOptions): Pr
   // Pass 1: headers only (sizes, channels), to fail fast on mixed sizes before decoding anything.
   const metas = await mapLimit(items, DECODE_CONCURRENCY, async (it) => {
     try {
-      const m = await sharp(it.file.abs).metadata();
+      const m = await sharp(it.file.abs, { limitInputPixels: false }).metadata();
       if (!m.width || !m.height) throw new Error('no image size in the header');
+      if (m.width * m.height > MAX_IMAGE_PIXELS) {
+        return { width: m.width, height: m.height, colour: false, tooLarge: true };
+      }
       const colour = (m.channels ?? 3) - (m.hasAlpha ? 1 : 0) > 1 && m.space !== 'b-w';
-      return { width: m.width, height: m.height, colour };
+      return { width: m.width, height: m.height, colour, tooLarge: false };
     } catch (err) {
       throw badImage(it.file, err);
     }
   });
+  const huge = metas.findIndex((m) => m.tooLarge);
+  if (huge >= 0) {
+    throw new ConfigurationError(
+      `image file '${items[huge].file.rel}' is ${metas[huge].width}x${metas[huge].height}, more than ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} pixels.`,
+      'Downscale it (or remove it); setup-data reads images of training size.',
+    );
+  }
   let width: number;
   let height: number;
   if (opts.imageSize) {
@@ -162,7 +174,7 @@ export async function readImageFolder(tree: SourceTree, opts: ReaderOptions): Pr
     let info: OutputInfo;
     try {
       // Reading the file ourselves and handing sharp the bytes is ~2x faster than a path for small images.
-      let img = sharp(await readFile(it.file.abs), { failOn: 'truncated' });
+      let img = sharp(await readFile(it.file.abs), { failOn: 'truncated', limitInputPixels: MAX_IMAGE_PIXELS });
       if (opts.imageSize) img = img.resize(width, height, { fit: 'fill' });
       img = img.removeAlpha().toColourspace(channels === 1 ? 'b-w' : 'srgb');
       ({ data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
