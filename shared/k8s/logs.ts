@@ -1,7 +1,8 @@
 /**
  * Following a container's log as it is written (`follow=true`), line by line, through the real
  * client's Log API. If the stream ends while the container still runs (an API server or kubelet
- * cut it), it reconnects from the last line's timestamp and drops the lines already delivered.
+ * cut it), it reconnects from the last line's timestamp and drops the lines already delivered;
+ * once the container has ended, one last read collects what it wrote after a cut.
  */
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,6 +47,7 @@ export async function followPodLog(kc: KubeConfig, opts: FollowLogOptions): Prom
   let last: bigint | undefined;
   let lines = 0;
   let reconnects = 0;
+  let final = false;
   for (;;) {
     if (opts.signal?.aborted) break;
     let partial = '';
@@ -98,7 +100,13 @@ export async function followPodLog(kc: KubeConfig, opts: FollowLogOptions): Prom
     }
     opts.signal?.removeEventListener('abort', onAbort);
     if (opts.signal?.aborted) break;
-    if (!opts.stillRunning || !(await opts.stillRunning())) break;
+    if (final || !opts.stillRunning) break;
+    if (!(await opts.stillRunning())) {
+      // The container ended, perhaps after the stream was cut: one last read (deduplicated)
+      // delivers whatever it wrote in between.
+      final = true;
+      continue;
+    }
     if (++reconnects > max) break;
     await sleep(100);
   }

@@ -17,7 +17,7 @@ import { JobController } from './controllers/job.ts';
 import { Kubelet, type KubeletTiming } from './kubelet.ts';
 import { LogBook } from './logs.ts';
 import { builtinResources, type ResourceType } from './resources/index.ts';
-import { createHandler, type RequestRecord, type ServerContext } from './server.ts';
+import { createHandler, type OpenStream, type RequestRecord, type ServerContext } from './server.ts';
 import { Store } from './store.ts';
 
 export { behaviours, Kubelet, type Behaviour, type ContainerExit, type ContainerRun, type Match } from './kubelet.ts';
@@ -65,9 +65,11 @@ export interface Simulator {
   /** The same as kubeconfig YAML text (JSON is YAML), for KUBECONFIG files. */
   kubeconfigText(namespace?: string): string;
   writeKubeconfig(file: string, namespace?: string): Promise<void>;
-  /** Ends every open watch (as an API server does on restart or timeout); returns how many. */
-  closeWatches(): number;
-  /** Ends every open follow=true log stream; returns how many. */
+  /** How many watches are open now (on paths ending with `pathSuffix`, e.g. '/jobs'). */
+  openWatches(pathSuffix?: string): number;
+  /** Ends open watches (all, or on paths ending with `pathSuffix`), as an API server restart does; returns how many. */
+  closeWatches(pathSuffix?: string): number;
+  /** Ends open follow=true log streams; returns how many. */
   closeLogStreams(): number;
   /** Forgets the event history: watches from an older resourceVersion get 410 Gone. */
   compact(): void;
@@ -103,8 +105,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'sim', namespace } }],
     'current-context': 'sim',
   });
-  const closeKind = (kind: 'watch' | 'log'): number => {
-    const open = [...ctx.streams].filter((s) => s.kind === kind);
+  const streams = (kind: 'watch' | 'log', suffix = ''): OpenStream[] =>
+    [...ctx.streams].filter((s) => s.kind === kind && s.path.endsWith(suffix));
+  const closeKind = (kind: 'watch' | 'log', suffix?: string): number => {
+    const open = streams(kind, suffix);
     for (const s of open) s.end();
     return open.length;
   };
@@ -132,7 +136,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
     kubeconfigText: (namespace) => JSON.stringify(config(namespace), null, 2),
     writeKubeconfig: (file, namespace) => writeFile(file, JSON.stringify(config(namespace), null, 2)),
-    closeWatches: () => closeKind('watch'),
+    openWatches: (suffix) => streams('watch', suffix).length,
+    closeWatches: (suffix) => closeKind('watch', suffix),
     closeLogStreams: () => closeKind('log'),
     compact: () => store.compact(),
     async close() {

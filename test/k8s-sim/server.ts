@@ -29,6 +29,13 @@ interface Route {
   subresource: string | undefined;
 }
 
+export interface OpenStream {
+  readonly kind: 'watch' | 'log';
+  /** The collection watched (`/apis/batch/v1/namespaces/ml/jobs`) or the pod's log path. */
+  readonly path: string;
+  readonly end: () => void;
+}
+
 export interface ServerContext {
   readonly store: Store;
   readonly logs: LogBook;
@@ -36,7 +43,7 @@ export interface ServerContext {
   /** A bearer token every request must carry, when set. */
   readonly token: string | undefined;
   /** Open watch and follow-log responses, so tests can cut them. */
-  readonly streams: Set<{ kind: 'watch' | 'log'; end(): void }>;
+  readonly streams: Set<OpenStream>;
   readonly requests: RequestRecord[];
 }
 
@@ -275,8 +282,9 @@ function watch(
     res.write(`${JSON.stringify({ type: t, object })}\n`);
   };
   let closed = false;
-  const stream = {
-    kind: 'watch' as const,
+  const stream: OpenStream = {
+    kind: 'watch',
+    path: new URL(req.url ?? '/', 'http://sim').pathname,
     end: () => {
       if (closed) return;
       closed = true;
@@ -372,8 +380,9 @@ function podLog(
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
   let closed = false;
-  const stream = {
-    kind: 'log' as const,
+  const stream: OpenStream = {
+    kind: 'log',
+    path: new URL(req.url ?? '/', 'http://sim').pathname,
     end: () => {
       if (closed) return;
       closed = true;

@@ -40,6 +40,15 @@ function gate(): { open: () => void; wait: Promise<void> } {
   return { open, wait };
 }
 
+/** Polls a condition of the simulator (not of the code under test) every few milliseconds. */
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Waits (through the watch API) for the Job's pod to satisfy `pred`. */
 function podWhere(j: V1Job, pred: (p: PodJson) => boolean): Promise<PodJson> {
   const sel = `job-name=${j.metadata!.name!}`;
@@ -143,20 +152,27 @@ test('a watch closed by the server resumes from the last resourceVersion', async
   await podWhere(created, (p) => p.status?.phase === 'Running');
   const before = sim.requests.length;
   const reconnects: string[] = [];
-  const waiting = client.waitForJob(name, { timeoutMs: 5000, onReconnect: (r) => reconnects.push(r) });
-  await new Promise((r) => setTimeout(r, 50));
-  assert.ok(sim.closeWatches() >= 1);
-  await new Promise((r) => setTimeout(r, 50));
-  assert.ok(sim.closeWatches() >= 1);
-  await new Promise((r) => setTimeout(r, 50));
-  g.open();
-  const done = await waiting;
-  assert.equal(jobState(done).state, 'complete');
+  const stop = new AbortController();
+  const waiting = client.waitForJob(name, { timeoutMs: 10_000, signal: stop.signal, onReconnect: (r) => reconnects.push(r) });
+  try {
+    for (let cut = 0; cut < 2; cut++) {
+      await until(() => sim.openWatches('/jobs') > 0);
+      assert.equal(sim.closeWatches('/jobs'), 1);
+    }
+    await until(() => sim.openWatches('/jobs') > 0);
+    g.open();
+    const done = await waiting;
+    assert.equal(jobState(done).state, 'complete');
+  } finally {
+    stop.abort();
+    g.open();
+    await waiting.catch(() => undefined);
+  }
   const watches = sim.requests.slice(before).filter((r) => r.path.endsWith('/jobs') && r.query.watch === 'true');
-  assert.ok(watches.length >= 3, `one watch and two reconnections, got ${watches.length}`);
+  assert.equal(watches.length, 3, 'one watch and two reconnections');
   assert.equal(watches[0].query.resourceVersion, undefined);
   for (const w of watches.slice(1)) assert.match(w.query.resourceVersion ?? '', /^\d+$/, 'reconnections resume from a resourceVersion');
-  assert.equal(reconnects.filter((r) => r === 'watch closed by the server').length, 2);
+  assert.deepEqual(reconnects, ['watch closed by the server', 'watch closed by the server']);
 });
 
 test('an expired resourceVersion (410 Gone) makes the watch list again', async () => {
@@ -169,19 +185,27 @@ test('an expired resourceVersion (410 Gone) makes the watch list again', async (
   const created = await client.createJob(job(name, 'gate:2'));
   await podWhere(created, (p) => p.status?.phase === 'Running');
   const reconnects: string[] = [];
-  const waiting = client.waitForJob(name, { timeoutMs: 5000, onReconnect: (r) => reconnects.push(r) });
-  await new Promise((r) => setTimeout(r, 50));
-  // Other writes move the store past the watch's resourceVersion; compaction then forgets it.
-  await client.createJob(job(jobName(), 'other:1'));
-  sim.compact();
-  sim.closeWatches();
-  await new Promise((r) => setTimeout(r, 100));
-  g.open();
-  assert.equal(jobState(await waiting).state, 'complete');
-  assert.ok(
-    reconnects.some((r) => r.includes('410')),
-    reconnects.join('; '),
+  let seen!: () => void;
+  const firstEvent = new Promise<void>((r) => (seen = r));
+  const waiting = client.watchJobs(
+    (_type, j) => {
+      seen();
+      return jobState(j).state === 'active' ? undefined : j;
+    },
+    { name, timeoutMs: 10_000, onReconnect: (r) => reconnects.push(r) },
   );
+  try {
+    await firstEvent;
+    // Other writes move the store past the watch's resourceVersion; compaction then forgets it.
+    await client.createJob(job(jobName(), 'other:1'));
+    sim.compact();
+    assert.equal(sim.closeWatches('/jobs'), 1);
+    await until(() => reconnects.length >= 2 && sim.openWatches('/jobs') > 0);
+  } finally {
+    g.open();
+  }
+  assert.equal(jobState(await waiting).state, 'complete');
+  assert.deepEqual(reconnects.slice(0, 2), ['watch closed by the server', 'resourceVersion expired (410 Gone): listing again']);
 });
 
 test('a log stream cut mid-way is resumed without repeating lines', async () => {

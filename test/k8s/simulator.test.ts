@@ -107,8 +107,11 @@ test('ttlSecondsAfterFinished deletes a finished Job and its pods', async () => 
   sim.kubelet.when({ image: 'ttl:1' }, behaviours.logs([], 0));
   const j = await client.createJob(spec('ttl:1', { ttlSecondsAfterFinished: 0 }));
   const name = j.metadata!.name!;
-  await client.watchJobs((type) => (type === 'DELETED' ? true : undefined), { name, timeoutMs: 5000 });
+  // Poll: a watch started now could begin after the deletion and see nothing.
+  const deadline = Date.now() + 5000;
+  while ((await client.getJob(name)) !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   assert.equal(await client.getJob(name), undefined);
+  assert.ok(sim.store.history.some((e) => e.type === 'DELETED' && e.object.metadata.name === name && e.object.kind === 'Job'));
   await new Promise((r) => setTimeout(r, 20));
   assert.equal((await client.findJobPods(j)).length, 0);
 });
