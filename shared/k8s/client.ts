@@ -37,6 +37,8 @@ export interface WaitOptions {
   /** Gives up after this long with a ModelshipError (default: no limit). */
   readonly timeoutMs?: number;
   readonly onReconnect?: (reason: string) => void;
+  /** Reconnect a watch silent this long (default: the client's 30 s). */
+  readonly idleTimeoutMs?: number;
 }
 
 export class KubeClient {
@@ -135,6 +137,7 @@ export class KubeClient {
         onEvent,
         what: `watch Job ${opts.name ?? ''} in namespace ${namespace}`,
         ...(opts.onReconnect ? { onReconnect: opts.onReconnect } : {}),
+        ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       }),
     );
   }
@@ -154,6 +157,7 @@ export class KubeClient {
         onEvent,
         what: `watch pods (${labelSelector}) in namespace ${namespace}`,
         ...(opts.onReconnect ? { onReconnect: opts.onReconnect } : {}),
+        ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       }),
     );
   }

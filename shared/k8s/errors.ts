@@ -22,7 +22,10 @@ function clientMessage(err: unknown): string {
 export function apiStatus(err: unknown): ApiStatus | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as { code?: unknown; body?: unknown; statusCode?: unknown };
-  const code = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  // ApiException carries `code` and `body`; the watch's HTTP errors carry `statusCode`. Other
+  // errors with a numeric code (a DOMException TimeoutError has code 23) are not API answers.
+  const http = (v: unknown): v is number => typeof v === 'number' && v >= 100 && v <= 599;
+  const code = http(e.statusCode) ? e.statusCode : http(e.code) && 'body' in e && !(err instanceof DOMException) ? e.code : undefined;
   if (code === undefined) return undefined;
   let body: unknown = e.body;
   if (typeof body === 'string') {

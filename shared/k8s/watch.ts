@@ -25,6 +25,11 @@ export interface WatchUntilOptions<T, R> {
   readonly maxFailures?: number;
   /** Wait before reconnecting after a failure, multiplied by the failure count (default 200 ms). */
   readonly retryDelayMs?: number;
+  /**
+   * The client cuts a watch that has been silent this long and this function reconnects
+   * (default: the client's 30 s).
+   */
+  readonly idleTimeoutMs?: number;
   /** What is being watched, for error messages: "watch Job x". */
   readonly what?: string;
 }
@@ -118,7 +123,10 @@ export function watchUntil<T extends Meta, R>(kc: KubeConfig, opts: WatchUntilOp
         }
       };
       try {
-        const ctrl = await new Watch(kc).watch(opts.path, query, onEvent, done);
+        const watch = new Watch(kc);
+        // `requestTimeoutMs` is the client's (private) inactivity timer.
+        if (opts.idleTimeoutMs !== undefined) Object.assign(watch, { requestTimeoutMs: opts.idleTimeoutMs });
+        const ctrl = await watch.watch(opts.path, query, onEvent, done);
         if (settled) ctrl.abort();
         else current = ctrl;
       } catch (err) {

@@ -175,6 +175,22 @@ test('a watch closed by the server resumes from the last resourceVersion', async
   assert.deepEqual(reconnects, ['watch closed by the server', 'watch closed by the server']);
 });
 
+test('a watch the client cuts for silence (its inactivity timer) reconnects instead of failing', async () => {
+  sim.kubelet.when(
+    { image: 'quiet:1' },
+    behaviours.fn(async (c) => (await new Promise((r) => setTimeout(r, 400)), c.attempt)),
+  );
+  const name = jobName();
+  await client.createJob(job(name, 'quiet:1'));
+  const reconnects: string[] = [];
+  const done = await client.waitForJob(name, { timeoutMs: 10_000, idleTimeoutMs: 100, onReconnect: (r) => reconnects.push(r) });
+  assert.equal(jobState(done).state, 'complete');
+  assert.ok(
+    reconnects.some((r) => /watch failed \(.*aborted due to timeout/.test(r)),
+    reconnects.join('; '),
+  );
+});
+
 test('an expired resourceVersion (410 Gone) makes the watch list again', async () => {
   const g = gate();
   sim.kubelet.when(
