@@ -32,10 +32,12 @@ interface Result {
 
 const BATCH = 64;
 const PREDICT_BATCH = 256;
-const STEPS: Record<Config, { warmup: number; steps: number }> = {
-  wasm: { warmup: 5, steps: 60 },
-  'wasm-baseline': { warmup: 2, steps: 15 },
-  cpu: { warmup: 1, steps: 2 },
+const CHILD_TIMEOUT_MS = 300_000;
+/** The cpu backend needs ~40 CPU-seconds per batch of 64 here: it trains a small batch, per sample. */
+const STEPS: Record<Config, { warmup: number; steps: number; batch: number }> = {
+  wasm: { warmup: 5, steps: 60, batch: BATCH },
+  'wasm-baseline': { warmup: 2, steps: 15, batch: BATCH },
+  cpu: { warmup: 1, steps: 2, batch: 8 },
 };
 
 async function child(config: Config): Promise<Result> {
@@ -55,12 +57,12 @@ async function child(config: Config): Promise<Result> {
   } else {
     await initBackend(config, silentLogger);
   }
-  const { warmup, steps } = STEPS[config];
+  const { warmup, steps, batch } = STEPS[config];
   const model = buildArchitecture('cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'sparseCategoricalCrossentropy', metrics: ['acc'] });
   const batches = Array.from({ length: 4 }, (_, i) => ({
-    x: tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', i),
-    y: tf.cast(tf.randomUniform([BATCH, 1], 0, 10, 'int32', 100 + i), 'float32'),
+    x: tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', i),
+    y: tf.cast(tf.randomUniform([batch, 1], 0, 10, 'int32', 100 + i), 'float32'),
   }));
   const step = async (i: number): Promise<void> => {
     const b = batches[i % batches.length];
@@ -90,9 +92,9 @@ async function child(config: Config): Promise<Result> {
   return {
     peer: `tfjs ${config}`,
     steps,
-    batch: BATCH,
-    trainSamplesPerSec: (steps * BATCH) / wall,
-    trainSamplesPerCpuSec: (steps * BATCH) / cpuSeconds,
+    batch,
+    trainSamplesPerSec: (steps * batch) / wall,
+    trainSamplesPerCpuSec: (steps * batch) / cpuSeconds,
     ...(predictSamplesPerSec === undefined ? {} : { predictSamplesPerSec }),
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     params: model.countParams(),
@@ -110,7 +112,7 @@ function lastJsonLine(text: string): Result | undefined {
 
 function runChild(config: Config): Result {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [self, '--child', config], { encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync(process.execPath, [self, '--child', config], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
   const res = lastJsonLine(r.stdout ?? '');
   if (r.status !== 0 || !res) {
     return {
@@ -120,7 +122,9 @@ function runChild(config: Config): Result {
       trainSamplesPerSec: NaN,
       trainSamplesPerCpuSec: NaN,
       peakRssMB: NaN,
-      error: (r.stderr || `exit ${r.status}`).trim().split('\n').slice(-3).join(' | '),
+      error: r.signal
+        ? `killed by ${r.signal} (timeout ${CHILD_TIMEOUT_MS / 1000} s?)`
+        : (r.stderr || `exit ${r.status}`).trim().split('\n').slice(-3).join(' | '),
     };
   }
   return res;
@@ -172,7 +176,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const t2 = runTorch(2);
   const rows = [fast, before, cpu, t1, t2];
   for (const r of rows) {
-    const name = r.peer.startsWith('torch') ? `torch (${r.threads} thread${r.threads === 1 ? '' : 's'})` : r.peer;
+    const base = r.peer.startsWith('torch') ? `torch (${r.threads} thread${r.threads === 1 ? '' : 's'})` : r.peer;
+    const name = r.batch === BATCH ? base : `${base} (batch ${r.batch})`;
     if (r.error) {
       console.log(`${name.padEnd(22)} failed: ${r.error}`);
       continue;
