@@ -79,7 +79,7 @@ async function child(config: Config): Promise<Result> {
   if (config !== 'cpu') {
     const px = tf.randomUniform([PREDICT_BATCH, 28, 28, 1]);
     const predict = (): void => {
-      const out = model.predict(px) as import('@tensorflow/tfjs-core').Tensor;
+      const out = model.predict(px, { batchSize: PREDICT_BATCH }) as import('@tensorflow/tfjs-core').Tensor;
       out.dataSync();
       out.dispose();
     };
