@@ -27,7 +27,8 @@ export type Align = 'left' | 'right' | 'center';
 /** A GitHub table. Cells are taken as already-rendered Markdown; escape untrusted text first. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[] = []): string {
   const sep = header.map((_, i) => (align[i] === 'right' ? '---:' : align[i] === 'center' ? ':---:' : '---'));
-  const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' | ')} |`;
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((c) => c.replace(/(?<!\\)\|/g, '\\|').replace(/\n/g, ' ')).join(' | ')} |`;
   return [line(header), line(sep), ...rows.map(line)].join('\n');
 }
 
