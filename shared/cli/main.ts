@@ -40,6 +40,14 @@ const subcommands: Readonly<Record<string, { summary: string; load: () => Promis
   },
 };
 
+/** Short names people type. */
+const aliases: Readonly<Record<string, string>> = {
+  evaluate: 'evaluate-gate',
+  data: 'setup-data',
+  deploy: 'deploy-rollout',
+  monitor: 'monitor-check',
+};
+
 export function usage(): string {
   const width = 16;
   return [
@@ -49,6 +57,9 @@ export function usage(): string {
     '',
     'Steps (the same as the GitHub Actions, with the same option names):',
     ...Object.values(steps).map((s) => `  ${s.name.padEnd(width)}${s.description}`),
+    `  (short names: ${Object.entries(aliases)
+      .map(([a, n]) => `${a} = ${n}`)
+      .join(', ')})`,
     '',
     'Loops and tools:',
     `  ${'pipeline'.padEnd(width)}run the loop (setup-data → train → evaluate-gate → register) with modelship.yml`,
@@ -64,7 +75,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return command === undefined ? 2 : 0;
   }
   try {
-    const step = steps[command];
+    const step = steps[aliases[command] ?? command];
     if (step) return await runStepCommand(step, rest, io, log);
     if (command === 'pipeline') {
       if (rest.includes('--help') || rest.includes('-h')) {

@@ -64,9 +64,14 @@ describe('CLI commands', () => {
       "modelship train failed: input 'batch-size' must be a whole number, got 'big'.\n  Set 'batch-size' to a value from 1 to 65536.\n",
     );
   });
+  it('takes short names for steps', async () => {
+    const r = await cli(['evaluate', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /^modelship evaluate-gate:/);
+  });
   it('rejects an unknown command', async () => {
-    const r = await cli(['deploy']);
+    const r = await cli(['deploy-now']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /unknown command 'deploy'/);
+    assert.match(r.err, /unknown command 'deploy-now'/);
   });
 });
