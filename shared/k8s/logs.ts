@@ -95,7 +95,8 @@ export async function followPodLog(kc: KubeConfig, opts: FollowLogOptions): Prom
       await finished;
     } catch (err) {
       opts.signal?.removeEventListener('abort', onAbort);
-      if (opts.signal?.aborted) break;
+      // The last read after the container ended may find the pod gone: nothing more to read.
+      if (opts.signal?.aborted || final) break;
       throw kubeError(`read the log of pod ${opts.pod} (container ${opts.container})`, err);
     }
     opts.signal?.removeEventListener('abort', onAbort);

@@ -396,10 +396,12 @@ export async function trainOnKubernetes(options: KubernetesTrainOptions, ctx: St
   const lines: string[] = [];
   let outcome: Outcome;
   try {
-    outcome = await watchJob(client, created, namespace, settings, stop.signal, (line) => {
-      lines.push(line);
-      log.info(line);
-    });
+    outcome = await log.group(`train (Job ${jobName})`, () =>
+      watchJob(client, created, namespace, settings, stop.signal, (line) => {
+        lines.push(line);
+        log.info(line);
+      }),
+    );
   } catch (err) {
     const deleted = await client.deleteJob(jobName, namespace).catch(() => false);
     const cleanup = deleted ? `Job ${jobName} deleted.` : `Job ${jobName} may still exist: kubectl delete job ${jobName} -n ${namespace}.`;
