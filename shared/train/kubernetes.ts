@@ -377,16 +377,12 @@ export async function trainOnKubernetes(options: KubernetesTrainOptions, ctx: St
     annotations: { 'modelship.dev/dataset': dataset, ...(runUrl ? { 'modelship.dev/run': runUrl } : {}) },
   });
   const started = ctx.now();
-  const created = await client.createJob(manifest, namespace);
-  const jobName = created.metadata?.name ?? '?';
-  log.info(
-    `modelship train · Kubernetes Job ${jobName} in namespace ${namespace} (${client.server}) · image ${settings.image} · cpu ${settings.cpu} · memory ${settings.memory}`,
-  );
-
+  // Interrupts are handled from before the Job exists, so none can leave it behind.
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => stop.abort(new Stop(`interrupted by ${sig}`));
   const onAbort = (): void => stop.abort(new Stop('interrupted'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
   const handleSignals = options.handleSignals ?? !options.signal;
   if (handleSignals) {
     process.once('SIGINT', onSignal);
@@ -394,8 +390,16 @@ export async function trainOnKubernetes(options: KubernetesTrainOptions, ctx: St
   }
   const timer = setTimeout(() => stop.abort(new Stop('timeout')), settings.timeoutSeconds * 1000);
   const lines: string[] = [];
+  let jobName: string | undefined;
   let outcome: Outcome;
   try {
+    if (stop.signal.aborted) throw stop.signal.reason;
+    const created = await client.createJob(manifest, namespace);
+    jobName = created.metadata?.name ?? '?';
+    log.info(
+      `modelship train · Kubernetes Job ${jobName} in namespace ${namespace} (${client.server}) · image ${settings.image} · cpu ${settings.cpu} · memory ${settings.memory}`,
+    );
+    if (stop.signal.aborted) throw stop.signal.reason;
     outcome = await log.group(`train (Job ${jobName})`, () =>
       watchJob(client, created, namespace, settings, stop.signal, (line) => {
         lines.push(line);
@@ -403,9 +407,13 @@ export async function trainOnKubernetes(options: KubernetesTrainOptions, ctx: St
       }),
     );
   } catch (err) {
+    const reason: unknown = stop.signal.aborted ? stop.signal.reason : err;
+    if (jobName === undefined) {
+      if (reason instanceof Stop) throw new ModelshipError(`train on Kubernetes: ${reason.message} before the Job was created.`);
+      throw err;
+    }
     const deleted = await client.deleteJob(jobName, namespace).catch(() => false);
     const cleanup = deleted ? `Job ${jobName} deleted.` : `Job ${jobName} may still exist: kubectl delete job ${jobName} -n ${namespace}.`;
-    const reason: unknown = stop.signal.aborted ? stop.signal.reason : err;
     if (reason instanceof Stop && reason.message === 'timeout')
       throw new ModelshipError(
         `train Job ${jobName} did not finish within ${settings.timeoutSeconds} s. ${cleanup}`,

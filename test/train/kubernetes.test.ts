@@ -300,6 +300,14 @@ describe('trainOnKubernetes against the simulator', () => {
     assert.equal(jobs().filter((j) => imageOf(j) === 'modelship:stop').length, 0);
   });
 
+  it('an interrupt before the Job exists creates none', async () => {
+    const before = jobs().length;
+    const ctrl = new AbortController();
+    ctrl.abort();
+    await assert.rejects(run('modelship:never', {}, { signal: ctrl.signal }), /interrupted before the Job was created/);
+    assert.equal(jobs().length, before);
+  });
+
   it('reads train.kubernetes from modelship.yml and the cluster from KUBECONFIG, as the step calls it', async () => {
     sim.kubelet.when(
       { image: 'modelship:from-config' },
