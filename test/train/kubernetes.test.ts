@@ -169,10 +169,11 @@ describe('trainOnKubernetes against the simulator', () => {
   let n = 0;
 
   before(async () => {
-    sim = await startSimulator();
     root = await mkdtemp(path.join(tmpdir(), 'modelship-k8s-train-'));
     shared = path.join(root, 'shared');
     await mkdir(shared);
+    // The claim `exchange` is this folder, on the simulated node and (through local-path) here.
+    sim = await startSimulator({ pvcs: { exchange: shared } });
     dataset = await writeSyntheticDataset(path.join(shared, 'data'), { kind: 'tabular', counts: [90, 30, 30], size: 6 });
   });
   after(async () => {
@@ -228,6 +229,46 @@ describe('trainOnKubernetes against the simulator', () => {
     assert.match(log.lines[0], /Kubernetes Job fashion-train-\w+ in namespace ml .* image modelship:e2e · cpu 2 · memory 2Gi/);
     const job = jobs().find((j) => j.metadata.name === result.jobName);
     assert.equal(job?.metadata.labels?.['modelship.dev/step'], 'train');
+  });
+
+  it('exchanges through a PersistentVolumeClaim the runner sees at local-path', async () => {
+    sim.kubelet.when(
+      { image: 'modelship:pvc' },
+      behaviours.fn(async (c) => {
+        const args = c.container.args!;
+        const arg = (name: string) => args[args.indexOf(name) + 1];
+        assert.match(arg('--dataset'), /^\/modelship\/data$/);
+        const out = c.hostPath(arg('--output-dir'))!;
+        c.log('modelship train · mlp · backend wasm (tfjs-node not installed) · 1,234 train / 56 val');
+        c.log('epoch 1/1  loss 0.5');
+        await mkdir(out, { recursive: true });
+        const metadata = {
+          backend: 'wasm',
+          params: { epochs: 1, earlyStoppingPatience: 0 },
+          metrics: { valAccuracy: 0.75, finalLoss: 0.5, epochsRun: 1 },
+          training: { durationSeconds: 1.5 },
+        };
+        await writeFile(path.join(out, 'modelship.json'), JSON.stringify(metadata));
+        await writeFile(path.join(out, 'history.json'), JSON.stringify([{ epoch: 1, loss: 0.5, samplesPerSecond: 1, seconds: 1 }]));
+        return 0;
+      }),
+    );
+    const result = await run('modelship:pvc', { volume: 'pvc:exchange', localPath: shared, mountPath: '/modelship' });
+    assert.equal(result.podModelDir, `/modelship/model-${n}`);
+    assert.equal(result.modelDir, path.join(shared, `model-${n}`));
+    assert.deepEqual(
+      {
+        backend: result.backend,
+        reason: result.backendReason,
+        val: result.valAccuracy,
+        loss: result.finalLoss,
+        train: result.trainCount,
+        valCount: result.valCount,
+      },
+      { backend: 'wasm', reason: 'tfjs-node not installed', val: 0.75, loss: 0.5, train: 1234, valCount: 56 },
+    );
+    const job = jobs().find((j) => j.metadata.name === result.jobName)!;
+    assert.deepEqual(job.spec.template.spec.volumes, [{ name: 'exchange', persistentVolumeClaim: { claimName: 'exchange' } }]);
   });
 
   const failing: [string, ReturnType<typeof behaviours.fn>, string, RegExp, boolean][] = [
