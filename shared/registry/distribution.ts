@@ -198,15 +198,15 @@ export class DistributionStore implements OciStore {
       throw new RetryableError(`token endpoint ${realm.host}: ${networkCode(err) ?? (err as Error).message}`);
     }
     if (res.status === 401 || res.status === 403) {
-      await res.body?.cancel();
+      await discard(res);
       throw this.refused(name, action, `token endpoint answered ${res.status}`);
     }
     if (res.status >= 500 || res.status === 429) {
-      await res.body?.cancel();
+      await discard(res);
       throw new RetryableError(`token endpoint answered ${res.status}`);
     }
     if (!res.ok) {
-      await res.body?.cancel();
+      await discard(res);
       throw new ModelshipError(`${realm.host} token endpoint answered ${res.status}.`, 'Check the registry location.');
     }
     const body = (await res.json()) as { token?: string; access_token?: string };
@@ -271,7 +271,7 @@ export class DistributionStore implements OciStore {
     return this.withRetry(`checking blob ${shortDigest(digest)}`, async () => {
       // Only asked before an upload, so under the push scope (one token for the whole push).
       const res = await this.request(name, 'push', 'HEAD', this.url(name, `blobs/${digest}`));
-      await res.body?.cancel();
+      await discard(res);
       if (res.status === 404) return false;
       if (res.ok) return true;
       throw this.unexpected(`HEAD blob ${shortDigest(digest)}`, res, '');
@@ -282,7 +282,7 @@ export class DistributionStore implements OciStore {
     await this.withRetry(`uploading ${blob.label} (${shortDigest(blob.digest)})`, async () => {
       const start = await this.request(name, 'push', 'POST', this.url(name, 'blobs/uploads/'), { headers: { 'content-length': '0' } });
       const startDetail = start.ok ? '' : await errorDetail(start);
-      await start.body?.cancel();
+      await discard(start);
       const location = start.headers.get('location');
       if (start.status !== 202 || !location) throw this.unexpected(`starting the upload of ${blob.label}`, start, startDetail);
       const put = new URL(location, this.base);
@@ -292,7 +292,7 @@ export class DistributionStore implements OciStore {
         body: async () => (blob.bytes ? new Blob([blob.bytes]) : await openAsBlob(blob.file!)),
       });
       const detail = res.ok ? '' : await errorDetail(res);
-      await res.body?.cancel();
+      await discard(res);
       if (res.status !== 201) throw this.unexpected(`uploading ${blob.label}`, res, detail);
       const got = res.headers.get('docker-content-digest');
       if (got && got !== blob.digest) {
@@ -308,7 +308,7 @@ export class DistributionStore implements OciStore {
     await this.withRetry(`downloading ${label} (${shortDigest(desc.digest)})`, async () => {
       const res = await this.request(name, 'pull', 'GET', this.url(name, `blobs/${desc.digest}`));
       if (res.status === 404) {
-        await res.body?.cancel();
+        await discard(res);
         throw new ModelshipError(
           `blob ${desc.digest} (${label}) is missing from ${this.loc.display}/${name}.`,
           'The registry copy is damaged; register the model again.',
@@ -368,7 +368,7 @@ export class DistributionStore implements OciStore {
         headers: { accept: MANIFEST_ACCEPT },
       });
       if (res.status === 404) {
-        await res.body?.cancel();
+        await discard(res);
         return undefined;
       }
       if (!res.ok) throw this.unexpected(`GET manifest ${name}:${reference}`, res, await errorDetail(res));
@@ -393,7 +393,7 @@ export class DistributionStore implements OciStore {
   async tagDigest(name: string, tag: string): Promise<string | undefined> {
     return this.withRetry(`reading tag ${name}:${tag}`, async () => {
       const res = await this.request(name, 'pull', 'HEAD', this.url(name, `manifests/${tag}`), { headers: { accept: MANIFEST_ACCEPT } });
-      await res.body?.cancel();
+      await discard(res);
       if (res.status === 404) return undefined;
       if (!res.ok) throw this.unexpected(`HEAD manifest ${name}:${tag}`, res, '');
       const d = res.headers.get('docker-content-digest');
@@ -409,7 +409,7 @@ export class DistributionStore implements OciStore {
       const current: string = url;
       const res = await this.withRetry(`listing tags of ${name}`, () => this.request(name, 'pull', 'GET', current));
       if (res.status === 404) {
-        await res.body?.cancel();
+        await discard(res);
         return tags;
       }
       if (!res.ok) throw this.unexpected(`GET tags of ${name}`, res, await errorDetail(res));
@@ -442,7 +442,13 @@ export class DistributionStore implements OciStore {
         body: () => Promise.resolve(new Blob([m.bytes])),
       });
       const detail = res.ok ? '' : await errorDetail(res);
-      await res.body?.cancel();
+      await discard(res);
+      // Our blobs are all uploaded, so a registry that cannot find or read one of them is seeing a
+      // transient state: distribution 2.8 rewrites a repository's blob link in place when the same
+      // blob is uploaded concurrently, and a manifest PUT reading it meanwhile fails this way.
+      if (res.status === 400 && /^(DIGEST_INVALID|MANIFEST_BLOB_UNKNOWN|BLOB_UNKNOWN)/.test(detail)) {
+        throw new RetryableError(`PUT manifest ${name}:${tag} answered 400 (${detail})`);
+      }
       if (res.status !== 201) throw this.unexpected(`PUT manifest ${name}:${tag}`, res, detail);
       const got = res.headers.get('docker-content-digest');
       if (got && got !== m.digest) {
@@ -483,6 +489,11 @@ export class DistributionStore implements OciStore {
       'Too many registrations at once; run again.',
     );
   }
+}
+
+/** Releases a response body that was not read (reading it elsewhere first is fine). */
+async function discard(res: Response): Promise<void> {
+  if (res.body && !res.bodyUsed) await res.body.cancel().catch(() => undefined);
 }
 
 /** The first error of an OCI error body ("NAME_UNKNOWN: repository name not known"), or ''. */
