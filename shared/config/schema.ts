@@ -39,6 +39,15 @@ export const trainSection = z.strictObject({
       cpu: z.string().optional(),
       memory: z.string().optional(),
       'service-account': z.string().optional(),
+      kubeconfig: z.string().optional(),
+      context: z.string().optional(),
+      /** pvc:<claim> or host:<absolute path>: the volume the data set and model travel through. */
+      volume: z.string().optional(),
+      'mount-path': z.string().optional(),
+      'local-path': z.string().optional(),
+      'timeout-seconds': z.number().int().positive().optional(),
+      'pending-timeout-seconds': z.number().int().positive().optional(),
+      'ttl-seconds-after-finished': z.number().int().nonnegative().optional(),
     })
     .optional(),
 });
