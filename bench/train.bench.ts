@@ -25,6 +25,7 @@ interface Result {
   trainSamplesPerSec: number;
   trainSamplesPerCpuSec: number;
   predictSamplesPerSec?: number;
+  predictSamplesPerCpuSec?: number;
   peakRssMB: number;
   params?: number;
   error?: string;
@@ -76,6 +77,7 @@ async function child(config: Config): Promise<Result> {
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   let predictSamplesPerSec: number | undefined;
+  let predictSamplesPerCpuSec: number | undefined;
   if (config !== 'cpu') {
     const px = tf.randomUniform([PREDICT_BATCH, 28, 28, 1]);
     const predict = (): void => {
@@ -86,8 +88,11 @@ async function child(config: Config): Promise<Result> {
     for (let i = 0; i < 3; i++) predict();
     const reps = 20;
     const p0 = performance.now();
+    const c0 = process.cpuUsage();
     for (let i = 0; i < reps; i++) predict();
     predictSamplesPerSec = (reps * PREDICT_BATCH) / ((performance.now() - p0) / 1000);
+    const pc = process.cpuUsage(c0);
+    predictSamplesPerCpuSec = (reps * PREDICT_BATCH) / ((pc.user + pc.system) / 1e6);
   }
   return {
     peer: `tfjs ${config}`,
@@ -95,7 +100,7 @@ async function child(config: Config): Promise<Result> {
     batch,
     trainSamplesPerSec: (steps * batch) / wall,
     trainSamplesPerCpuSec: (steps * batch) / cpuSeconds,
-    ...(predictSamplesPerSec === undefined ? {} : { predictSamplesPerSec }),
+    ...(predictSamplesPerSec === undefined ? {} : { predictSamplesPerSec, predictSamplesPerCpuSec }),
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     params: model.countParams(),
   };
@@ -158,7 +163,8 @@ function runTorch(threads: number): Result {
   return res;
 }
 
-const fmt = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? 'n/a' : Math.round(n).toLocaleString('en-US'));
+const fmt = (n: number | undefined): string =>
+  n === undefined || !Number.isFinite(n) ? 'n/a' : n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US');
 const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -182,7 +188,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       console.log(`${name.padEnd(22)} failed: ${r.error}`);
       continue;
     }
-    const predict = r.predictSamplesPerSec === undefined ? '' : `, predict(batch ${PREDICT_BATCH}) ${fmt(r.predictSamplesPerSec)}/s`;
+    const predict =
+      r.predictSamplesPerSec === undefined
+        ? ''
+        : `, predict(batch ${PREDICT_BATCH}) ${fmt(r.predictSamplesPerSec)}/s (${fmt(r.predictSamplesPerCpuSec)} per CPU-second)`;
     console.log(
       `${name.padEnd(22)} train ${fmt(r.trainSamplesPerSec).padStart(6)} samples/s (${fmt(r.trainSamplesPerCpuSec)} per CPU-second)${predict}, peak RSS ${fmt(r.peakRssMB)} MB`,
     );
@@ -203,6 +212,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   console.log(`tfjs wasm vs tfjs cpu: ${ratio(fast.trainSamplesPerSec, cpu.trainSamplesPerSec)}`);
   console.log(
     `predict (batch ${PREDICT_BATCH}): tfjs wasm ${fmt(fast.predictSamplesPerSec)}/s vs torch(1 thread) ${fmt(t1.predictSamplesPerSec)}/s = ${ratio(fast.predictSamplesPerSec ?? NaN, t1.predictSamplesPerSec ?? NaN)}`,
+  );
+  console.log(
+    `predict per CPU-second: tfjs wasm ${fmt(fast.predictSamplesPerCpuSec)} vs torch(1 thread) ${fmt(t1.predictSamplesPerCpuSec)} = ${ratio(fast.predictSamplesPerCpuSec ?? NaN, t1.predictSamplesPerCpuSec ?? NaN)}`,
   );
   const load1 = os.loadavg()[0];
   if (Math.max(load0, load1) > os.cpus().length) {
