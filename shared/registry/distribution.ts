@@ -230,6 +230,7 @@ export class DistributionStore implements OciStore {
     init: { headers?: Record<string, string>; body?: () => Promise<Blob | undefined> } = {},
   ): Promise<Response> {
     const key = `${this.repo(name)}:${action}`;
+    let refreshed = false;
     for (let round = 0; round < 3; round++) {
       const headers: Record<string, string> = { ...init.headers };
       const auth = this.auth.get(key) ?? (action === 'pull' ? this.auth.get(`${this.repo(name)}:push`) : undefined);
@@ -247,6 +248,11 @@ export class DistributionStore implements OciStore {
         // Another request of this push may have authenticated meanwhile: use what it learned.
         const now = this.auth.get(key) ?? (action === 'pull' ? this.auth.get(`${this.repo(name)}:push`) : undefined);
         if (now !== undefined && now !== auth) continue;
+        // A token that worked before may have expired: fetch a new one, once per request.
+        if (auth?.startsWith('Bearer ') && !refreshed) {
+          refreshed = true;
+          this.auth.delete(key);
+        }
         if (await this.authenticate(name, action, challenge)) continue;
         throw this.refused(name, action, detail);
       }

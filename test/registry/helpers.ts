@@ -155,7 +155,7 @@ export function registryBlobPath(root: string, digest: string): string {
 
 export interface ProxyOptions {
   /** Require a bearer token from /token (basic credentials user:password); grant push only when grantPush. */
-  readonly bearer?: { readonly user: string; readonly password: string; readonly grantPush: boolean };
+  readonly bearer?: { readonly user: string; readonly password: string; readonly grantPush: boolean; readonly tokenUses?: number };
   /** Cut the connection in the middle of the first `cut` blob uploads (PUT …?digest=) larger than 256 bytes. */
   readonly cut?: number;
   /** Serve tags/list in pages of this size with Link headers. */
@@ -177,6 +177,7 @@ export async function startProxy(upstream: string, opts: ProxyOptions = {}): Pro
   const { createServer: createHttpServer, request: httpRequest } = await import('node:http');
   const seen: string[] = [];
   const state = { cuts: 0, hijacked: false };
+  const uses = new Map<string, number>();
   const server = createHttpServer((req, res) => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
     seen.push(`${req.method} ${url.pathname}`);
@@ -203,7 +204,13 @@ export async function startProxy(upstream: string, opts: ProxyOptions = {}): Pro
     if (opts.bearer && url.pathname.startsWith('/v2/')) {
       const repo = /^\/v2\/(.+?)\/(?:blobs|manifests|tags)\//.exec(url.pathname)?.[1] ?? '';
       const write = req.method !== 'GET' && req.method !== 'HEAD';
-      const token = /^Bearer tok\.([a-z+]*)\./.exec(req.headers.authorization ?? '')?.[1];
+      const bearer = /^Bearer (tok\.([a-z+]*)\.\w+)$/.exec(req.headers.authorization ?? '');
+      let token = bearer?.[2];
+      if (bearer && opts.bearer.tokenUses !== undefined) {
+        const used = (uses.get(bearer[1]) ?? 0) + 1;
+        uses.set(bearer[1], used);
+        if (used > opts.bearer.tokenUses) token = undefined; // expired
+      }
       if (token === undefined)
         return deny(401, 'UNAUTHORIZED', 'authentication required', `repository:${repo}:${write ? 'pull,push' : 'pull'}`);
       if (write && !token.split('+').includes('push'))

@@ -289,6 +289,15 @@ describe('OCI distribution registry (docker-registry 2.8 on loopback)', () => {
             `${readOnly.host} refused the password of user 'ci' for repository:bearer/fashion:push (DENIED: permission_denied`,
           ),
       );
+      // Tokens that expire after a few requests are fetched again.
+      const expiring = await startProxy(anon.host, { bearer: { user: 'ci', password: 'ghs_token', grantPush: true, tokenUses: 3 } });
+      try {
+        const reg2 = await open(expiring.host, 'bearer-expiring', { username: 'ci', password: 'ghs_token' });
+        assert.equal((await reg2.push(modelA, { name: 'fashion' })).version, 1);
+        assert.ok(expiring.seen.filter((x) => x === 'GET /token').length > 2, 'tokens were renewed');
+      } finally {
+        await expiring.stop();
+      }
       const bad = await open(proxy.host, 'bearer', { username: 'ci', password: 'wrong' });
       await assert.rejects(
         bad.resolve('fashion:1'),
