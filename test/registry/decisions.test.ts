@@ -258,7 +258,7 @@ describe('registerSummary', () => {
         '| metric | value |',
         '| --- | ---: |',
         '| accuracy | 0.9187 |',
-        '| f1\\_macro\\\\|&lt;b&gt; | 0.9000 |',
+        '| f1\\_macro\\|&lt;b&gt; | 0.9000 |',
         '',
         'parent v2 `sha256:bbbbbbbbbbbb` · data `sha256:333333333333` · commit `a1b2c3d` · [run](https://github.com/acme/ml/actions/runs/482) · gate ✅ passed',
         '',
