@@ -135,6 +135,8 @@ describe('MaxPoolGrad', () => {
   const cases: [number[], number, number, 'same' | 'valid'][] = [
     [[2, 8, 8, 3], 2, 2, 'valid'],
     [[3, 11, 11, 4], 2, 2, 'valid'],
+    [[2, 7, 7, 3], 2, 2, 'same'],
+    [[2, 8, 8, 3], 2, 2, 'same'],
     [[2, 9, 9, 2], 3, 2, 'same'],
     [[1, 7, 7, 5], 3, 1, 'same'],
     [[2, 10, 10, 8], 3, 2, 'valid'],

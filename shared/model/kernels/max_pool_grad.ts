@@ -14,7 +14,7 @@ interface Attrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** The common 2×2, stride 2, unpadded pooling: four loads and compares per channel, no scratch. */
+/** The common 2×2, stride 2 pooling with every window inside the input: four loads and compares per channel. */
 function maxPoolBackprop2x2(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
   const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
   const row = inWidth * c;
@@ -60,6 +60,8 @@ export function maxPoolBackprop(x: Float32Array, dy: Float32Array, dx: Float32Ar
     info.strideWidth === 2 &&
     info.padInfo.top === 0 &&
     info.padInfo.left === 0 &&
+    2 * info.outHeight <= info.inHeight &&
+    2 * info.outWidth <= info.inWidth &&
     info.dilationHeight === 1 &&
     info.dilationWidth === 1
   ) {
