@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import lockfile from 'proper-lockfile';
@@ -40,6 +40,16 @@ interface LayoutIndex {
 }
 
 const LOCK_STALE_MS = 5000;
+
+/** Flushes a file to disk, so index.json never names a blob that a crash could lose. */
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 function corrupt(label: string, digest: string, got: string, size: number, want: number): ModelshipError {
   return new ModelshipError(
@@ -153,10 +163,15 @@ export class LayoutStore implements OciStore {
   async putBlob(_name: string, blob: BlobSource): Promise<void> {
     await this.ensureLayout();
     const target = this.blobPath(blob.digest);
-    const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    // Partial blobs live outside blobs/sha256 (where every file must be a whole, named blob), so a
+    // writer killed midway leaves at most a stray file in .partial/.
+    const partial = path.join(this.root, '.partial');
+    await mkdir(partial, { recursive: true });
+    const tmp = path.join(partial, `${blob.digest.slice('sha256:'.length)}.${process.pid}.${randomBytes(4).toString('hex')}`);
     try {
       if (blob.bytes) {
-        await writeFileAtomic(tmp, blob.bytes);
+        await writeFile(tmp, blob.bytes);
+        await fsyncFile(tmp);
       } else if (blob.file) {
         const hash = createHash('sha256');
         let size = 0;
@@ -167,6 +182,7 @@ export class LayoutStore implements OciStore {
           size += b.length;
         });
         await pipeline(src, createWriteStream(tmp));
+        await fsyncFile(tmp);
         const got = `sha256:${hash.digest('hex')}`;
         if (got !== blob.digest || size !== blob.size) {
           throw new ModelshipError(

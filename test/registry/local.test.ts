@@ -263,6 +263,11 @@ describe('local registry (OCI image layout)', () => {
       [...tags.keys()].sort((a, b) => a - b),
       Array.from({ length: tags.size }, (_, i) => i + 1),
     );
+    // Every file in blobs/sha256 is a whole blob named by its digest (partial writes live elsewhere).
+    for (const f of await readdir(path.join(dir, 'blobs', 'sha256'))) {
+      assert.match(f, /^[0-9a-f]{64}$/);
+      assert.equal(sha256(await readFile(path.join(dir, 'blobs', 'sha256', f))), f);
+    }
     // The registry still works after the kill.
     const reg = await openRegistry(dir, { log: memoryLogger() });
     assert.equal((await reg.push(models[victim], { name: 'fashion' })).digest.length, 71);
