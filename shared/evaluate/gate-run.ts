@@ -27,6 +27,9 @@ export interface EvaluateGateOptions {
   /** A model folder, a registry reference (`production`, `fashion@production`, `fashion:3`, `oci://…`) or `none`. */
   readonly baseline: string;
   readonly registry: string;
+  /** Credentials for an OCI baseline registry (the registry also reads MODELSHIP_REGISTRY_PASSWORD). */
+  readonly registryUsername?: string;
+  readonly registryPassword?: string;
   readonly name?: string;
   readonly thresholds: readonly string[];
   readonly maxRegression: readonly string[];
@@ -383,7 +386,14 @@ async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Log
   const { parseReference, formatReference } = await import('../registry/reference.ts');
   const ref = parseReference(text, { defaultName: name, where: "input 'baseline'" });
   const open = opts.openRegistry ?? (await import('../registry/index.ts')).openRegistry;
-  const registry = await open(ref.registry ?? opts.registry, { log, env: opts.env, cwd: opts.cwd, defaultName: name });
+  const registry = await open(ref.registry ?? opts.registry, {
+    log,
+    env: opts.env,
+    cwd: opts.cwd,
+    defaultName: name,
+    ...(opts.registryUsername ? { username: opts.registryUsername } : {}),
+    ...(opts.registryPassword ? { password: opts.registryPassword } : {}),
+  });
   const refText = formatReference({ ...ref, registry: undefined });
   if (ref.alias !== undefined || (ref.version === undefined && ref.digest === undefined)) {
     let versions: readonly { version: number }[];

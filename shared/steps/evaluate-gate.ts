@@ -22,6 +22,14 @@ export const evaluateGateStep = defineStep({
       description: 'The registry that holds the baseline: a local folder or oci://host/repo.',
       fallback: '.modelship/registry',
     }),
+    'registry-username': input.optional({
+      description: 'User name for an OCI registry that needs one (for ghcr.io: the workflow actor).',
+      default: '${{ github.actor }}',
+    }),
+    'registry-password': input.secret({
+      description: 'Password or token for the baseline registry (for a private ghcr.io package: the workflow token with packages: read).',
+      default: '${{ github.token }}',
+    }),
     name: input.optional({
       description: 'The model name (registry repository and PR comment key). Default: modelship.yml name, else the model metadata.',
     }),
@@ -59,6 +67,8 @@ export const evaluateGateStep = defineStep({
       dataset: inputs.dataset,
       baseline: inputs.baseline,
       registry: inputs.registry,
+      ...(inputs.registryUsername ? { registryUsername: inputs.registryUsername } : {}),
+      ...(inputs.registryPassword ? { registryPassword: inputs.registryPassword } : {}),
       ...(inputs.name ? { name: inputs.name } : {}),
       thresholds: inputs.thresholds,
       maxRegression: inputs.maxRegression,
