@@ -185,6 +185,46 @@ describe('Sum', () => {
   }
 });
 
+describe('Mean', () => {
+  const cases: [number[], number | number[], boolean][] = [
+    [[4, 5, 5, 6], [0, 1, 2], false],
+    [[4, 5, 5, 6], [0, 1, 2], true],
+    [[4, 5, 6], [2], false],
+  ];
+  for (const [shape, axis, keepDims] of cases) {
+    test(`${shape.join('x')} over ${JSON.stringify(axis)}${keepDims ? ' keepDims' : ''}`, async () => {
+      await assertSame('Mean', { x: { shape } }, { axis, keepDims });
+    });
+  }
+});
+
+describe('Tile', () => {
+  const cases: [number[], number[]][] = [
+    [
+      [1, 1, 1, 6],
+      [4, 5, 5, 1],
+    ],
+    [
+      [2, 3],
+      [3, 2],
+    ],
+    [
+      [3, 1, 2],
+      [1, 4, 3],
+    ],
+    [[5], [3]],
+    [
+      [2, 2, 2],
+      [1, 1, 1],
+    ],
+  ];
+  for (const [shape, reps] of cases) {
+    test(`${shape.join('x')} by ${reps.join('x')}`, async () => {
+      await assertSame('Tile', { x: { shape } }, { reps });
+    });
+  }
+});
+
 test('Identity shares memory without a copy, and disposing the clone keeps the original', async () => {
   assert.equal(await tf.setBackend('wasm'), true);
   const x = tf.tensor([1, 2, 3, 4], [2, 2]);

@@ -4,7 +4,7 @@
  *
  * Added (missing from wasm): Conv2DBackpropFilter.
  * Replaced (stock is slow for training): Conv2DBackpropInput, MaxPoolGrad, BatchMatMul (transposed
- * operands), Sum (leading axes), Identity (zero-copy). A replaced kernel keeps the stock kernel's
+ * operands), Sum and Mean (leading axes), Tile (batchnorm's gradient), Identity (zero-copy). A replaced kernel keeps the stock kernel's
  * setup/dispose hooks and falls back to the stock function for the cases it does not speed up.
  */
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
@@ -14,7 +14,8 @@ import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './max_pool_grad.ts';
-import { sumConfig } from './sum.ts';
+import { meanConfig, sumConfig } from './sum.ts';
+import { tileConfig } from './tile.ts';
 
 let registered: string[] | undefined;
 
@@ -38,6 +39,8 @@ export function registerWasmTrainingKernels(): string[] {
     maxPoolGradConfig,
     batchMatMulConfig(stockFunc('BatchMatMul'), stockFunc('Transpose')),
     sumConfig(stockFunc('Sum')),
+    meanConfig(stockFunc('Mean')),
+    tileConfig(stockFunc('Tile')),
     identityConfig(stockFunc('Identity')),
   ];
   for (const config of configs) {

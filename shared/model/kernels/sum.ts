@@ -1,9 +1,9 @@
 /**
- * Sum for wasm over leading axes (a bias gradient: [N, H, W, C] summed over N, H, W), which the stock
- * kernel does by transposing the whole tensor first. Here one pass adds rows of the innermost
+ * Sum and Mean for wasm over leading axes (a bias gradient, batchnorm's moments: [N, H, W, C] reduced
+ * over N, H, W), which the stock kernels do by transposing the whole tensor first. Here one pass adds rows of the innermost
  * block; other reductions keep the stock kernel.
  */
-import { backend_util, Sum, util } from '@tensorflow/tfjs-core';
+import { backend_util, Mean, Sum, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { f32, type BackendWasm } from './wasm.ts';
 
@@ -19,7 +19,8 @@ export function sumRows(x: Float32Array, out: Float32Array, outer: number, inner
   out.set(acc);
 }
 
-export function fastSum(stock: Func): Func {
+/** Sum (or, with `mean`, Mean) over leading axes in one pass; other cases go to `stock`. */
+export function fastSum(stock: Func, mean = false): Func {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { x } = inputs;
@@ -31,11 +32,17 @@ export function fastSum(stock: Func): Func {
     let outShape = x.shape.slice(axes.length);
     if (attrs['keepDims'] === true) outShape = backend_util.expandShapeToKeepDim(outShape, axes);
     const out = backend.makeOutput(outShape, 'float32');
-    sumRows(f32(backend, x), f32(backend, out), outer, inner);
+    const values = f32(backend, out);
+    sumRows(f32(backend, x), values, outer, inner);
+    if (mean) for (let i = 0; i < inner; i++) values[i] = values[i] / outer;
     return out;
   };
 }
 
 export function sumConfig(stock: Func): KernelConfig {
   return { kernelName: Sum, backendName: 'wasm', kernelFunc: fastSum(stock) as unknown as KernelFunc };
+}
+
+export function meanConfig(stock: Func): KernelConfig {
+  return { kernelName: Mean, backendName: 'wasm', kernelFunc: fastSum(stock, true) as unknown as KernelFunc };
 }
