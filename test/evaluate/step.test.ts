@@ -8,13 +8,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runAction } from '../../shared/github/action.ts';
 import { initBackend } from '../../shared/model/backend.ts';
 import { openRegistry } from '../../shared/registry/index.ts';
 import { parseGateReport } from '../../shared/report/gate-report.ts';
 import { evaluateGateStep } from '../../shared/steps/evaluate-gate.ts';
-import { memoryLogger, silentLogger } from '../../shared/util/log.ts';
+import { silentLogger } from '../../shared/util/log.ts';
 import { GitHubStandin } from '../github-standin/server.ts';
+import { runAsRunner } from '../helpers/runner.ts';
 import { writeDataset, writeModel } from './fixtures.ts';
 
 const REPO = 'acme/shop';
@@ -24,15 +24,6 @@ interface RunResult {
   summary: string;
   log: string;
   failed: boolean;
-}
-
-function parseOutputFile(text: string): Record<string, string> {
-  // @actions/core writes name<<DELIM\nvalue\nDELIM
-  const out: Record<string, string> = {};
-  const re = /^([^\n<]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text))) out[m[1]] = m[3]!;
-  return out;
 }
 
 describe('evaluate-gate step (runAction)', () => {
@@ -84,11 +75,6 @@ describe('evaluate-gate step (runAction)', () => {
             },
       ),
     );
-    const outputFile = path.join(dir, 'output');
-    // @actions/core remembers the summary file of its first use in a process: one file for every run.
-    const summaryFile = path.join(root, 'summary.md');
-    await writeFile(outputFile, '');
-    await writeFile(summaryFile, '');
     const env: Record<string, string> = {
       GITHUB_REPOSITORY: REPO,
       GITHUB_EVENT_NAME: event.name ?? 'pull_request',
@@ -100,8 +86,6 @@ describe('evaluate-gate step (runAction)', () => {
       GITHUB_SHA: 'e'.repeat(40),
       GITHUB_WORKFLOW: 'PR',
       GITHUB_WORKFLOW_REF: `${REPO}/.github/workflows/pr.yml@refs/pull/${pr}/merge`,
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_STEP_SUMMARY: summaryFile,
     };
     const all: Record<string, string> = {
       'report-dir': path.join(dir, 'report'),
@@ -109,32 +93,8 @@ describe('evaluate-gate step (runAction)', () => {
       'github-token': 'ghs_write',
       ...inputs,
     };
-    for (const [k, v] of Object.entries(all)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
-    const saved = { ...process.env };
-    const savedExit = process.exitCode;
-    Object.assign(process.env, env);
-    const log = memoryLogger();
-    const stdout = process.stdout.write.bind(process.stdout);
-    const captured: string[] = [];
-    process.stdout.write = (chunk: string | Uint8Array) => {
-      captured.push(String(chunk));
-      return true;
-    };
-    try {
-      await runAction(evaluateGateStep, { log, env: { ...process.env }, cwd: dir });
-    } finally {
-      process.stdout.write = stdout;
-      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-      Object.assign(process.env, saved);
-    }
-    const failed = process.exitCode === 1;
-    process.exitCode = savedExit;
-    return {
-      outputs: parseOutputFile(await readFile(outputFile, 'utf8')),
-      summary: await readFile(summaryFile, 'utf8'),
-      log: `${log.lines.join('\n')}\n${captured.join('')}`,
-      failed,
-    };
+    const r = await runAsRunner(evaluateGateStep, all, { env, cwd: dir });
+    return { outputs: r.outputs, summary: r.summary, log: `${r.log}\n${r.commands}`, failed: r.failed };
   }
 
   it('first model (empty registry): gated on thresholds only, said plainly; one comment across repeated runs', async () => {

@@ -3,13 +3,12 @@
  * GITHUB_STEP_SUMMARY; against a local folder and against docker-registry with htpasswd auth.
  */
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { runAction } from '../../shared/github/action.ts';
 import { registerStep } from '../../shared/steps/register.ts';
-import { memoryLogger } from '../../shared/util/log.ts';
+import { runAsRunner } from '../helpers/runner.ts';
 import { makeModelDir, startRegistry, tempDir, type RunningRegistry } from './helpers.ts';
 
 let dir: string;
@@ -25,54 +24,14 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function parseOutputFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = /^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) out[m[1]] = m[3]!;
-  return out;
-}
-
 async function run(
   inputs: Record<string, string>,
 ): Promise<{ outputs: Record<string, string>; summary: string; stdout: string; failed: boolean }> {
-  const outputFile = path.join(dir, 'output.txt');
-  const summaryFile = path.join(dir, 'summary.md');
-  await writeFile(outputFile, '');
-  await writeFile(summaryFile, '');
-  const env: Record<string, string> = {
-    GITHUB_REPOSITORY: 'acme/ml',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_RUN_ID: '4242',
-    GITHUB_SHA: 'e'.repeat(40),
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
-  };
-  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
-  const saved = { ...process.env };
-  const savedExit = process.exitCode;
-  Object.assign(process.env, env);
-  const captured: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string | Uint8Array) => {
-    captured.push(String(chunk));
-    return true;
-  };
-  try {
-    await runAction(registerStep, { log: memoryLogger(), env: { ...process.env }, cwd: dir });
-  } finally {
-    process.stdout.write = write;
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
-  const failed = process.exitCode === 1;
-  process.exitCode = savedExit;
-  return {
-    outputs: parseOutputFile(await readFile(outputFile, 'utf8')),
-    summary: await readFile(summaryFile, 'utf8'),
-    stdout: captured.join(''),
-    failed,
-  };
+  const r = await runAsRunner(registerStep, inputs, {
+    cwd: dir,
+    env: { GITHUB_REPOSITORY: 'acme/ml', GITHUB_SERVER_URL: 'https://github.com', GITHUB_RUN_ID: '4242', GITHUB_SHA: 'e'.repeat(40) },
+  });
+  return { outputs: r.outputs, summary: r.summary, stdout: r.commands, failed: r.failed };
 }
 
 describe('register action (runAction)', () => {
