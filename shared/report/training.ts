@@ -115,7 +115,10 @@ export function modelCard(metadata: ModelMetadata, history: readonly EpochRecord
             `epochs=${p.epochs} batch-size=${p.batchSize} learning-rate=${p.learningRate} seed=${p.seed} early-stopping-patience=${p.earlyStoppingPatience}`,
           ),
         ],
-        ['optimizer, loss', metadata.task === 'classification' ? 'Adam, sparse categorical crossentropy' : 'Adam, mean squared error'],
+        [
+          'optimizer, loss',
+          `Adam (learning rate cosine-decayed to a tenth over the epochs), ${metadata.task === 'classification' ? 'sparse categorical crossentropy' : 'mean squared error'}`,
+        ],
         ['backend', `${code(metadata.backend)} (${escapeMarkdown(facts.backendReason)})`],
         [
           'library versions',

@@ -4,4 +4,4 @@ export type { TrainContext, TrainOptions, TrainResult } from './options.ts';
 export { CHECKPOINT_DIR, findCheckpoint, readCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint.ts';
 export { choosePreprocessing, gatherBatch, loadTrainingData, type TrainingData } from './data.ts';
 export { Prng, shuffledOrder, streamSeed } from './prng.ts';
-export { earlyStopping, epochLine, formatDuration, headerLine } from './progress.ts';
+export { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from './progress.ts';

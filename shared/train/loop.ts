@@ -26,7 +26,7 @@ import { CHECKPOINT_DIR, readCheckpoint, restoreOptimizer, setWeightsFromBytes, 
 import { gatherBatch, loadTrainingData } from './data.ts';
 import type { TrainContext, TrainOptions, TrainResult } from './options.ts';
 import { Prng, shuffledOrder, streamSeed, withMathRandom } from './prng.ts';
-import { earlyStopping, epochLine, formatDuration, headerLine } from './progress.ts';
+import { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from './progress.ts';
 
 /** Thrown when a signal stops training; says where the last good checkpoint is. */
 export class TrainingInterrupted extends ModelshipError {
@@ -223,6 +223,12 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
     await withMathRandom(dropoutRng, async () => {
       for (let epoch = startEpoch + 1; epoch <= options.epochs; epoch++) {
         const t0 = performance.now();
+        // Adam reads its (protected) rate at every step; tfjs has no schedule API for it.
+        (optimizer as unknown as { learningRate: number }).learningRate = scheduledLearningRate(
+          options.learningRate,
+          epoch,
+          options.epochs,
+        );
         const order = shuffledOrder(trainCount, shuffleRng);
         let lossSum = 0;
         let accSum = 0;

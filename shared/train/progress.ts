@@ -50,3 +50,14 @@ export function earlyStopping(
   const since = epochsSinceBest + 1;
   return { improved: false, best, epochsSinceBest: since, stop: patience > 0 && since >= patience };
 }
+
+/**
+ * The learning rate for an epoch (1-based): cosine decay from the given rate down to a tenth of it
+ * over the run. Lower steps late in training settle the weights; depends only on the epoch and the
+ * run length, so a resumed run follows the same schedule.
+ */
+export function scheduledLearningRate(base: number, epoch: number, totalEpochs: number): number {
+  if (totalEpochs <= 1) return base;
+  const progress = (epoch - 1) / (totalEpochs - 1);
+  return base * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { earlyStopping, epochLine, formatDuration, headerLine } from '../../shared/train/progress.ts';
+import { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from '../../shared/train/progress.ts';
 import { Prng, shuffledOrder } from '../../shared/train/prng.ts';
 
 describe('formatDuration', () => {
@@ -147,5 +147,21 @@ describe('Prng', () => {
     );
     assert.notDeepEqual([...x], [...shuffledOrder(100, new Prng(2))]);
     assert.deepEqual([...x], [...shuffledOrder(100, new Prng(1))]);
+  });
+});
+
+describe('scheduledLearningRate', () => {
+  const cases: [number, number, number][] = [
+    [1, 10, 0.001],
+    [10, 10, 0.0001],
+    [1, 1, 0.001],
+    [2, 3, 0.00055],
+  ];
+  for (const [epoch, total, want] of cases) {
+    it(`epoch ${epoch}/${total} → ${want}`, () => assert.ok(Math.abs(scheduledLearningRate(0.001, epoch, total) - want) < 1e-12));
+  }
+  it('never rises', () => {
+    const rates = Array.from({ length: 20 }, (_, i) => scheduledLearningRate(0.01, i + 1, 20));
+    assert.ok(rates.every((r, i) => i === 0 || r <= rates[i - 1]));
   });
 });
