@@ -1,23 +1,31 @@
 /**
- * Command-line options for a step: the same names as the action inputs.
- * `--name value`, `--name=value`; a repeated option adds a line (for list inputs);
- * `--flag` alone means true and `--no-flag` false, for boolean inputs.
+ * Command-line options, one parser for every command. Step options carry the action input names:
+ * `--name value`, `--name=value`; a repeated option adds a line (for list inputs); a boolean
+ * option alone means true and `--no-<name>` false.
  */
 import { ConfigurationError } from '../util/errors.ts';
 import type { InputDecls } from '../steps/inputs.ts';
 
-export interface ParsedArgs {
+export interface OptionSpec {
+  /** Options that take a value. */
+  readonly valued: readonly string[];
+  /** Options that are true or false: alone, `--no-x`, or with an explicit true/false. */
+  readonly booleans?: readonly string[];
+  /** Whether bare words are allowed (subcommands and their arguments). */
+  readonly positionals?: boolean;
+}
+
+export interface ParsedOptions {
   readonly values: Record<string, string>;
+  readonly positionals: string[];
   readonly help: boolean;
 }
 
-export function parseStepArgs(argv: readonly string[], decls: InputDecls, command: string, extra: readonly string[] = []): ParsedArgs {
+export function parseOptions(argv: readonly string[], spec: OptionSpec, command: string): ParsedOptions {
   const values: Record<string, string> = {};
-  const known = new Set([...Object.keys(decls), ...extra]);
-  const isBool = (name: string): boolean => {
-    const d = decls[name];
-    return d !== undefined && (d.default === 'true' || d.default === 'false' || d.fallback === 'true' || d.fallback === 'false');
-  };
+  const positionals: string[] = [];
+  const booleans = new Set(spec.booleans ?? []);
+  const known = new Set([...spec.valued, ...booleans]);
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -26,6 +34,10 @@ export function parseStepArgs(argv: readonly string[], decls: InputDecls, comman
       continue;
     }
     if (!arg.startsWith('--')) {
+      if (spec.positionals) {
+        positionals.push(arg);
+        continue;
+      }
       throw new ConfigurationError(
         `${command}: unexpected argument '${arg}'.`,
         `Options take the form --name value; see 'modelship ${command} --help'.`,
@@ -38,7 +50,7 @@ export function parseStepArgs(argv: readonly string[], decls: InputDecls, comman
       value = name.slice(eq + 1);
       name = name.slice(0, eq);
     }
-    if (value === undefined && name.startsWith('no-') && isBool(name.slice(3))) {
+    if (value === undefined && name.startsWith('no-') && booleans.has(name.slice(3))) {
       name = name.slice(3);
       value = 'false';
     }
@@ -50,8 +62,9 @@ export function parseStepArgs(argv: readonly string[], decls: InputDecls, comman
     }
     if (value === undefined) {
       const next = argv[i + 1];
-      if (isBool(name) && (next === undefined || next.startsWith('--'))) value = 'true';
-      else if (next === undefined) throw new ConfigurationError(`${command}: option --${name} needs a value.`, `Write --${name} <value>.`);
+      if (booleans.has(name) && (next === undefined || !/^(true|false)$/i.test(next))) value = 'true';
+      else if (next === undefined || next.startsWith('--'))
+        throw new ConfigurationError(`${command}: option --${name} needs a value.`, `Write --${name} <value>.`);
       else {
         value = next;
         i++;
@@ -59,7 +72,21 @@ export function parseStepArgs(argv: readonly string[], decls: InputDecls, comman
     }
     values[name] = values[name] !== undefined ? `${values[name]}\n${value}` : value;
   }
-  return { values, help };
+  return { values, positionals, help };
+}
+
+function isBooleanInput(d: InputDecls[string]): boolean {
+  return d.default === 'true' || d.default === 'false' || d.fallback === 'true' || d.fallback === 'false';
+}
+
+/** A step's options: its declared inputs (plus `extra` valued options, e.g. the pipeline's own). */
+export function parseStepArgs(argv: readonly string[], decls: InputDecls, command: string, extra: readonly string[] = []): ParsedOptions {
+  const names = Object.keys(decls);
+  return parseOptions(
+    argv,
+    { valued: [...names.filter((n) => !isBooleanInput(decls[n])), ...extra], booleans: names.filter((n) => isBooleanInput(decls[n])) },
+    command,
+  );
 }
 
 export function stepHelp(command: string, description: string, decls: InputDecls, outputs: Readonly<Record<string, string>>): string {

@@ -36,7 +36,7 @@ const subcommands: Readonly<Record<string, { summary: string; load: () => Promis
   },
   comment: {
     summary: "upsert evaluate-gate's PR comment from a report.json (phase two of the fork-safe pattern)",
-    load: async () => (await import('../github/report-comment.ts')).commentCommand,
+    load: async () => (await import('./comment.ts')).commentCommand,
   },
 };
 

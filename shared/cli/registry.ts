@@ -9,6 +9,7 @@ import { formatBytes } from '../registry/register.ts';
 import { assertAlias, DEFAULT_REGISTRY, parseReference, type Reference } from '../registry/reference.ts';
 import type { AliasMove, Registry, VersionDetails, VersionInfo } from '../registry/types.ts';
 import { ConfigurationError } from '../util/errors.ts';
+import { parseOptions } from './args.ts';
 import type { Logger } from '../util/log.ts';
 
 export interface RegistryIo {
@@ -64,45 +65,14 @@ interface Parsed {
 }
 
 export function parseRegistryArgs(argv: readonly string[]): Parsed {
-  const positionals: string[] = [];
-  const options: Parsed['options'] = { json: false, help: false };
-  const valued = new Set(['registry', 'username', 'password', 'config']);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      options.help = true;
-      continue;
-    }
-    if (arg === '--json') {
-      options.json = true;
-      continue;
-    }
-    if (arg.startsWith('--')) {
-      let name = arg.slice(2);
-      let value: string | undefined;
-      const eq = name.indexOf('=');
-      if (eq >= 0) {
-        value = name.slice(eq + 1);
-        name = name.slice(0, eq);
-      }
-      if (!valued.has(name)) {
-        throw new ConfigurationError(
-          `registry: unknown option --${name}.`,
-          'Known options: --registry, --username, --password, --config, --json.',
-        );
-      }
-      if (value === undefined) {
-        value = argv[i + 1];
-        if (value === undefined) throw new ConfigurationError(`registry: option --${name} needs a value.`, `Write --${name} <value>.`);
-        i++;
-      }
-      (options as Record<string, string | boolean>)[name] = value;
-      continue;
-    }
-    positionals.push(arg);
-  }
+  const { values, positionals, help } = parseOptions(
+    argv,
+    { valued: ['registry', 'username', 'password', 'config'], booleans: ['json'], positionals: true },
+    'registry',
+  );
   const command = positionals.shift() ?? '';
-  return { command, positionals, options };
+  const { json, ...valued } = values;
+  return { command, positionals, options: { ...valued, json: json === 'true', help } };
 }
 
 function metricSummary(metrics: Readonly<Record<string, number>>, max = 3): string {

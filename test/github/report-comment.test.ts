@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { commentCommand, postReportComment } from '../../shared/github/report-comment.ts';
+import { commentCommand } from '../../shared/cli/comment.ts';
+import { postReportComment } from '../../shared/github/report-comment.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
 import { GitHubStandin } from '../github-standin/server.ts';
@@ -131,6 +132,6 @@ describe('postReportComment (workflow_run, phase two)', () => {
       commentCommand(['--pr', 'x', '--report', 'r'], { log: memoryLogger(), stdout: out, cwd: dir, env: {} }),
       /--pr must be a pull request number/,
     );
-    await assert.rejects(commentCommand(['--nope'], { log: memoryLogger(), stdout: out, cwd: dir, env: {} }), /unknown option '--nope'/);
+    await assert.rejects(commentCommand(['--nope'], { log: memoryLogger(), stdout: out, cwd: dir, env: {} }), /unknown option --nope/);
   });
 });
