@@ -31,11 +31,11 @@ describe('train on wasm', () => {
     outputDir: path.join(root, outputDir),
     handleSignals: false,
   });
-  const ctx = { log: memoryLogger(), env: {}, cwd: root, now: () => new Date() };
+  const ctx = () => ({ log: memoryLogger(), env: {}, cwd: root, now: () => new Date() });
 
   it('trains the default cnn and gives identical weights on a re-run', async () => {
-    const a = await train(opts('a'), ctx);
-    const b = await train(opts('b'), ctx);
+    const a = await train(opts('a'), ctx());
+    const b = await train(opts('b'), ctx());
     assert.equal(a.backend, 'wasm');
     assert.ok(a.valAccuracy! > 0.6, `val accuracy ${a.valAccuracy}`);
     const wa = await readFile(path.join(a.modelDir, 'weights.bin'));
