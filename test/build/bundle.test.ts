@@ -89,6 +89,9 @@ describe('the built bundle', () => {
   it('fails a step with "<step> failed: <message>" and a non-zero exit', () => {
     const r = runAction('train', { dataset: 'does-not-exist' });
     assert.notEqual(r.status, 0);
-    assert.match(r.stdout, /::error::train failed: dataset '[^']*does-not-exist' does not exist.%0A  Pass the dataset-dir or manifest output of setup-data as dataset./);
+    assert.match(
+      r.stdout,
+      /::error::train failed: dataset '[^']*does-not-exist' does not exist.%0A {2}Pass the dataset-dir or manifest output of setup-data as dataset./,
+    );
   });
 });
