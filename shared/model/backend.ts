@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { version_layers } from '@tensorflow/tfjs-layers';
@@ -30,6 +30,10 @@ export interface BackendInfo {
 
 /** The file the wasm backend loads (single-threaded, SIMD); its siblings are the other builds. */
 export const WASM_SIMD_FILE = 'tfjs-backend-wasm-simd.wasm';
+
+// tfjs prints an "install tfjs-node" banner on the CPU backend's first use; the backend choice and
+// its reason are logged by initBackend instead.
+tf.env().set('PROD', true);
 
 let chosen: BackendInfo | undefined;
 const versions: Record<string, string> = { 'tfjs-core': tf.version_core, 'tfjs-layers': version_layers, 'tfjs-backend-cpu': version_cpu };
@@ -72,10 +76,20 @@ export function findWasmDir(
 /** Held in a variable so neither TypeScript nor a bundler resolves the optional package. */
 const TFJS_NODE: string = '@tensorflow/tfjs-node';
 
+/**
+ * Where tfjs-node is imported from: the train action installs it on the runner outside the bundle
+ * and names its node_modules in MODELSHIP_TFJS_NODE_DIR; otherwise the usual module resolution.
+ */
+function tfjsNodeSpecifier(): string {
+  const dir = process.env['MODELSHIP_TFJS_NODE_DIR'];
+  if (!dir) return TFJS_NODE;
+  return pathToFileURL(createRequire(pathToFileURL(path.join(dir, 'index.js'))).resolve(TFJS_NODE)).href;
+}
+
 async function tryNode(): Promise<string | undefined> {
   let mod: { version?: Record<string, string> };
   try {
-    mod = (await import(TFJS_NODE)) as { version?: Record<string, string> };
+    mod = (await import(tfjsNodeSpecifier())) as { version?: Record<string, string> };
   } catch (err) {
     return `tfjs-node not installed (${firstLine(err)})`;
   }

@@ -2,7 +2,7 @@ import { input } from './inputs.ts';
 import { defineStep, type StepContext } from './spec.ts';
 import { trainingSummary } from '../report/training.ts';
 import type { TrainOptions, TrainResult } from '../train/options.ts';
-import { ConfigurationError, ModelshipError } from '../util/errors.ts';
+import { ConfigurationError } from '../util/errors.ts';
 
 export const trainStep = defineStep({
   name: 'train',
@@ -34,6 +34,9 @@ export const trainStep = defineStep({
       fallback: 'local',
     }),
     'output-dir': input.string({ description: 'Where to write the model folder.', fallback: '.modelship/model' }),
+    name: input.optional({
+      description: 'The model name recorded in its metadata (and used by register and evaluate-gate). Default: modelship.yml name.',
+    }),
   },
   outputs: {
     'model-dir': 'The model folder (model.json, weights, metadata, history.json, model-card.md).',
@@ -56,6 +59,8 @@ export const trainStep = defineStep({
       earlyStoppingPatience: given(inputs.earlyStoppingPatience, 'early-stopping-patience'),
       ...(inputs.resumeFrom ? { resumeFrom: inputs.resumeFrom } : {}),
       outputDir: inputs.outputDir,
+      // In a Kubernetes training pod there is no modelship.yml; the Job passes the name along.
+      ...((inputs.name ?? ctx.env['MODELSHIP_MODEL_NAME']) ? { name: inputs.name ?? ctx.env['MODELSHIP_MODEL_NAME'] } : {}),
     };
     const result = inputs.target === 'kubernetes' ? await trainRemotely(options, ctx) : await trainLocally(options, ctx);
     return {
@@ -95,16 +100,8 @@ async function trainLocally(options: TrainOptions, ctx: StepContext): Promise<Tr
 
 /** `target: kubernetes` runs the same training as a Job (shared/train/kubernetes.ts). */
 async function trainRemotely(options: TrainOptions, ctx: StepContext): Promise<TrainResult> {
-  let mod: { trainOnKubernetes?: TrainFn };
-  try {
-    // `as string` keeps the type checker from resolving the module before it exists; the literal
-    // stays visible to the bundler.
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-    mod = (await import('../train/kubernetes.ts' as string)) as { trainOnKubernetes?: TrainFn };
-  } catch (err) {
-    throw new ModelshipError('target kubernetes is not available in this build of modelship.', 'Use target: local.', { cause: err });
-  }
-  if (!mod.trainOnKubernetes)
-    throw new ModelshipError('target kubernetes is not available in this build of modelship.', 'Use target: local.');
-  return mod.trainOnKubernetes(options, ctx);
+  // Loaded on use: @kubernetes/client-node needs Node >= 22.19 and is not needed for local training.
+  const { trainOnKubernetes } = await import('../train/kubernetes.ts');
+  const train: TrainFn = trainOnKubernetes;
+  return train(options, ctx);
 }
