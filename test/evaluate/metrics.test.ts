@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { binaryAuc, classificationMetrics, correctness, regressionMetrics } from '../../shared/evaluate/metrics.ts';
+import { binaryAuc, CLASSIFICATION_METRICS, classificationMetrics, correctness, regressionMetrics } from '../../shared/evaluate/metrics.ts';
 import { weightedMetric } from '../../shared/evaluate/score.ts';
 import { binomialTwoSidedHalf, mcnemarExact, pairedBootstrap } from '../../shared/evaluate/significance.ts';
 
@@ -150,18 +150,7 @@ describe('paired bootstrap', () => {
 });
 
 describe('weighted metrics for the bootstrap agree with the plain ones', () => {
-  const names = [
-    'accuracy',
-    'precision_macro',
-    'recall_macro',
-    'f1_macro',
-    'precision_weighted',
-    'recall_weighted',
-    'f1_weighted',
-    'log_loss',
-    'roc_auc',
-    'ece',
-  ];
+  const names = CLASSIFICATION_METRICS;
   for (const c of ref.classification) {
     it(c.name, () => {
       const probs = Float32Array.from(c.probabilities);
