@@ -1,6 +1,5 @@
 import { input } from './inputs.ts';
 import { defineStep } from './spec.ts';
-import { registerModel, registerSummary } from '../registry/register.ts';
 
 export const registerStep = defineStep({
   name: 'register',
@@ -37,6 +36,8 @@ export const registerStep = defineStep({
     ref: 'The full reference, e.g. ghcr.io/acme/models/fashion:3@sha256:….',
   },
   run: async (inputs, ctx) => {
+    // Loaded on use, like every step's domain code: `--help` and other steps stay light.
+    const { registerModel, registerSummary } = await import('../registry/register.ts');
     const result = await registerModel(
       {
         model: inputs.model,

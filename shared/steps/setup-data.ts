@@ -1,8 +1,5 @@
 import { input } from './inputs.ts';
 import { defineStep } from './spec.ts';
-import { setupData } from '../data/prepare.ts';
-import { actionsDataCache } from '../github/cache.ts';
-import { renderDatasetSummary } from '../report/dataset.ts';
 
 export const setupDataStep = defineStep({
   name: 'setup-data',
@@ -48,6 +45,12 @@ export const setupDataStep = defineStep({
     'cache-hit': 'true when the prepared data came from the cache or an unchanged earlier run.',
   },
   async run(inputs, ctx) {
+    // Loaded on use, so that other steps and `--help` do not load sharp, archives or the cache client.
+    const [{ setupData }, { actionsDataCache }, { renderDatasetSummary }] = await Promise.all([
+      import('../data/prepare.ts'),
+      import('../github/cache.ts'),
+      import('../report/dataset.ts'),
+    ]);
     const result = await setupData(
       {
         source: inputs.source,
