@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import { evaluateGateStep, registerStep, setupDataStep, trainStep } from '../steps/index.ts';
+import type { InputDecls } from '../steps/inputs.ts';
 import type { AnyStep, StepContext, StepResult } from '../steps/spec.ts';
-import { ConfigurationError } from '../util/errors.ts';
 import { parseStepArgs } from './args.ts';
 
 type RunStep = (step: AnyStep, raw: Readonly<Record<string, string>>) => Promise<StepResult<string>>;
@@ -32,8 +32,8 @@ export async function runPipeline(
   ctx: StepContext,
   runStep: RunStep,
 ): Promise<{ ok: boolean; outputs: Record<string, Record<string, string>> }> {
-  const all: Record<string, { description: string; parse: () => never }> = {};
-  for (const step of loop) for (const [name, d] of Object.entries(step.inputs)) if (!wired.has(name)) all[name] = d as never;
+  const all: InputDecls = {};
+  for (const step of loop) for (const [name, d] of Object.entries(step.inputs)) if (!wired.has(name)) all[name] = d;
   const { values } = parseStepArgs(argv, all, 'pipeline', own);
   const workDir = values['work-dir'] ?? '.modelship';
   const promote = values['promote'] ?? 'production';
@@ -68,7 +68,6 @@ export async function runPipeline(
     return { ok: false, outputs };
   }
   const alias = [values['alias'], promote].filter((a): a is string => a !== undefined && a !== '').join('\n');
-  if (alias.includes('${{')) throw new ConfigurationError('pipeline: --alias holds a workflow expression.', 'Give plain alias names.');
   await run(registerStep, { ...pick(registerStep), model, dataset, report: String(gate.outputs['report']), alias });
   ctx.log.info(`pipeline done: ${outputs['register']?.['ref'] ?? ''}`);
   return { ok: true, outputs };

@@ -33,9 +33,9 @@ export async function runAction(step: AnyStep, deps: ActionDeps = {}): Promise<v
   const log = deps.log ?? actionsLogger();
   try {
     const raw: Record<string, string> = {};
-    for (const name of Object.keys(step.inputs)) {
+    for (const [name, decl] of Object.entries(step.inputs)) {
       raw[name] = core.getInput(name);
-      if (isSecretInput(name) && raw[name]) core.setSecret(raw[name]);
+      if (decl.secret && raw[name]) core.setSecret(raw[name]);
     }
     const cwd = deps.cwd ?? process.cwd();
     const inputs = await resolveInputs(step, raw, cwd);
@@ -52,9 +52,4 @@ export async function runAction(step: AnyStep, deps: ActionDeps = {}): Promise<v
   } catch (err) {
     core.setFailed(formatFailure(step.name, err));
   }
-}
-
-/** Inputs named *-token, *password or *secret are masked as soon as they are read. */
-function isSecretInput(name: string): boolean {
-  return /(^|-)(password|token|secret)$/.test(name);
 }

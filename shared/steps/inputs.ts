@@ -14,6 +14,8 @@ export interface InputDecl<T> {
   /** The value used when neither the input nor modelship.yml gives one (not in action.yml). */
   readonly fallback?: string;
   readonly required?: boolean;
+  /** Masked in the log as soon as it is read. */
+  readonly secret?: boolean;
   /** Allowed values, for enums (listed in errors and in the action.yml check). */
   readonly choices?: readonly string[];
   /** Turns the raw string ('' when not given) into the typed value, or throws ConfigurationError. */
@@ -53,7 +55,7 @@ export const input = {
   },
   /** A secret: kept verbatim (no trimming of inner content), undefined when empty. */
   secret(opts: Opts): InputDecl<string | undefined> {
-    return decl(opts, (raw) => (raw === '' ? undefined : raw.trim()));
+    return { ...decl(opts, (raw) => (raw === '' ? undefined : raw.trim())), secret: true };
   },
   /** Only `true` or `false` (YAML 1.2 core schema, as @actions/core accepts). */
   bool(opts: Opts): InputDecl<boolean> {

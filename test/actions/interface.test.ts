@@ -37,6 +37,11 @@ describe('action.yml interfaces', () => {
       it('declares exactly the outputs the step sets', () => {
         assert.deepEqual(Object.keys(yml.outputs).sort(), Object.keys(step.outputs).sort());
       });
+      it('declares every token and password input as a secret (masked when read)', () => {
+        for (const [name, decl] of Object.entries(step.inputs)) {
+          if (/(^|-)(password|token|secret)$/.test(name)) assert.equal(decl.secret, true, `${name} is not declared with input.secret`);
+        }
+      });
       it('uses kebab-case names', () => {
         for (const n of [...Object.keys(yml.inputs), ...Object.keys(yml.outputs)]) assert.match(n, /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
       });
