@@ -16,7 +16,7 @@ import { saveModel } from '../shared/model/io.ts';
 import { buildArtifact } from '../shared/registry/artifact.ts';
 import { DistributionStore } from '../shared/registry/distribution.ts';
 import { openRegistry } from '../shared/registry/index.ts';
-import { formatBytes } from '../shared/registry/register.ts';
+import { formatBytes } from '../shared/util/format.ts';
 import type { Registry } from '../shared/registry/types.ts';
 import { silentLogger } from '../shared/util/log.ts';
 import { isEntry } from '../shared/cli/main.ts';

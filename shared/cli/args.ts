@@ -3,8 +3,8 @@
  * `--name value`, `--name=value`; a repeated option adds a line (for list inputs); a boolean
  * option alone means true and `--no-<name>` false.
  */
-import { ConfigurationError } from '../util/errors.ts';
-import type { InputDecls } from '../steps/inputs.ts';
+import { ConfigurationError } from '../util/index.ts';
+import type { InputDecls } from '../steps/index.ts';
 
 export interface OptionSpec {
   /** Options that take a value. */

@@ -3,9 +3,8 @@
  * `workflow_run` workflow. The work is postReportComment in the github domain.
  */
 import path from 'node:path';
-import { postReportComment } from '../github/report-comment.ts';
-import { ConfigurationError } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
+import { postReportComment } from '../github/index.ts';
+import { ConfigurationError, type Logger } from '../util/index.ts';
 import { parseOptions } from './args.ts';
 
 /** `modelship comment` (to be registered among the CLI subcommands). Returns the exit code. */

@@ -6,11 +6,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigurationError, formatFailure } from '../util/errors.ts';
-import { consoleLogger, type Logger } from '../util/log.ts';
-import { steps } from '../steps/index.ts';
-import { resolveInputs } from '../steps/resolve.ts';
-import type { AnyStep, OutputValue, StepContext, StepResult } from '../steps/spec.ts';
+import { ConfigurationError, consoleLogger, formatFailure, type Logger } from '../util/index.ts';
+import { type AnyStep, type OutputValue, resolveInputs, type StepContext, type StepResult, steps } from '../steps/index.ts';
 import { parseStepArgs, stepHelp } from './args.ts';
 import { runPipeline, pipelineHelp } from './pipeline.ts';
 

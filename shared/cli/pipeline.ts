@@ -4,9 +4,16 @@
  * An option given to the pipeline goes to every step that declares an input of that name.
  */
 import path from 'node:path';
-import { evaluateGateStep, registerStep, setupDataStep, trainStep } from '../steps/index.ts';
-import type { InputDecls } from '../steps/inputs.ts';
-import type { AnyStep, StepContext, StepResult } from '../steps/spec.ts';
+import {
+  type AnyStep,
+  evaluateGateStep,
+  type InputDecls,
+  registerStep,
+  setupDataStep,
+  type StepContext,
+  type StepResult,
+  trainStep,
+} from '../steps/index.ts';
 import { parseStepArgs } from './args.ts';
 
 type RunStep = (step: AnyStep, raw: Readonly<Record<string, string>>) => Promise<StepResult<string>>;

@@ -3,14 +3,20 @@
  * over either transport. Human-readable tables on stdout (or JSON with --json), logs on stderr.
  */
 import path from 'node:path';
-import { loadConfig } from '../config/load.ts';
-import { openRegistry } from '../registry/index.ts';
-import { formatBytes } from '../registry/register.ts';
-import { assertAlias, DEFAULT_REGISTRY, parseReference, type Reference } from '../registry/reference.ts';
-import type { AliasMove, Registry, VersionDetails, VersionInfo } from '../registry/types.ts';
-import { ConfigurationError } from '../util/errors.ts';
+import { loadConfig } from '../config/index.ts';
+import {
+  type AliasMove,
+  assertAlias,
+  DEFAULT_REGISTRY,
+  openRegistry,
+  parseReference,
+  type Reference,
+  type Registry,
+  type VersionDetails,
+  type VersionInfo,
+} from '../registry/index.ts';
+import { ConfigurationError, formatBytes, type Logger } from '../util/index.ts';
 import { parseOptions } from './args.ts';
-import type { Logger } from '../util/log.ts';
 
 export interface RegistryIo {
   readonly log: Logger;

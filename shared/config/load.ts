@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError } from '../util/errors.ts';
+import { ConfigurationError } from '../util/index.ts';
 import { projectConfigSchema, type ConfigSection, type ProjectConfig } from './schema.ts';
 
 export const DEFAULT_CONFIG_FILE = 'modelship.yml';

@@ -13,8 +13,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
-import { ConfigurationError } from '../util/errors.ts';
-import { buildDirAtomic, isInside } from '../util/fs.ts';
+import { buildDirAtomic, ConfigurationError, formatBytes, isInside } from '../util/index.ts';
 
 /** Largest expanded size an archive may have (20 GiB). */
 export const MAX_ARCHIVE_BYTES = 20 * 2 ** 30;
@@ -82,13 +81,6 @@ function spend(archive: string, budget: Budget, limits: ExtractLimits, bytes: nu
   budget.bytes += bytes;
   if (budget.entries > limits.maxEntries) throw refuse(archive, `has more than ${limits.maxEntries.toLocaleString('en-US')} entries`);
   if (budget.bytes > limits.maxBytes) throw refuse(archive, `expands to more than ${formatBytes(limits.maxBytes)}`);
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(n % 2 ** 30 === 0 ? 0 : 1)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
 }
 
 /** Extracts `archive` into `dest` (replaced atomically), after checking every entry. */

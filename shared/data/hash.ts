@@ -4,7 +4,7 @@
  */
 import { createHash, hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { ConfigurationError } from '../util/errors.ts';
+import { ConfigurationError } from '../util/index.ts';
 
 /** Bytes read per call: large reads keep the hash, not the syscalls, the bottleneck. */
 export const HASH_READ_SIZE = 4 << 20;

@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigurationError } from '../util/errors.ts';
+import { ConfigurationError } from '../util/index.ts';
 import { DATASET_SCHEMA_VERSION, MANIFEST_FILE, type DatasetManifest, type SplitName, type TensorFile } from './manifest.ts';
 
 export type TensorArray = Uint8Array | Int32Array | Float32Array;

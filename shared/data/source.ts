@@ -9,9 +9,8 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ConfigurationError, ModelshipError } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
-import { archiveKind, extractArchive, formatBytes, MAX_ARCHIVE_BYTES, type ExtractLimits, DEFAULT_LIMITS } from './extract.ts';
+import { ConfigurationError, formatBytes, type Logger, ModelshipError } from '../util/index.ts';
+import { archiveKind, extractArchive, MAX_ARCHIVE_BYTES, type ExtractLimits, DEFAULT_LIMITS } from './extract.ts';
 import type { StatCache } from './state.ts';
 
 export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;

@@ -4,8 +4,7 @@
  * identical examples always land in the same split (no train/test leakage through duplicates).
  */
 import { hash } from 'node:crypto';
-import { ConfigurationError } from '../util/errors.ts';
-import type { SplitName } from './manifest.ts';
+import { ConfigurationError } from '../util/index.ts';
 import { GIVEN_TEST, GIVEN_TRAIN, GIVEN_VALIDATION } from './types.ts';
 
 export type Ratios = readonly [number, number, number];
@@ -38,8 +37,6 @@ export function splitPoint(seed: number, digest: Uint8Array): number {
   const h = hash('sha256', Buffer.concat([prefix, digest]), 'buffer');
   return h.readUIntBE(0, 6) / 2 ** 48;
 }
-
-export const SPLIT_INDEX: Readonly<Record<SplitName, number>> = { train: 0, validation: 1, test: 2 };
 
 /**
  * Where one example goes. Without a given split: by `ratios`. With one: the given split, except

@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { writeJsonAtomic } from '../util/fs.ts';
+import { writeJsonAtomic } from '../util/index.ts';
 import type { FileDigest, Hasher } from './hash.ts';
 
 export const STATE_FILE = '.modelship-state.json';

@@ -3,7 +3,7 @@
  * labels, the given split where the source has one, and the source files it used.
  */
 import type { DatasetFormat, FileRecord, Task } from './manifest.ts';
-import type { Logger } from '../util/log.ts';
+import type { Logger } from '../util/index.ts';
 
 /** A file of the source, already hashed. */
 export interface SourceFile {

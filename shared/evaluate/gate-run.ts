@@ -6,17 +6,20 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadManifest, readSplit, type LoadedDataset, type SplitTensors } from '../data/load.ts';
-import { publishComment, type CommentMode, type CommentOutcome } from '../github/comments.ts';
-import { readGithubContext, type GithubContext } from '../github/context.ts';
-import { MODEL_METADATA_FILE, type ModelMetadata } from '../model/metadata.ts';
-import type { Registry, OpenOptions } from '../registry/types.ts';
-import { renderGateMarkdown } from '../report/gate-markdown.ts';
-import { jsonNumber, REPORT_FILE, REPORT_MARKDOWN_FILE, REPORT_SCHEMA_VERSION, type GateReport } from '../report/gate-report.ts';
+import { loadManifest, readSplit, type LoadedDataset, type SplitTensors } from '../data/index.ts';
+import { type CommentMode, type CommentOutcome, type GithubContext, publishComment, readGithubContext } from '../github/index.ts';
+import { MODEL_METADATA_FILE, type ModelMetadata } from '../model/index.ts';
+import type { Registry, OpenOptions } from '../registry/index.ts';
+import {
+  type GateReport,
+  jsonNumber,
+  renderGateMarkdown,
+  REPORT_FILE,
+  REPORT_MARKDOWN_FILE,
+  REPORT_SCHEMA_VERSION,
+} from '../report/index.ts';
 import { parseRules, type Rule } from '../rules/index.ts';
-import { ConfigurationError, errorMessage } from '../util/errors.ts';
-import { buildDirAtomic, writeFileAtomic } from '../util/fs.ts';
-import type { Logger } from '../util/log.ts';
+import { buildDirAtomic, ConfigurationError, errorMessage, type Logger, writeFileAtomic } from '../util/index.ts';
 import { decideGate, type GateDecision } from './gate.ts';
 import { metricNames, scalarMetrics, type Metrics } from './metrics.ts';
 import { bootstrapIntervals, checkHeldOut, modelFilesDigest, readHistory, scoreOutputs, type Scored } from './score.ts';

@@ -12,8 +12,7 @@
  * Without a baseline the candidate is the first model: regression limits are skipped and only
  * thresholds decide.
  */
-import { evaluateRules, fmt, type MetricValues, type RuleResult } from '../rules/evaluate.ts';
-import type { Rule } from '../rules/parse.ts';
+import { evaluateRules, fmt, type MetricValues, type Rule, type RuleResult } from '../rules/index.ts';
 import { mcnemarExact, type BootstrapResult, type McNemarResult } from './significance.ts';
 
 export interface GateInput {

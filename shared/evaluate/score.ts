@@ -5,10 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { LoadedDataset, SplitTensors, TensorArray } from '../data/load.ts';
-import { HISTORY_FILE, MODEL_JSON_FILE, MODEL_METADATA_FILE, type EpochRecord, type ModelMetadata } from '../model/metadata.ts';
-import { ConfigurationError } from '../util/errors.ts';
-import { sha256, sha256File } from '../util/fs.ts';
+import type { LoadedDataset, SplitTensors, TensorArray } from '../data/index.ts';
+import { HISTORY_FILE, MODEL_JSON_FILE, MODEL_METADATA_FILE, type EpochRecord, type ModelMetadata } from '../model/index.ts';
+import { ConfigurationError, sha256, sha256File } from '../util/index.ts';
 import {
   argmaxRows,
   classificationMetrics,

@@ -3,6 +3,7 @@
  * examples): McNemar's exact test for accuracy and a seeded paired bootstrap interval for the
  * other metrics.
  */
+import { mulberry32 } from '../util/index.ts';
 
 export interface McNemarResult {
   readonly test: 'mcnemar-exact';
@@ -65,18 +66,6 @@ export function mcnemarExact(candidateCorrect: ArrayLike<number | boolean>, base
     candidateOnly,
     baselineOnly,
     pValue: binomialTwoSidedHalf(candidateOnly, candidateOnly + baselineOnly),
-  };
-}
-
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same intervals everywhere. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

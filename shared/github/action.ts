@@ -4,10 +4,8 @@
  * fails the step with `<step> failed: <message>` on any error, `unknown` included.
  */
 import * as core from '@actions/core';
-import { formatFailure } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
-import { resolveInputs } from '../steps/resolve.ts';
-import type { AnyStep, OutputValue, StepContext } from '../steps/spec.ts';
+import { formatFailure, type Logger } from '../util/index.ts';
+import { type AnyStep, type OutputValue, resolveInputs, type StepContext } from '../steps/index.ts';
 
 export function actionsLogger(): Logger {
   return {

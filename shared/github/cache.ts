@@ -4,8 +4,8 @@
  * else setup-data works without it.
  */
 import * as cache from '@actions/cache';
-import type { DataCache } from '../data/prepare.ts';
-import type { Logger } from '../util/log.ts';
+import type { DataCache } from '../data/index.ts';
+import type { Logger } from '../util/index.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

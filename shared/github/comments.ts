@@ -8,8 +8,7 @@
  * is the two-phase pattern (examples/workflows/pr-comment.yml): the gate uploads its report, a
  * `workflow_run` workflow posts it with `postReportComment`.
  */
-import { errorMessage, ModelshipError } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
+import { errorMessage, type Logger, ModelshipError } from '../util/index.ts';
 import { githubClient, httpStatus, isReadOnlyTokenError, type GithubClient } from './client.ts';
 import type { GithubContext, RepoName } from './context.ts';
 

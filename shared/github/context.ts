@@ -3,7 +3,7 @@
  * pass their own) and the event payload file it names. Nothing here reads process.env directly.
  */
 import { readFile } from 'node:fs/promises';
-import { ModelshipError } from '../util/errors.ts';
+import { ModelshipError } from '../util/index.ts';
 
 export interface RepoName {
   readonly owner: string;

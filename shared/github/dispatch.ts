@@ -1,7 +1,7 @@
 /**
  * workflow_dispatch: start a workflow (monitor-check uses it to trigger retraining on a breach).
  */
-import { ConfigurationError, errorMessage, ModelshipError } from '../util/errors.ts';
+import { ConfigurationError, errorMessage, ModelshipError } from '../util/index.ts';
 import { githubClient, httpStatus, isReadOnlyTokenError, type GithubClient } from './client.ts';
 import type { RepoName } from './context.ts';
 

@@ -8,10 +8,8 @@
  * token from GITHUB_TOKEN.
  */
 import path from 'node:path';
-import { renderGateMarkdown } from '../report/gate-markdown.ts';
-import { readGateReport } from '../report/gate-report.ts';
-import { ConfigurationError } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
+import { readGateReport, renderGateMarkdown } from '../report/index.ts';
+import { ConfigurationError, type Logger } from '../util/index.ts';
 import { githubClient, isReadOnlyTokenError, type GithubClient } from './client.ts';
 import { commentMarker, findPullForWorkflowRun, upsertComment, type UpsertResult } from './comments.ts';
 import { readGithubContext, workflowRunHead } from './context.ts';

@@ -4,7 +4,7 @@
  * failure comes out as a ModelshipError naming what was attempted and the server's answer.
  */
 import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
-import { ModelshipError } from '../util/errors.ts';
+import { ModelshipError } from '../util/index.ts';
 import { loadKubeConfig, type KubeTarget } from './config.ts';
 import { isNotFound, kubeError } from './errors.ts';
 import { containerTerminated, jobState, type JobLike, type PodLike } from './explain.ts';

@@ -2,7 +2,7 @@
  * Kubernetes API failures as modelship errors: the API server's `Status` (code, reason, message)
  * when there is one, the network cause otherwise, with what to do about the common ones.
  */
-import { ModelshipError, errorMessage } from '../util/errors.ts';
+import { ModelshipError, errorMessage } from '../util/index.ts';
 
 export interface ApiStatus {
   readonly code: number;
@@ -44,11 +44,6 @@ export function apiStatus(err: unknown): ApiStatus | undefined {
 }
 
 export const isNotFound = (err: unknown): boolean => apiStatus(err)?.code === 404;
-export const isAlreadyExists = (err: unknown): boolean => {
-  const s = apiStatus(err);
-  return s?.code === 409 && s.reason === 'AlreadyExists';
-};
-
 function networkCause(err: unknown): string | undefined {
   let cur: unknown = err;
   for (let i = 0; i < 5 && cur; i++) {

@@ -1,7 +1,7 @@
 /** Kubernetes for modelship: the only module that talks to a cluster. */
 export { loadKubeConfig, type KubeTarget, type LoadedKubeConfig } from './config.ts';
 export { KubeClient, jobPodSelector, jobsPath, labelSelector, podsPath, type JobJson, type PodJson, type WaitOptions } from './client.ts';
-export { apiStatus, isAlreadyExists, isNotFound, kubeError, type ApiStatus } from './errors.ts';
+export { apiStatus, isNotFound, kubeError, type ApiStatus } from './errors.ts';
 export {
   containerStarted,
   containerTerminated,

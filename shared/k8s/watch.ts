@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
-import { ModelshipError, errorMessage } from '../util/errors.ts';
+import { ModelshipError, errorMessage } from '../util/index.ts';
 import { apiStatus, kubeError } from './errors.ts';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ConfigurationError } from '../util/errors.ts';
+import { ConfigurationError } from '../util/index.ts';
 
 export interface ArchitectureOptions {
   /** Shape of one example, e.g. [28, 28, 1] or [13]. */

@@ -14,8 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { version_layers } from '@tensorflow/tfjs-layers';
-import { ConfigurationError, ModelshipError } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
+import { ConfigurationError, type Logger, ModelshipError } from '../util/index.ts';
 import { registerWasmTrainingKernels } from './kernels/index.ts';
 import type { BackendName } from './metadata.ts';
 

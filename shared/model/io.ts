@@ -11,8 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { buildDirAtomic, isInside, writeFileAtomic } from '../util/fs.ts';
-import { ConfigurationError } from '../util/errors.ts';
+import { buildDirAtomic, ConfigurationError, isInside, writeFileAtomic } from '../util/index.ts';
 import {
   HISTORY_FILE,
   MODEL_CARD_FILE,

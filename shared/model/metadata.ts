@@ -3,7 +3,7 @@
  * with what serving and evaluation need to reproduce the input pipeline exactly.
  * The server reads preprocessing from here, so training and serving cannot drift apart.
  */
-import type { SplitName, Task } from '../data/manifest.ts';
+import type { SplitName, Task } from '../data/index.ts';
 
 export const MODEL_METADATA_FILE = 'modelship.json';
 export const MODEL_JSON_FILE = 'model.json';

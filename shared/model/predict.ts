@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { TensorArray } from '../data/load.ts';
-import { ModelshipError } from '../util/errors.ts';
+import type { TensorArray } from '../data/index.ts';
+import { ModelshipError } from '../util/index.ts';
 import type { ModelMetadata, Preprocessing } from './metadata.ts';
 
 export const PREDICT_BATCH_SIZE = 256;

@@ -8,10 +8,9 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { loadManifest } from '../data/load.ts';
-import { HISTORY_FILE, MODEL_CARD_FILE, MODEL_JSON_FILE, MODEL_METADATA_FILE } from '../model/metadata.ts';
-import { ConfigurationError } from '../util/errors.ts';
-import { isInside, sha256, sha256File } from '../util/fs.ts';
+import { loadManifest } from '../data/index.ts';
+import { HISTORY_FILE, MODEL_CARD_FILE, MODEL_JSON_FILE, MODEL_METADATA_FILE } from '../model/index.ts';
+import { ConfigurationError, isInside, sha256, sha256File } from '../util/index.ts';
 import { encodeManifest, OCI_MANIFEST, type BlobSource, type Descriptor, type StoredManifest } from './store.ts';
 import type { ModelConfig } from './types.ts';
 

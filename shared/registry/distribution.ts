@@ -19,8 +19,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigurationError, ModelshipError } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
+import { ConfigurationError, type Logger, ModelshipError } from '../util/index.ts';
 import { repositoryOf, type RegistryLocation } from './reference.ts';
 import {
   decodeManifest,

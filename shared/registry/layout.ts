@@ -16,9 +16,7 @@ import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import lockfile from 'proper-lockfile';
-import { ModelshipError } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { type Logger, ModelshipError, writeFileAtomic, writeJsonAtomic } from '../util/index.ts';
 import { ANNOTATION } from './artifact.ts';
 import {
   decodeManifest,

@@ -6,10 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MODEL_METADATA_FILE } from '../model/metadata.ts';
-import { ConfigurationError, ModelshipError } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
-import { sha256 } from '../util/fs.ts';
+import { MODEL_METADATA_FILE } from '../model/index.ts';
+import { ConfigurationError, type Logger, ModelshipError, sha256 } from '../util/index.ts';
 import { ANNOTATION, buildArtifact, isSafeRelative, MODEL_ARTIFACT_TYPE, MODEL_CONFIG_MEDIA_TYPE } from './artifact.ts';
 import {
   assertAlias,

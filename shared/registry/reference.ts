@@ -18,7 +18,7 @@
  * the repository `acme/models/fashion` on ghcr.io).
  */
 import path from 'node:path';
-import { ConfigurationError } from '../util/errors.ts';
+import { ConfigurationError } from '../util/index.ts';
 
 export const DEFAULT_REGISTRY = '.modelship/registry';
 
@@ -293,8 +293,4 @@ export function repositoryOf(loc: RegistryLocation, name: string): string {
 /** The display reference of a version, e.g. `ghcr.io/acme/models/fashion:3@sha256:…`. */
 export function displayRef(loc: RegistryLocation, name: string, version: number, digest: string): string {
   return `${loc.display}/${name}:${version}@${digest}`;
-}
-
-export function isDigest(s: string): boolean {
-  return DIGEST_RE.test(s);
 }

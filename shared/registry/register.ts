@@ -4,10 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { MODEL_METADATA_FILE } from '../model/metadata.ts';
-import { code, escapeMarkdown, table } from '../report/markdown.ts';
-import { ConfigurationError } from '../util/errors.ts';
-import type { Logger } from '../util/log.ts';
+import { MODEL_METADATA_FILE } from '../model/index.ts';
+import { code, escapeMarkdown, table } from '../report/index.ts';
+import { ConfigurationError, formatBytes, type Logger } from '../util/index.ts';
 import { openRegistry } from './index.ts';
 import { assertAlias, assertName, nameProblem } from './reference.ts';
 import { shortDigest } from './store.ts';
@@ -84,12 +83,6 @@ export async function registerModel(
   }
   const final = moves.length > 0 ? { ...version, aliases: [...new Set([...version.aliases, ...aliases])].sort() } : version;
   return { version: final, moves, registry: registry.display };
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
 
 /** The job summary of a registration. Pure. */

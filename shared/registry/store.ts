@@ -6,7 +6,7 @@
  * The model semantics (artifact layout, aliases and their history, lineage, pulling into a folder)
  * live once in `oci-registry.ts`, on top of this.
  */
-import { sha256 } from '../util/fs.ts';
+import { sha256 } from '../util/index.ts';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';

@@ -2,7 +2,7 @@
  * The registry's public types: what a version is, what the one `Registry` interface returns.
  * Transports (local OCI layout, OCI distribution over HTTP; MLflow later) implement `Registry`.
  */
-import type { Logger } from '../util/log.ts';
+import type { Logger } from '../util/index.ts';
 import type { Reference, ResolvedRef } from './reference.ts';
 
 export type { Reference, ResolvedRef } from './reference.ts';

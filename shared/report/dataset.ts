@@ -2,7 +2,7 @@
  * The job summary of a prepared data set: classes with counts per split, the split rule, the
  * digest, the format and the source. Pure: manifest in, Markdown out.
  */
-import type { DatasetManifest } from '../data/manifest.ts';
+import type { DatasetManifest } from '../data/index.ts';
 import { code, count, details, escapeMarkdown, shortDigest, table } from './markdown.ts';
 
 export interface DatasetSummaryOptions {

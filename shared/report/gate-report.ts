@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigurationError } from '../util/errors.ts';
+import { ConfigurationError } from '../util/index.ts';
 
 export const REPORT_FILE = 'report.json';
 export const REPORT_MARKDOWN_FILE = 'report.md';

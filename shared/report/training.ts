@@ -2,7 +2,7 @@
  * Training reports, pure: the model card (model-card.md in the model folder) and the job summary
  * with the training curves as Mermaid `xychart-beta` charts.
  */
-import type { EpochRecord, ModelMetadata } from '../model/metadata.ts';
+import type { EpochRecord, ModelMetadata } from '../model/index.ts';
 import { code, count, escapeMarkdown, lineChart, shortDigest, table } from './markdown.ts';
 
 export interface TrainingFacts {

@@ -108,8 +108,3 @@ function evaluateRegression(rule: RegressionRule, values: MetricValues, baseline
 export function evaluateRules(rules: readonly Rule[], values: MetricValues, baseline?: MetricValues): RuleResult[] {
   return rules.map((r) => (r.kind === 'threshold' ? evaluateThreshold(r, values) : evaluateRegression(r, values, baseline)));
 }
-
-/** True when no rule failed. */
-export function allPassed(results: readonly RuleResult[]): boolean {
-  return results.every((r) => r.verdict !== 'fail');
-}

@@ -14,4 +14,4 @@ export {
   type RuleKind,
   type ThresholdRule,
 } from './parse.ts';
-export { allPassed, compare, evaluateRules, fmt, unusable, type MetricValues, type RuleResult, type Verdict } from './evaluate.ts';
+export { compare, evaluateRules, fmt, unusable, type MetricValues, type RuleResult, type Verdict } from './evaluate.ts';

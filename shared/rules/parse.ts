@@ -10,7 +10,7 @@
  * The caller passes the metric names it knows (the gate's metrics, later the SLO metrics); an
  * unknown name is an error that lists them. Which direction is "worse" comes from `metricDirection`.
  */
-import { ConfigurationError } from '../util/errors.ts';
+import { ConfigurationError } from '../util/index.ts';
 
 export type Operator = '>=' | '>' | '<=' | '<' | '==' | '!=';
 export const OPERATORS: readonly Operator[] = ['>=', '>', '<=', '<', '==', '!='];

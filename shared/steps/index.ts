@@ -17,3 +17,6 @@ export const steps: Readonly<Record<string, AnyStep>> = {
 };
 
 export { setupDataStep, trainStep, evaluateGateStep, registerStep, deployRolloutStep, monitorCheckStep };
+export { type InputDecls } from './inputs.ts';
+export { resolveInputs } from './resolve.ts';
+export { type AnyStep, type OutputValue, type StepContext, type StepResult } from './spec.ts';

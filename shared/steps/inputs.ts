@@ -5,7 +5,7 @@
  * runner and the CLI both hand the raw strings to `parseInputs`, which returns a readonly object
  * with camelCase keys, or throws a ConfigurationError that names the input and the fix.
  */
-import { ConfigurationError } from '../util/errors.ts';
+import { ConfigurationError } from '../util/index.ts';
 
 export interface InputDecl<T> {
   readonly description: string;

@@ -1,4 +1,4 @@
-import { ModelshipError } from '../util/errors.ts';
+import { ModelshipError } from '../util/index.ts';
 
 /** The honest answer of a step whose implementation has not landed yet. */
 export function notBuilt(step: string): never {

@@ -1,4 +1,4 @@
-import { configInputs, loadConfig } from '../config/load.ts';
+import { configInputs, loadConfig } from '../config/index.ts';
 import { parseInputs, type ParsedInputs } from './inputs.ts';
 import type { AnyStep } from './spec.ts';
 

@@ -6,8 +6,8 @@
  * an optional job summary and an optional failure (e.g. a gate that did not pass, reported after
  * the outputs are set).
  */
-import type { ConfigSection } from '../config/schema.ts';
-import type { Logger } from '../util/log.ts';
+import type { ConfigSection } from '../config/index.ts';
+import type { Logger } from '../util/index.ts';
 import type { InputDecls, ParsedInputs } from './inputs.ts';
 
 export interface StepContext {

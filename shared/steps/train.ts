@@ -1,8 +1,8 @@
 import { input } from './inputs.ts';
 import { defineStep, type StepContext } from './spec.ts';
-import { trainingSummary } from '../report/training.ts';
-import type { TrainOptions, TrainResult } from '../train/options.ts';
-import { ConfigurationError } from '../util/errors.ts';
+import { trainingSummary } from '../report/index.ts';
+import type { TrainOptions, TrainResult } from '../train/index.ts';
+import { ConfigurationError } from '../util/index.ts';
 
 export const trainStep = defineStep({
   name: 'train',

@@ -10,10 +10,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { readModelFiles, writeModelFiles, type ModelFiles } from '../model/io.ts';
-import type { BackendName, EpochRecord, TrainParams } from '../model/metadata.ts';
-import { ConfigurationError } from '../util/errors.ts';
-import { buildDirAtomic, writeFileAtomic } from '../util/fs.ts';
+import { type BackendName, type EpochRecord, type ModelFiles, readModelFiles, type TrainParams, writeModelFiles } from '../model/index.ts';
+import { buildDirAtomic, ConfigurationError, writeFileAtomic } from '../util/index.ts';
 
 export const CHECKPOINT_DIR = '.checkpoint';
 export const CHECKPOINT_STATE_FILE = 'state.json';

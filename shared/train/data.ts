@@ -2,11 +2,9 @@
  * The training data: the train and validation splits of a prepared data set (never the test
  * split), the preprocessing recorded with the model, and batches cut from them.
  */
-import { loadManifest, readSplit, type LoadedDataset, type SplitTensors, type TensorArray } from '../data/load.ts';
-import type { DatasetManifest } from '../data/manifest.ts';
-import type { Preprocessing } from '../model/metadata.ts';
-import { applyPreprocessing } from '../model/predict.ts';
-import { ConfigurationError } from '../util/errors.ts';
+import { type DatasetManifest, type LoadedDataset, loadManifest, readSplit, type SplitTensors, type TensorArray } from '../data/index.ts';
+import { applyPreprocessing, type Preprocessing } from '../model/index.ts';
+import { ConfigurationError } from '../util/index.ts';
 
 export interface TrainingData {
   readonly dataset: LoadedDataset;

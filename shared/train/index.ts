@@ -3,5 +3,5 @@ export { train, TrainingInterrupted } from './loop.ts';
 export type { TrainContext, TrainOptions, TrainResult } from './options.ts';
 export { CHECKPOINT_DIR, findCheckpoint, readCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint.ts';
 export { choosePreprocessing, gatherBatch, loadTrainingData, type TrainingData } from './data.ts';
-export { Prng, shuffledOrder, streamSeed } from './prng.ts';
+export { Prng, shuffledOrder, streamSeed } from '../util/index.ts';
 export { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from './progress.ts';

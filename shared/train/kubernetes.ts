@@ -23,8 +23,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { V1Job } from '@kubernetes/client-node';
-import { loadConfig } from '../config/load.ts';
-import type { ProjectConfig } from '../config/schema.ts';
+import { loadConfig, type ProjectConfig } from '../config/index.ts';
 import {
   KubeClient,
   containerStarted,
@@ -35,10 +34,9 @@ import {
   type PodJson,
   type PodProblem,
 } from '../k8s/index.ts';
-import { HISTORY_FILE, MODEL_METADATA_FILE, type EpochRecord, type ModelMetadata } from '../model/metadata.ts';
-import type { StepContext } from '../steps/spec.ts';
-import { ConfigurationError, ModelshipError, errorMessage } from '../util/errors.ts';
-import { isInside } from '../util/fs.ts';
+import { HISTORY_FILE, MODEL_METADATA_FILE, type EpochRecord, type ModelMetadata } from '../model/index.ts';
+import type { StepContext } from '../steps/index.ts';
+import { ConfigurationError, errorMessage, isInside, ModelshipError } from '../util/index.ts';
 import type { TrainOptions, TrainResult } from './options.ts';
 
 export const TRAIN_CONTAINER = 'trainer';

@@ -7,25 +7,26 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { SplitTensors } from '../data/load.ts';
-import { loadArchitecture } from '../model/architectures.ts';
-import { initBackend } from '../model/backend.ts';
-import { modelFromFiles, saveModel, serializeModel } from '../model/io.ts';
+import type { SplitTensors } from '../data/index.ts';
 import {
-  HISTORY_FILE,
-  MODEL_SCHEMA_VERSION,
   type EpochRecord,
+  HISTORY_FILE,
+  initBackend,
+  loadArchitecture,
+  MODEL_SCHEMA_VERSION,
+  modelFromFiles,
   type ModelMetadata,
+  predictProbabilities,
   type Preprocessing,
+  saveModel,
+  serializeModel,
   type TrainParams,
-} from '../model/metadata.ts';
-import { predictProbabilities } from '../model/predict.ts';
-import { modelCard } from '../report/training.ts';
-import { ConfigurationError, ModelshipError } from '../util/errors.ts';
+} from '../model/index.ts';
+import { modelCard } from '../report/index.ts';
+import { ConfigurationError, ModelshipError, Prng, shuffledOrder, streamSeed, withMathRandom } from '../util/index.ts';
 import { CHECKPOINT_DIR, readCheckpoint, restoreOptimizer, setWeightsFromBytes, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { gatherBatch, loadTrainingData } from './data.ts';
 import type { TrainContext, TrainOptions, TrainResult } from './options.ts';
-import { Prng, shuffledOrder, streamSeed, withMathRandom } from './prng.ts';
 import { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from './progress.ts';
 
 /** Thrown when a signal stops training; says where the last good checkpoint is. */

@@ -2,9 +2,8 @@
  * The training domain's public types: what `train` takes and what it gives back. Shared by local
  * training and the Kubernetes target, which runs the same training in a Job.
  */
-import type { BackendPreference } from '../model/backend.ts';
-import type { BackendName, EpochRecord, ModelMetadata } from '../model/metadata.ts';
-import type { Logger } from '../util/log.ts';
+import type { BackendName, BackendPreference, EpochRecord, ModelMetadata } from '../model/index.ts';
+import type { Logger } from '../util/index.ts';
 
 export interface TrainOptions {
   /** The data set folder or its manifest.json (setup-data's dataset-dir or manifest output). */

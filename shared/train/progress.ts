@@ -1,5 +1,5 @@
 /** The lines a person follows in the training log (pure, tested on their text). */
-import type { EpochRecord } from '../model/metadata.ts';
+import type { EpochRecord } from '../model/index.ts';
 
 /** 138 → "2m18s", 4 → "4s", 3725 → "1h02m". */
 export function formatDuration(seconds: number): string {

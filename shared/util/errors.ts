@@ -25,10 +25,6 @@ export class ModelshipError extends Error {
   }
 }
 
-export function isConfigurationError(err: unknown): err is ConfigurationError {
-  return err instanceof ConfigurationError;
-}
-
 /** Any thrown value, `unknown` included, as a message. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile, open } from 'node:fs/promises';
+import { mkdir, rename, rm, open } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -70,12 +70,6 @@ export async function sha256File(file: string): Promise<{ hex: string; size: num
     hash.update(buf);
   }
   return { hex: hash.digest('hex'), size };
-}
-
-/** Writes text to a file, creating its folder. */
-export async function writeText(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
 }
 
 /** True when `child` is `parent` or lies inside it (after resolving both). */

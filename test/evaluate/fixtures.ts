@@ -10,7 +10,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { DatasetManifest } from '../../shared/data/manifest.ts';
 import { saveModel } from '../../shared/model/io.ts';
 import type { EpochRecord, ModelMetadata } from '../../shared/model/metadata.ts';
-import { mulberry32 } from '../../shared/evaluate/significance.ts';
+import { mulberry32 } from '../../shared/util/prng.ts';
 
 export const CLASSES = ['cat|dog', '<b>bird</b>', 'fish @octocat'];
 export const DATASET_DIGEST = `sha256:${'1'.repeat(64)}`;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from '../../shared/train/progress.ts';
-import { Prng, shuffledOrder } from '../../shared/train/prng.ts';
+import { Prng, shuffledOrder } from '../../shared/util/prng.ts';
 
 describe('formatDuration', () => {
   const cases: [number, string][] = [

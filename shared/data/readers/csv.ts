@@ -12,7 +12,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigurationError } from '../../util/errors.ts';
+import { ConfigurationError } from '../../util/index.ts';
 import type { FileRecord, Task } from '../manifest.ts';
 import {
   GIVEN_TEST,

@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { ConfigurationError } from '../../util/errors.ts';
+import { ConfigurationError } from '../../util/index.ts';
 import type { FileRecord } from '../manifest.ts';
 import { GIVEN_TEST, GIVEN_TRAIN, type ReadResult, type ReaderOptions, type SourceFile, type SourceTree } from '../types.ts';
 

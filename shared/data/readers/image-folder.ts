@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
-import { ConfigurationError } from '../../util/errors.ts';
+import { ConfigurationError } from '../../util/index.ts';
 import type { FileRecord } from '../manifest.ts';
 import {
   GIVEN_TEST,

@@ -4,8 +4,7 @@
  * operand is transposed explicitly (wasm's Transpose; cheap next to the product) so the product
  * takes the fast path. Batched products keep the stock kernel.
  */
-import { BatchMatMul, util } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { BatchMatMul, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo, util } from '@tensorflow/tfjs-core';
 import { free, type BackendWasm } from './wasm.ts';
 
 type Inputs = { a: TensorInfo; b: TensorInfo };

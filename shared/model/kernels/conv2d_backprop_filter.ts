@@ -9,8 +9,7 @@
  * XNNPACK (~11 GMAC/s here; a batched or transposed product runs a plain loop at ~1 GMAC/s, and the
  * same gradient written as an XNNPACK convolution measured ~4 GMAC/s).
  */
-import { backend_util, Conv2DBackpropFilter } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, Conv2DBackpropFilter, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { f32, free, matMul, reshape, transpose, type BackendWasm } from './wasm.ts';
 
 interface Attrs {

@@ -7,8 +7,7 @@
  * For stride s > 1, dy is first spread onto a zero grid (every s-th pixel), padded, then convolved
  * with stride 1.
  */
-import { backend_util, Conv2DBackpropInput } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, Conv2DBackpropInput, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { f32, free, run, type BackendWasm } from './wasm.ts';
 
 interface Attrs {

@@ -3,8 +3,7 @@
  * CPU backend's Identity and wasm's own Reshape do). The stock kernel copies every tensor the engine
  * keeps for backprop. No kernel writes into its inputs, so sharing is safe.
  */
-import { Identity } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { Identity, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from './wasm.ts';
 
 type Func = (args: { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: NamedAttrMap }) => TensorInfo;

@@ -7,8 +7,7 @@
  * operands), Sum and Mean (leading axes), Tile (batchnorm's gradient), Identity (zero-copy). A replaced kernel keeps the stock kernel's
  * setup/dispose hooks and falls back to the stock function for the cases it does not speed up.
  */
-import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
-import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { getKernel, type KernelConfig, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';

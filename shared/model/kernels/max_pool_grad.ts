@@ -3,8 +3,7 @@
  * One pass over the pooling windows: find each window's first maximum (row-major order, the CPU
  * backend's tie rule) per channel, add dy there. Channels are the inner loop, so reads are contiguous.
  */
-import { backend_util, MaxPoolGrad } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, type KernelConfig, type KernelFunc, MaxPoolGrad, type TensorInfo } from '@tensorflow/tfjs-core';
 import { f32, type BackendWasm } from './wasm.ts';
 
 interface Attrs {

@@ -3,8 +3,16 @@
  * over N, H, W), which the stock kernels do by transposing the whole tensor first. Here one pass adds rows of the innermost
  * block; other reductions keep the stock kernel.
  */
-import { backend_util, Mean, Sum, util } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  backend_util,
+  type KernelConfig,
+  type KernelFunc,
+  Mean,
+  type NamedAttrMap,
+  Sum,
+  type TensorInfo,
+  util,
+} from '@tensorflow/tfjs-core';
 import { f32, type BackendWasm } from './wasm.ts';
 
 type Func = (args: { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: NamedAttrMap }) => TensorInfo;

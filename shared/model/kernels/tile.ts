@@ -4,8 +4,7 @@
  * a training step with batchnorm (~100 ms of 350 for a batch of 64 at 28×28×32). Here the input is
  * copied once per innermost row and every repetition is a block copy (`copyWithin`).
  */
-import { Tile } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo, Tile } from '@tensorflow/tfjs-core';
 import { f32, type BackendWasm } from './wasm.ts';
 
 type Func = (args: { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: NamedAttrMap }) => TensorInfo;

@@ -4,8 +4,7 @@
  * intermediates. Only public tfjs APIs: `getKernel`, and the backend's `makeOutput`,
  * `typedArrayFromHeap`, `disposeData` (the same calls tfjs-backend-wasm's own kernels use).
  */
-import { getKernel } from '@tensorflow/tfjs-core';
-import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { getKernel, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 export type { BackendWasm };

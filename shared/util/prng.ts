@@ -1,6 +1,7 @@
 /**
- * A small seeded PRNG (mulberry32) whose whole state is one 32-bit integer, so checkpoints can
- * record it and a resumed run continues the exact same random stream.
+ * The one seeded PRNG of modelship (mulberry32): its whole state is one 32-bit integer, so
+ * checkpoints can record it and a resumed run continues the exact same random stream, and the
+ * gate's bootstrap gives the same intervals everywhere.
  */
 export class Prng {
   private state: number;
@@ -32,6 +33,12 @@ export class Prng {
     p.state = state >>> 0;
     return p;
   }
+}
+
+/** A seeded generator of floats in [0, 1), as a function. */
+export function mulberry32(seed: number): () => number {
+  const rng = new Prng(seed);
+  return () => rng.next();
 }
 
 /** Derives an independent stream seed from a run seed and a stream number. */
