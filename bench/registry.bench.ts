@@ -85,7 +85,7 @@ export async function main(): Promise<void> {
     const remote = (i: number): Promise<Registry> => openRegistry(`oci://${srv.host}/bench${i}`, { log: silentLogger });
     await measure('docker-registry on loopback', 'remote', remote, model, bytes, work);
     // The transfer alone: the same blobs uploaded without allocating a version.
-    const built = await buildArtifact(model, { name: 'bench', env: {}, now: new Date() });
+    const built = await buildArtifact(model, { name: 'bench', now: new Date() });
     const upload: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const store = new DistributionStore(

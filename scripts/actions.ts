@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { steps } from '../shared/steps/index.ts';
-import type { AnyStep } from '../shared/steps/spec.ts';
+import type { AnyStep } from '../shared/steps/index.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -39,7 +39,7 @@ function inputsYaml(step: AnyStep): Record<string, unknown> {
 }
 
 export function actionYaml(step: AnyStep): string {
-  const composite = step.name === 'train';
+  const composite = step.installsTfjsNode === true;
   const outputs: Record<string, unknown> = {};
   for (const [name, description] of Object.entries(step.outputs)) {
     outputs[name] = composite ? { description, value: `\${{ steps.run.outputs.${name} }}` } : { description };

@@ -1,6 +1,6 @@
 /**
  * Builds the one shared bundle that every action's stub imports:
- *   tsc (type-stripped ESM → lib/) → ncc (lib/shared/github/entry.js → dist/modelship.js)
+ *   tsc (type-stripped ESM → lib/) → ncc (lib/shared/action/entry.js → dist/modelship.js)
  * and copies the tfjs wasm binaries next to it (bundlers do not emit them).
  * Native modules (sharp, tfjs-node) stay external: sharp and its platform package are copied into
  * dist/node_modules; tfjs-node is installed on the runner by the train action.
@@ -30,7 +30,7 @@ const tmp = `${out}.partial`;
 rmSync(tmp, { recursive: true, force: true });
 run(bin('ncc'), [
   'build',
-  'lib/shared/github/entry.js',
+  'lib/shared/action/entry.js',
   '-o',
   tmp,
   '--minify',

@@ -4,7 +4,7 @@
  * option alone means true and `--no-<name>` false.
  */
 import { ConfigurationError } from '../util/index.ts';
-import type { InputDecls } from '../steps/index.ts';
+import type { InputDecls } from '../config/index.ts';
 
 export interface OptionSpec {
   /** Options that take a value. */

@@ -7,7 +7,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigurationError, consoleLogger, formatFailure, type Logger } from '../util/index.ts';
-import { type AnyStep, type OutputValue, resolveInputs, type StepContext, type StepResult, steps } from '../steps/index.ts';
+import {
+  defaultServices,
+  resolveInputs,
+  steps,
+  type AnyStep,
+  type OutputValue,
+  type StepResult,
+  type StepServices,
+} from '../steps/index.ts';
 import { parseStepArgs, stepHelp } from './args.ts';
 import { runPipeline, pipelineHelp } from './pipeline.ts';
 
@@ -18,6 +26,8 @@ export interface CliIo {
   readonly cwd: string;
   readonly log?: Logger;
   readonly now?: () => Date;
+  /** Replaces any of the services the door builds (tests). */
+  readonly services?: Partial<StepServices>;
 }
 
 type Subcommand = (
@@ -79,8 +89,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         io.stdout.write(`${pipelineHelp()}\n`);
         return 0;
       }
-      const ctx = stepContext(io, log);
-      const outcome = await runPipeline(rest, ctx, (s, inputs) => runStep(s, inputs, ctx, io));
+      const services = stepServices(io, log);
+      const outcome = await runPipeline(rest, services, (s, inputs) => runStep(s, inputs, services, io));
       return outcome.ok ? 0 : 1;
     }
     const sub = subcommands[command];
@@ -92,8 +102,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 }
 
-function stepContext(io: CliIo, log: Logger): StepContext {
-  return { log, env: io.env, cwd: io.cwd, now: io.now ?? (() => new Date()), via: 'cli' };
+function stepServices(io: CliIo, log: Logger): StepServices {
+  return defaultServices({ env: io.env, cwd: io.cwd, log, ...(io.now ? { now: io.now } : {}), ...io.services });
 }
 
 async function runStepCommand(step: AnyStep, argv: readonly string[], io: CliIo, log: Logger): Promise<number> {
@@ -102,8 +112,7 @@ async function runStepCommand(step: AnyStep, argv: readonly string[], io: CliIo,
     io.stdout.write(`${stepHelp(step.name, step.description, step.inputs, step.outputs)}\n`);
     return 0;
   }
-  const ctx = stepContext(io, log);
-  const result = await runStep(step, args.values, ctx, io);
+  const result = await runStep(step, args.values, stepServices(io, log), io);
   for (const name of Object.keys(step.outputs)) {
     const value = (result.outputs as Record<string, OutputValue | undefined>)[name];
     if (value !== undefined) io.stdout.write(`${name}=${String(value)}\n`);
@@ -115,15 +124,29 @@ async function runStepCommand(step: AnyStep, argv: readonly string[], io: CliIo,
   return 0;
 }
 
-/** Parses the raw options like the action runner does, runs the step, keeps its summary as a file. */
-async function runStep(step: AnyStep, raw: Readonly<Record<string, string>>, ctx: StepContext, io: CliIo): Promise<StepResult<string>> {
-  const inputs = await resolveInputs(step, raw, io.cwd);
-  const result = await step.run(inputs, ctx);
+/**
+ * Parses the raw options like the action runner does (secret inputs not given as options come from
+ * the environment variable they declare), runs the step, keeps its summary as a file.
+ */
+async function runStep(
+  step: AnyStep,
+  raw: Readonly<Record<string, string>>,
+  services: StepServices,
+  io: CliIo,
+): Promise<StepResult<string>> {
+  const given: Record<string, string> = { ...raw };
+  for (const [name, d] of Object.entries(step.inputs)) {
+    const fromEnv = d.env !== undefined ? io.env[d.env] : undefined;
+    if (given[name] === undefined && fromEnv) given[name] = fromEnv;
+    if (d.secret && given[name]) services.log.secret(given[name]);
+  }
+  const { inputs, config } = await resolveInputs(step, given, io.cwd);
+  const result = await step.run(inputs, { ...services, config });
   if (result.summary) {
     const file = path.join(io.cwd, '.modelship', 'summaries', `${step.name}.md`);
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, result.summary);
-    ctx.log.info(`summary: ${path.relative(io.cwd, file)}`);
+    services.log.info(`summary: ${path.relative(io.cwd, file)}`);
   }
   return result;
 }

@@ -5,15 +5,15 @@
  */
 import path from 'node:path';
 import {
-  type AnyStep,
   evaluateGateStep,
-  type InputDecls,
   registerStep,
   setupDataStep,
-  type StepContext,
-  type StepResult,
   trainStep,
+  type AnyStep,
+  type StepResult,
+  type StepServices,
 } from '../steps/index.ts';
+import type { InputDecls } from '../config/index.ts';
 import { parseStepArgs } from './args.ts';
 
 type RunStep = (step: AnyStep, raw: Readonly<Record<string, string>>) => Promise<StepResult<string>>;
@@ -36,7 +36,7 @@ export function pipelineHelp(): string {
 
 export async function runPipeline(
   argv: readonly string[],
-  ctx: StepContext,
+  ctx: StepServices,
   runStep: RunStep,
 ): Promise<{ ok: boolean; outputs: Record<string, Record<string, string>> }> {
   const all: InputDecls = {};

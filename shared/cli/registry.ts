@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { loadConfig } from '../config/index.ts';
+import { allSteps, configSchema } from '../steps/index.ts';
 import {
   type AliasMove,
   assertAlias,
@@ -215,7 +216,8 @@ export async function registryCommand(argv: string[], io: RegistryIo): Promise<n
       `Usage: modelship registry ${p.command} ${spec.args}`,
     );
   }
-  const { config } = await loadConfig(p.options.config, io.cwd);
+  const { config } = await loadConfig(p.options.config, io.cwd, configSchema(allSteps));
+  const section = config.sections['registry'] ?? {};
   const defaultName = config.name;
   const refOpts = { ...(defaultName ? { defaultName } : {}), where: `registry ${p.command}` };
   const refs: Reference[] = [];
@@ -231,13 +233,12 @@ export async function registryCommand(argv: string[], io: RegistryIo): Promise<n
     );
   }
   const inline = refs.find((r) => r.registry !== undefined)?.registry;
-  const location = p.options.registry ?? inline ?? config.registry?.url ?? DEFAULT_REGISTRY;
+  const location = p.options.registry ?? inline ?? (section['url'] as string | undefined) ?? DEFAULT_REGISTRY;
   const password = p.options.password ?? io.env['MODELSHIP_REGISTRY_PASSWORD'];
   if (password) io.log.secret(password);
-  const username = p.options.username ?? config.registry?.username;
+  const username = p.options.username ?? (section['username'] as string | undefined);
   const registry: Registry = await openRegistry(location, {
     log: io.log,
-    env: io.env,
     cwd: io.cwd,
     ...(username ? { username } : {}),
     ...(password ? { password } : {}),

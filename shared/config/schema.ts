@@ -1,105 +1,122 @@
 /**
  * modelship.yml: the project file both the CLI and the actions read.
  *
- * Each section holds values for one step's inputs, under the same kebab-case names as the
- * action inputs, so that a value can move between the file and a workflow's `with:` unchanged.
- * Unknown keys and wrong types are errors that name the key and the file.
+ * Each section holds values for one step's inputs, under the same kebab-case names as the action
+ * inputs, and its schema is derived from that step's input declarations: a value is checked by the
+ * very parse that checks it in `with:` and on the command line, so it means the same everywhere,
+ * by construction. Secrets are never read from the file. A section may also hold nested settings
+ * that are not inputs (train.kubernetes), with a zod schema of their own. Unknown keys and wrong
+ * values are errors that name the key and the file.
  */
 import { z } from 'zod';
+import { ConfigurationError } from '../util/index.ts';
+import type { InputDecls } from './inputs.ts';
 
-const num = z.number().finite();
-const lines = z.union([z.string(), z.array(z.string())]);
+/** One section of modelship.yml, as a step declares it. */
+export interface SectionDecl {
+  readonly inputs: InputDecls;
+  /** File keys whose input has another name (registry.url → the `registry` input). */
+  readonly rename?: Readonly<Record<string, string>>;
+  /** Nested settings that are not inputs, with their own schema (train.kubernetes). */
+  readonly extra?: Readonly<Record<string, z.ZodType>>;
+}
 
-export const dataSection = z.strictObject({
-  source: z.string().min(1),
-  format: z.enum(['auto', 'image-folder', 'idx', 'csv']).optional(),
-  'label-column': z.string().min(1).optional(),
-  split: z.string().optional(),
-  'split-seed': z.union([z.string(), num]).optional(),
-  'image-size': z.string().optional(),
-  checksum: z.string().optional(),
-  cache: z.boolean().optional(),
-  'output-dir': z.string().optional(),
-});
+/** What a section value may be in YAML: a scalar, or a list for list inputs. */
+export type SectionValue = string | number | boolean | readonly string[];
 
-export const trainSection = z.strictObject({
-  architecture: z.string().optional(),
-  epochs: z.number().int().positive().optional(),
-  'batch-size': z.number().int().positive().optional(),
-  'learning-rate': num.positive().optional(),
-  seed: z.number().int().nonnegative().optional(),
-  backend: z.enum(['auto', 'node', 'wasm', 'cpu']).optional(),
-  'early-stopping-patience': z.number().int().nonnegative().optional(),
-  target: z.enum(['local', 'kubernetes']).optional(),
-  'output-dir': z.string().optional(),
-  kubernetes: z
-    .strictObject({
-      namespace: z.string().optional(),
-      image: z.string().optional(),
-      cpu: z.string().optional(),
-      memory: z.string().optional(),
-      'service-account': z.string().optional(),
-      kubeconfig: z.string().optional(),
-      context: z.string().optional(),
-      /** pvc:<claim> or host:<absolute path>: the volume the data set and model travel through. */
-      volume: z.string().optional(),
-      'mount-path': z.string().optional(),
-      'local-path': z.string().optional(),
-      'timeout-seconds': z.number().int().positive().optional(),
-      'pending-timeout-seconds': z.number().int().positive().optional(),
-      'ttl-seconds-after-finished': z.number().int().nonnegative().optional(),
-    })
-    .optional(),
-});
-
-export const gateSection = z.strictObject({
-  baseline: z.string().optional(),
-  thresholds: lines.optional(),
-  'max-regression': lines.optional(),
-  significance: num.gt(0).lt(1).optional(),
-  comment: z.enum(['auto', 'true', 'false']).optional(),
-  'fail-on-gate': z.boolean().optional(),
-  'report-dir': z.string().optional(),
-});
-
-export const registrySection = z.strictObject({
-  url: z.string().min(1).optional(),
-  alias: lines.optional(),
-  username: z.string().optional(),
-});
-
-export const deploySection = z.strictObject({
-  target: z.enum(['kubernetes', 'local']).optional(),
-  strategy: z.enum(['rolling', 'canary']).optional(),
-  namespace: z.string().optional(),
-  steps: lines.optional(),
-  analysis: lines.optional(),
-  image: z.string().optional(),
-  replicas: z.number().int().positive().optional(),
-});
-
-export const monitorSection = z.strictObject({
-  prometheus: z.string().optional(),
-  slos: lines.optional(),
-  'drift-limits': lines.optional(),
-  window: z.string().optional(),
-  'retrain-workflow': z.string().optional(),
-});
-
-export const projectConfigSchema = z.strictObject({
-  version: z.literal(1).optional(),
+export interface ProjectConfig {
+  readonly version?: 1;
   /** The model's name: the registry repository, the PR comment's key. */
-  name: z
-    .string()
-    .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'lower-case letters, digits and single . _ - between them')
-    .optional(),
-  data: dataSection.optional(),
-  train: trainSection.optional(),
-  gate: gateSection.optional(),
-  registry: registrySection.optional(),
-  deploy: deploySection.optional(),
-  monitor: monitorSection.optional(),
-});
+  readonly name?: string;
+  /** The sections by name (data, train, gate, registry, deploy, monitor …). */
+  readonly sections: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+}
 
-export type ProjectConfig = z.infer<typeof projectConfigSchema>;
-export type ConfigSection = Exclude<keyof ProjectConfig, 'version' | 'name'>;
+export const EMPTY_CONFIG: ProjectConfig = { sections: {} };
+
+/** The input names a file key may not set: the config file itself, and secrets. */
+function settable(inputs: InputDecls): string[] {
+  return Object.entries(inputs)
+    .filter(([name, d]) => name !== 'config' && !d.secret)
+    .map(([name]) => name);
+}
+
+/** The YAML value as the raw string an input parse takes (lists become lines). */
+export function rawValue(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'boolean') return String(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) return value.map(String).join('\n');
+  return undefined;
+}
+
+/** The schema of one section, from its step's declarations. */
+export function sectionSchema(section: string, decl: SectionDecl): z.ZodType<Record<string, unknown>> {
+  const shape: Record<string, z.ZodType> = {};
+  const byKey = new Map<string, string>();
+  for (const name of settable(decl.inputs)) byKey.set(name, name);
+  for (const [key, name] of Object.entries(decl.rename ?? {})) {
+    byKey.delete(name);
+    byKey.set(key, name);
+  }
+  for (const [key, name] of byKey) {
+    const d = decl.inputs[name];
+    shape[key] = z
+      .unknown()
+      .superRefine((value, ctx) => {
+        const raw = rawValue(value);
+        const where = `key '${section}.${key}'`;
+        if (raw === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${where} must be ${d.kind === 'list' ? 'a string or a list of strings' : 'a string, a number or true/false'}`,
+            params: { hint: `Write e.g. ${key}: ${d.choices?.[0] ?? defaultExample(d.kind)}.` },
+          });
+          return;
+        }
+        try {
+          d.parse(raw, name, where);
+        } catch (err) {
+          if (!(err instanceof ConfigurationError)) throw err;
+          ctx.addIssue({ code: 'custom', message: err.message.replace(/\.$/, ''), params: { hint: err.hint } });
+        }
+      })
+      .optional();
+  }
+  for (const [key, schema] of Object.entries(decl.extra ?? {})) shape[key] = schema.optional();
+  return z.strictObject(shape);
+}
+
+function defaultExample(kind: string): string {
+  switch (kind) {
+    case 'int':
+    case 'number':
+      return '5';
+    case 'bool':
+      return 'true';
+    case 'duration':
+      return '5m';
+    case 'url':
+      return 'http://host:9090';
+    default:
+      return 'value';
+  }
+}
+
+/** The grammar of model names (registry repositories): lower-case letters, digits, single . _ - between them. */
+export const MODEL_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/** The whole file's schema, from the sections the steps declare. */
+export function projectSchema(sections: Readonly<Record<string, SectionDecl>>): z.ZodType<ProjectConfig> {
+  const shape: Record<string, z.ZodType> = {
+    version: z.literal(1).optional(),
+    name: z.string().regex(MODEL_NAME, 'must be lower-case letters, digits and single . _ - between them (e.g. fashion)').optional(),
+  };
+  for (const [name, decl] of Object.entries(sections)) shape[name] = sectionSchema(name, decl).optional();
+  return z.strictObject(shape).transform((data) => {
+    const { version, name, ...rest } = data as { version?: 1; name?: string } & Record<string, Record<string, unknown> | undefined>;
+    const out: Record<string, Readonly<Record<string, unknown>>> = {};
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined) out[k] = v;
+    return { ...(version !== undefined ? { version } : {}), ...(name !== undefined ? { name } : {}), sections: out };
+  });
+}

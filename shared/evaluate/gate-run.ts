@@ -1,27 +1,21 @@
 /**
- * evaluate-gate, end to end: score the candidate (and the baseline) on the data set's test split,
- * decide the gate, write report.json and report.md, upsert the PR comment. The action and
- * `modelship evaluate-gate` both call `evaluateGate`; the decision itself is the pure `decideGate`.
+ * evaluate-gate's work: score the candidate (and the baseline) on the data set's test split, decide
+ * the gate, write report.json and report.md, and return them. Publishing (the PR comment, the job
+ * summary) is the step's. The decision itself is the pure `decideGate`, the report the pure
+ * `buildGateReport`.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadManifest, readSplit, type LoadedDataset, type SplitTensors } from '../data/index.ts';
-import { type CommentMode, type CommentOutcome, type GithubContext, publishComment, readGithubContext } from '../github/index.ts';
 import { MODEL_METADATA_FILE, type ModelMetadata } from '../model/index.ts';
-import type { Registry, OpenOptions } from '../registry/index.ts';
-import {
-  type GateReport,
-  jsonNumber,
-  renderGateMarkdown,
-  REPORT_FILE,
-  REPORT_MARKDOWN_FILE,
-  REPORT_SCHEMA_VERSION,
-} from '../report/index.ts';
+import { formatReference, isNotFound, openRegistry, parseReference, type OpenOptions, type Registry } from '../registry/index.ts';
+import { renderGateMarkdown, REPORT_FILE, REPORT_MARKDOWN_FILE, type GateReport } from '../report/index.ts';
 import { parseRules, type Rule } from '../rules/index.ts';
 import { buildDirAtomic, ConfigurationError, errorMessage, type Logger, writeFileAtomic } from '../util/index.ts';
 import { decideGate, type GateDecision } from './gate.ts';
-import { metricNames, scalarMetrics, type Metrics } from './metrics.ts';
+import { metricNames, scalarMetrics } from './metrics.ts';
+import { buildGateReport, type ModelIdentity } from './report.ts';
 import { bootstrapIntervals, checkHeldOut, modelFilesDigest, readHistory, scoreOutputs, type Scored } from './score.ts';
 
 export interface EvaluateGateOptions {
@@ -30,18 +24,17 @@ export interface EvaluateGateOptions {
   /** A model folder, a registry reference (`production`, `fashion@production`, `fashion:3`, `oci://…`) or `none`. */
   readonly baseline: string;
   readonly registry: string;
-  /** Credentials for an OCI baseline registry (the registry also reads MODELSHIP_REGISTRY_PASSWORD). */
+  /** Credentials for an OCI baseline registry. */
   readonly registryUsername?: string;
   readonly registryPassword?: string;
   readonly name?: string;
   readonly thresholds: readonly string[];
   readonly maxRegression: readonly string[];
   readonly significance: number;
-  readonly comment: CommentMode;
-  readonly githubToken?: string;
   readonly reportDir: string;
+  /** The workflow run the report records (links, PR, commit); empty outside Actions. */
+  readonly run?: NonNullable<GateReport['run']>;
   readonly log: Logger;
-  readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly now?: () => Date;
   /** Seams for tests and other transports. */
@@ -59,14 +52,13 @@ export interface EvaluateGateResult {
   readonly markdown: string;
   readonly reportPath: string;
   readonly markdownPath: string;
-  readonly comment: CommentOutcome;
 }
 
 interface Side {
   readonly dir: string;
   readonly metadata: ModelMetadata;
   readonly scored: Scored;
-  readonly identity: Omit<NonNullable<GateReport['baseline']>, 'metrics'>;
+  readonly identity: ModelIdentity;
 }
 
 /** Loads a model folder and predicts the test split with the shared input pipeline. */
@@ -75,11 +67,7 @@ async function defaultScoreModel(
   test: SplitTensors,
   log: Logger,
 ): Promise<{ metadata: ModelMetadata; outputs: Float32Array; backend: string }> {
-  const [{ initBackend }, { loadModel }, { predictProbabilities }] = await Promise.all([
-    import('../model/backend.ts'),
-    import('../model/io.ts'),
-    import('../model/predict.ts'),
-  ]);
+  const { initBackend, loadModel, predictProbabilities } = await import('../model/index.ts');
   const backend = await initBackend('auto', log);
   const loaded = await loadModel(dir);
   try {
@@ -96,22 +84,6 @@ async function isModelFolder(p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function reportMetrics(m: Metrics): GateReport['candidate']['metrics'] {
-  const scalars: Record<string, number | null> = {};
-  for (const [k, v] of Object.entries(scalarMetrics(m))) scalars[k] = jsonNumber(v);
-  if (m.task === 'regression') return { scalars };
-  return {
-    scalars,
-    perClass: m.perClass.map((c) => ({
-      precision: jsonNumber(c.precision),
-      recall: jsonNumber(c.recall),
-      f1: jsonNumber(c.f1),
-      support: c.support,
-    })),
-    confusion: m.confusion.map((r) => [...r]),
-  };
 }
 
 export function parseGateRules(
@@ -131,7 +103,6 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
   const now = opts.now ?? (() => new Date());
   const score = opts.scoreModel ?? defaultScoreModel;
   const resolvePath = (p: string): string => path.resolve(opts.cwd, p);
-  const context = await readGithubContext(opts.env);
 
   const ds: LoadedDataset = await loadManifest(resolvePath(opts.dataset), 'dataset');
   const task = ds.manifest.task;
@@ -179,21 +150,21 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
 
   let baselineNote: string | undefined;
   let baseline: Side | undefined;
-  const cleanup: string[] = [];
+  let tmp: string | undefined;
   try {
     await log.group('Baseline', async () => {
       const b = await resolveBaseline(opts, name, log);
       if (b.note) log.info(b.note);
       baselineNote = b.note;
-      if (b.tmp) cleanup.push(b.tmp);
-      if (!b.dir) return;
+      if (b.kind !== 'model') return;
+      tmp = b.tmp;
       const r = await score(b.dir, test, log);
-      checkHeldOut(r.metadata, ds, 'baseline', b.identity!.label);
+      checkHeldOut(r.metadata, ds, 'baseline', b.identity.label);
       baseline = {
         dir: b.dir,
         metadata: r.metadata,
         scored: scoreOutputs(task, r.outputs, test.y, k),
-        identity: { ...b.identity!, trainedOn: r.metadata.dataset.digest },
+        identity: { ...b.identity, trainedOn: r.metadata.dataset.digest },
       };
       if (r.metadata.dataset.digest !== ds.manifest.digest) {
         log.info(
@@ -202,9 +173,9 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
       }
     });
   } finally {
-    for (const t of cleanup) await rm(t, { recursive: true, force: true });
+    if (tmp) await rm(tmp, { recursive: true, force: true });
   }
-  const base = baseline;
+  const base: Side | undefined = baseline;
 
   const decision = await log.group('Gate', () => {
     const candScalars = scalarMetrics(candidate.scored.metrics);
@@ -251,80 +222,18 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
   });
 
   const history = await readHistory(candidateDir);
-  const md = candidate.metadata;
-  const report: GateReport = {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    kind: 'modelship.report',
+  const report = buildGateReport({
     name,
-    task,
-    passed: decision.passed,
-    firstModel: decision.firstModel,
-    createdAt: now().toISOString(),
-    metrics: reportMetrics(candidate.scored.metrics).scalars,
-    candidate: {
-      ...candidate.identity,
-      name,
-      metrics: reportMetrics(candidate.scored.metrics),
-      params: {
-        architecture: md.params.architecture,
-        epochs: md.params.epochs,
-        batch: md.params.batchSize,
-        lr: md.params.learningRate,
-        seed: md.params.seed,
-      },
-      backend: md.backend,
-      ...(md.git.commit ? { commit: md.git.commit } : {}),
-    },
-    baseline: base ? { ...base.identity, metrics: reportMetrics(base.scored.metrics) } : null,
+    candidate: { identity: candidate.identity, metadata: candidate.metadata, metrics: candidate.scored.metrics },
+    ...(base ? { baseline: { identity: base.identity, metadata: base.metadata, metrics: base.scored.metrics } } : {}),
     ...(baselineNote ? { baselineNote } : {}),
-    dataset: {
-      digest: ds.manifest.digest,
-      split: 'test',
-      splitDigest: ds.manifest.splits.test.digest,
-      count: test.count,
-      total: ds.manifest.splits.train.count + ds.manifest.splits.validation.count + ds.manifest.splits.test.count,
-      ratios: [...ds.manifest.split.ratios],
-      counts: {
-        train: ds.manifest.splits.train.count,
-        validation: ds.manifest.splits.validation.count,
-        test: ds.manifest.splits.test.count,
-      },
-      classes: [...ds.manifest.classes],
-    },
-    rules: decision.rules.map((r) => ({
-      rule: r.rule.source,
-      kind: r.rule.kind,
-      metric: r.metric,
-      text: r.text,
-      value: jsonNumber(r.value),
-      baseline: jsonNumber(r.baseline),
-      verdict: r.verdict,
-      reason: r.reason,
-      ...(r.note ? { note: r.note } : {}),
-    })),
-    significance: {
-      alpha: decision.significance.alpha,
-      ...(decision.significance.mcnemar ? { mcnemar: decision.significance.mcnemar } : {}),
-      bootstrap: decision.significance.bootstrap.map((b) => ({
-        ...b,
-        observed: jsonNumber(b.observed),
-        low: jsonNumber(b.low),
-        high: jsonNumber(b.high),
-      })),
-    },
-    ...(history
-      ? {
-          history: history.map((e) => ({
-            epoch: e.epoch,
-            loss: jsonNumber(e.loss),
-            ...(e.acc !== undefined ? { acc: jsonNumber(e.acc) } : {}),
-            ...(e.valLoss !== undefined ? { valLoss: jsonNumber(e.valLoss) } : {}),
-            ...(e.valAcc !== undefined ? { valAcc: jsonNumber(e.valAcc) } : {}),
-          })),
-        }
-      : {}),
-    run: runInfo(context),
-  };
+    decision,
+    manifest: ds.manifest,
+    testCount: test.count,
+    ...(history ? { history } : {}),
+    run: opts.run ?? {},
+    createdAt: now(),
+  });
   const markdown = renderGateMarkdown(report);
   const reportDir = resolvePath(opts.reportDir);
   await buildDirAtomic(reportDir, async (tmp) => {
@@ -333,52 +242,44 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
   });
   log.info(`Report: ${path.join(reportDir, REPORT_FILE)}`);
 
-  const comment = await log.group('PR comment', () =>
-    publishComment({ mode: opts.comment, token: opts.githubToken, context, name, markdown, log }),
-  );
   return {
     report,
     decision,
     markdown,
     reportPath: path.join(reportDir, REPORT_FILE),
     markdownPath: path.join(reportDir, REPORT_MARKDOWN_FILE),
-    comment,
   };
 }
 
-function runInfo(c: GithubContext): NonNullable<GateReport['run']> {
-  return {
-    ...(c.runUrl ? { url: c.runUrl } : {}),
-    ...(c.runNumber ? { number: c.runNumber } : {}),
-    ...(c.workflow ? { workflow: c.workflow } : {}),
-    ...(c.workflowFile ? { workflowFile: c.workflowFile } : {}),
-    ...(c.eventName ? { event: c.eventName } : {}),
-    ...(c.pullRequest?.headSha ? { sha: c.pullRequest.headSha } : c.sha ? { sha: c.sha } : {}),
-    ...(c.pullRequest?.headRef ? { ref: c.pullRequest.headRef } : c.ref ? { ref: c.ref } : {}),
-    ...(c.repository ? { repository: `${c.repository.owner}/${c.repository.repo}` } : {}),
-    ...(c.pullRequest ? { pr: c.pullRequest.number } : {}),
-  };
-}
-
-interface ResolvedBaseline {
-  readonly dir?: string;
-  readonly tmp?: string;
-  readonly note?: string;
-  readonly identity?: Omit<NonNullable<GateReport['baseline']>, 'metrics'>;
-}
+/** What the baseline input resolves to: nothing to compare with, the first model, or a model folder to score. */
+type ResolvedBaseline =
+  | { readonly kind: 'none'; readonly note: string }
+  | { readonly kind: 'first'; readonly note: string }
+  | {
+      readonly kind: 'model';
+      readonly dir: string;
+      /** A temporary folder the model was pulled into, removed after scoring. */
+      readonly tmp?: string;
+      readonly identity: ModelIdentity;
+      readonly note?: string;
+    };
 
 /**
  * `none` → no baseline; an existing model folder → that folder; anything else → a registry
  * reference (a bare alias means `<name>@alias`). An alias no version carries yet, in a registry with
- * or without versions of the model, is the first model, said plainly; an explicit version or digest
- * that does not exist is an error.
+ * or without versions of the model, is the first model, said plainly — decided by the registry
+ * answering "not found"; an explicit version or digest that does not exist is an error.
  */
 async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Logger): Promise<ResolvedBaseline> {
   const text = opts.baseline.trim();
-  if (text === '' || text.toLowerCase() === 'none') return { note: 'no baseline, baseline: none — gated on thresholds only' };
+  if (text === '' || text.toLowerCase() === 'none') return { kind: 'none', note: 'no baseline, baseline: none — gated on thresholds only' };
   const asPath = path.resolve(opts.cwd, text);
   if (await isModelFolder(asPath)) {
-    return { dir: asPath, identity: { name, label: path.basename(asPath), source: 'folder', digest: await modelFilesDigest(asPath) } };
+    return {
+      kind: 'model',
+      dir: asPath,
+      identity: { name, label: path.basename(asPath), source: 'folder', digest: await modelFilesDigest(asPath) },
+    };
   }
   if (/[\\/]/.test(text) && !/^oci:\/\//i.test(text)) {
     throw new ConfigurationError(
@@ -386,19 +287,18 @@ async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Log
       'Pass a model folder, a registry reference such as production or fashion@production, or none.',
     );
   }
-  const { parseReference, formatReference } = await import('../registry/reference.ts');
   const ref = parseReference(text, { defaultName: name, where: "input 'baseline'" });
-  const open = opts.openRegistry ?? (await import('../registry/index.ts')).openRegistry;
+  const open = opts.openRegistry ?? openRegistry;
   const registry = await open(ref.registry ?? opts.registry, {
     log,
-    env: opts.env,
     cwd: opts.cwd,
     defaultName: name,
     ...(opts.registryUsername ? { username: opts.registryUsername } : {}),
     ...(opts.registryPassword ? { password: opts.registryPassword } : {}),
   });
   const refText = formatReference({ ...ref, registry: undefined });
-  if (ref.alias !== undefined || (ref.version === undefined && ref.digest === undefined)) {
+  const byAlias = ref.alias !== undefined || (ref.version === undefined && ref.digest === undefined);
+  if (byAlias) {
     let versions: readonly { version: number }[];
     try {
       versions = await registry.list(ref.name);
@@ -411,6 +311,7 @@ async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Log
     }
     if (versions.length === 0) {
       return {
+        kind: 'first',
         note: `first model: the registry ${registry.display} has no versions of ${ref.name} yet — gated on thresholds only`,
       };
     }
@@ -418,28 +319,35 @@ async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Log
       try {
         await registry.resolve(ref);
       } catch (err) {
-        if (!(err instanceof ConfigurationError)) throw err;
+        if (!isNotFound(err)) throw err;
         return {
+          kind: 'first',
           note: `first model for ${ref.alias}: no version of ${ref.name} is aliased ${ref.alias} yet, ${versions.length} registered — gated on thresholds only`,
         };
       }
     }
   }
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'modelship-baseline-'));
-  const pulled = await registry.pull(ref, path.join(tmp, 'model'));
-  log.info(`Baseline ${pulled.resolved.ref} pulled (${pulled.files.length} files).`);
-  return {
-    dir: pulled.dir,
-    tmp,
-    identity: {
-      name: pulled.resolved.name,
-      label: ref.alias !== undefined ? `${ref.alias} v${pulled.resolved.version}` : `${pulled.resolved.name}:${pulled.resolved.version}`,
-      source: 'registry',
-      digest: pulled.resolved.digest,
-      ref: pulled.resolved.ref,
-      version: pulled.resolved.version,
-      ...(ref.alias !== undefined ? { alias: ref.alias } : {}),
-    },
-    note: `baseline ${refText} = ${pulled.resolved.ref}`,
-  };
+  try {
+    const pulled = await registry.pull(ref, path.join(tmp, 'model'));
+    log.info(`Baseline ${pulled.resolved.ref} pulled (${pulled.files.length} files).`);
+    return {
+      kind: 'model',
+      dir: pulled.dir,
+      tmp,
+      identity: {
+        name: pulled.resolved.name,
+        label: ref.alias !== undefined ? `${ref.alias} v${pulled.resolved.version}` : `${pulled.resolved.name}:${pulled.resolved.version}`,
+        source: 'registry',
+        digest: pulled.resolved.digest,
+        ref: pulled.resolved.ref,
+        version: pulled.resolved.version,
+        ...(ref.alias !== undefined ? { alias: ref.alias } : {}),
+      },
+      note: `baseline ${refText} = ${pulled.resolved.ref}`,
+    };
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
 }

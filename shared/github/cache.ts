@@ -1,9 +1,8 @@
 /**
- * The Actions cache behind setup-data's small `DataCache` interface. Used only when the step runs
- * as an action and the runner provides the cache service (its URL and runtime token); everywhere
- * else setup-data works without it.
+ * The Actions cache behind setup-data's small `DataCache` interface. The Actions door hands it to
+ * the steps when the runner provides the cache service (its URL and runtime token); everywhere
+ * else there is no cache and setup-data works without it. @actions/cache loads on first use.
  */
-import * as cache from '@actions/cache';
 import type { DataCache } from '../data/index.ts';
 import type { Logger } from '../util/index.ts';
 
@@ -15,17 +14,19 @@ export function cacheServiceAvailable(env: Env): boolean {
   return Boolean(env['ACTIONS_RESULTS_URL'] || env['ACTIONS_CACHE_URL']);
 }
 
-/** The Actions cache, or undefined when it cannot be used here (CLI, or no cache service). */
-export function actionsDataCache(via: 'action' | 'cli', env: Env, log: Logger): DataCache | undefined {
-  if (via !== 'action' || !cacheServiceAvailable(env)) {
-    log.debug('Actions cache not used (not running as an action, or no cache service in this job).');
+/** The Actions cache, or undefined when this job has no cache service. */
+export function actionsDataCache(env: Env, log: Logger): DataCache | undefined {
+  if (!cacheServiceAvailable(env)) {
+    log.debug('Actions cache not used: this job has no cache service.');
     return undefined;
   }
   return {
     async restore(dir, key) {
+      const cache = await import('@actions/cache');
       return (await cache.restoreCache([dir], key)) === key;
     },
     async save(dir, key) {
+      const cache = await import('@actions/cache');
       try {
         await cache.saveCache([dir], key);
       } catch (err) {

@@ -45,6 +45,11 @@ export interface GithubContext {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** The one way a workflow run's page is addressed: `<server>/<owner>/<repo>/actions/runs/<id>`. */
+export function runUrl(serverUrl: string, repository: string, runId: string): string {
+  return `${serverUrl.replace(/\/+$/, '')}/${repository}/actions/runs/${runId}`;
+}
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
@@ -112,7 +117,7 @@ export function githubContextFrom(env: Env, event: Readonly<Record<string, unkno
     ...(runId ? { runId } : {}),
     ...(str(env['GITHUB_RUN_NUMBER']) ? { runNumber: str(env['GITHUB_RUN_NUMBER']) } : {}),
     ...(str(env['GITHUB_RUN_ATTEMPT']) ? { runAttempt: str(env['GITHUB_RUN_ATTEMPT']) } : {}),
-    ...(runId && full ? { runUrl: `${serverUrl}/${full}/actions/runs/${runId}` } : {}),
+    ...(runId && full ? { runUrl: runUrl(serverUrl, full, runId) } : {}),
     serverUrl,
     apiUrl,
     ...(str(env['GITHUB_WORKFLOW']) ? { workflow: str(env['GITHUB_WORKFLOW']) } : {}),
@@ -154,5 +159,33 @@ export function workflowRunHead(event: Readonly<Record<string, unknown>>):
     ...(headBranch ? { headBranch } : {}),
     ...(ev ? { event: ev } : {}),
     ...(workflowPath ? { workflowPath } : {}),
+  };
+}
+
+/** The run as reports record it (links, event, commit, PR). */
+export interface RunInfo {
+  readonly url?: string;
+  readonly number?: string;
+  readonly workflow?: string;
+  readonly workflowFile?: string;
+  readonly event?: string;
+  readonly sha?: string;
+  readonly ref?: string;
+  readonly repository?: string;
+  readonly pr?: number;
+}
+
+/** The run a report records, from the context: for pull requests the PR's head, else the pushed commit. Pure. */
+export function runInfo(c: GithubContext): RunInfo {
+  return {
+    ...(c.runUrl ? { url: c.runUrl } : {}),
+    ...(c.runNumber ? { number: c.runNumber } : {}),
+    ...(c.workflow ? { workflow: c.workflow } : {}),
+    ...(c.workflowFile ? { workflowFile: c.workflowFile } : {}),
+    ...(c.eventName ? { event: c.eventName } : {}),
+    ...(c.pullRequest?.headSha ? { sha: c.pullRequest.headSha } : c.sha ? { sha: c.sha } : {}),
+    ...(c.pullRequest?.headRef ? { ref: c.pullRequest.headRef } : c.ref ? { ref: c.ref } : {}),
+    ...(c.repository ? { repository: `${c.repository.owner}/${c.repository.repo}` } : {}),
+    ...(c.pullRequest ? { pr: c.pullRequest.number } : {}),
   };
 }

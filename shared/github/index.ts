@@ -1,4 +1,31 @@
-/** The github domain's public surface: other domains import it only through this file. */
-export { publishComment, type CommentMode, type CommentOutcome } from './comments.ts';
-export { readGithubContext, type GithubContext } from './context.ts';
-export { postReportComment } from './report-comment.ts';
+/**
+ * The github domain: the one client of GitHub (the run's context and provenance, PR comments,
+ * workflow dispatch, the Actions cache adapter). It publishes what the steps give it; it decides
+ * nothing about models.
+ */
+export { actionsDataCache, cacheServiceAvailable } from './cache.ts';
+export { githubClient, httpStatus, isReadOnlyTokenError, type GithubClient } from './client.ts';
+export {
+  commentMarker,
+  findPullForWorkflowRun,
+  MAX_COMMENT_LENGTH,
+  publishComment,
+  upsertComment,
+  type CommentMode,
+  type CommentOutcome,
+  type UpsertResult,
+} from './comments.ts';
+export {
+  githubContextFrom,
+  readGithubContext,
+  runInfo,
+  runUrl,
+  workflowRunHead,
+  type GithubContext,
+  type RepoName,
+  type RunInfo,
+} from './context.ts';
+export { dispatchWorkflow, type DispatchOptions } from './dispatch.ts';
+export { provenanceOf, readLocalGit, type LocalGit, type Provenance } from './provenance.ts';
+export { postReportComment, type PostReportCommentOptions, type PostReportCommentResult } from './report-comment.ts';
+export { githubService, type GithubService } from './service.ts';

@@ -11,12 +11,24 @@ import { containerTerminated, jobState, type JobLike, type PodLike } from './exp
 import { followPodLog, type FollowLogResult } from './logs.ts';
 import { watchUntil, type WatchEventType } from './watch.ts';
 
-export const jobsPath = (namespace: string): string => `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`;
-export const podsPath = (namespace: string): string => `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+const ns = (namespace: string): string => encodeURIComponent(namespace);
+
+/** The kinds the client watches: their collection path and how messages name them. */
+export const WATCHED = {
+  jobs: { path: (namespace: string) => `/apis/batch/v1/namespaces/${ns(namespace)}/jobs`, label: 'Job' },
+  pods: { path: (namespace: string) => `/api/v1/namespaces/${ns(namespace)}/pods`, label: 'pods' },
+} as const;
+export type WatchedKind = keyof typeof WATCHED;
 
 /** A Job or pod as watch events deliver it: plain JSON (timestamps are strings). */
 export type JobJson = JobLike & { metadata?: { name?: string; uid?: string; resourceVersion?: string } };
 export type PodJson = PodLike & { metadata?: { name?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string> } };
+
+/** What each watched kind delivers. */
+export interface WatchedObject {
+  readonly jobs: JobJson;
+  readonly pods: PodJson;
+}
 
 /** `a=b,c=d` from a matchLabels map. */
 export function labelSelector(labels: Readonly<Record<string, string>>): string {
@@ -123,39 +135,26 @@ export class KubeClient {
     return pods.sort((a, b) => (a.metadata?.creationTimestamp?.getTime() ?? 0) - (b.metadata?.creationTimestamp?.getTime() ?? 0));
   }
 
-  /** Watches Jobs (one, with `name`) until `onEvent` returns a value. */
-  watchJobs<R>(
-    onEvent: (type: WatchEventType, job: JobJson) => R | undefined,
-    opts: WaitOptions & { name?: string; namespace?: string } = {},
+  /**
+   * Watches one kind of object in a namespace until `onEvent` returns a value (see watchUntil:
+   * reconnects, resumes, re-lists after 410 Gone). `name` narrows it to one object, `labelSelector`
+   * to a set.
+   */
+  watch<K extends WatchedKind, R>(
+    kind: K,
+    onEvent: (type: WatchEventType, object: WatchedObject[K]) => R | undefined,
+    opts: WaitOptions & { name?: string; labelSelector?: string; namespace?: string } = {},
   ): Promise<R> {
     const namespace = opts.namespace ?? this.namespace;
-    return this.withTimeout(opts, `watch Job ${opts.name ?? ''}`.trim(), (signal) =>
-      watchUntil<JobJson, R>(this.kc, {
-        path: jobsPath(namespace),
-        query: { fieldSelector: opts.name ? `metadata.name=${opts.name}` : undefined },
+    const { path, label } = WATCHED[kind];
+    const what = `watch ${label}${opts.name ? ` ${opts.name}` : ''}${opts.labelSelector ? ` (${opts.labelSelector})` : ''} in namespace ${namespace}`;
+    return this.withTimeout(opts, what, (signal) =>
+      watchUntil<WatchedObject[K], R>(this.kc, {
+        path: path(namespace),
+        query: { fieldSelector: opts.name ? `metadata.name=${opts.name}` : undefined, labelSelector: opts.labelSelector },
         signal,
         onEvent,
-        what: `watch Job ${opts.name ?? ''} in namespace ${namespace}`,
-        ...(opts.onReconnect ? { onReconnect: opts.onReconnect } : {}),
-        ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
-      }),
-    );
-  }
-
-  /** Watches pods matching a label selector until `onEvent` returns a value. */
-  watchPods<R>(
-    labelSelector: string,
-    onEvent: (type: WatchEventType, pod: PodJson) => R | undefined,
-    opts: WaitOptions & { namespace?: string } = {},
-  ): Promise<R> {
-    const namespace = opts.namespace ?? this.namespace;
-    return this.withTimeout(opts, 'watch pods', (signal) =>
-      watchUntil<PodJson, R>(this.kc, {
-        path: podsPath(namespace),
-        query: { labelSelector },
-        signal,
-        onEvent,
-        what: `watch pods (${labelSelector}) in namespace ${namespace}`,
+        what,
         ...(opts.onReconnect ? { onReconnect: opts.onReconnect } : {}),
         ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       }),
@@ -164,7 +163,8 @@ export class KubeClient {
 
   /** Waits until the Job has the Complete or Failed condition; resolves with it either way. */
   waitForJob(name: string, opts: WaitOptions & { namespace?: string } = {}): Promise<JobJson> {
-    return this.watchJobs(
+    return this.watch(
+      'jobs',
       (type, job) => {
         if (type === 'DELETED')
           throw new ModelshipError(

@@ -1,6 +1,16 @@
 /** Kubernetes for modelship: the only module that talks to a cluster. */
 export { loadKubeConfig, type KubeTarget, type LoadedKubeConfig } from './config.ts';
-export { KubeClient, jobPodSelector, jobsPath, labelSelector, podsPath, type JobJson, type PodJson, type WaitOptions } from './client.ts';
+export {
+  KubeClient,
+  WATCHED,
+  jobPodSelector,
+  labelSelector,
+  type JobJson,
+  type PodJson,
+  type WaitOptions,
+  type WatchedKind,
+  type WatchedObject,
+} from './client.ts';
 export { apiStatus, isNotFound, kubeError, type ApiStatus } from './errors.ts';
 export {
   containerStarted,
@@ -15,3 +25,4 @@ export {
 } from './explain.ts';
 export { followPodLog, splitTimestamp, type FollowLogOptions, type FollowLogResult } from './logs.ts';
 export { abortError, watchUntil, type WatchEventType, type WatchUntilOptions } from './watch.ts';
+export { JobRunError, describeProblem, runJob, type JobOutcome, type RunJobOptions } from './job.ts';

@@ -45,8 +45,17 @@ export interface ModelMetadata {
   };
   readonly params: TrainParams;
   readonly backend: BackendName;
+  /** Why that backend (e.g. "tfjs-node not installed"). */
+  readonly backendReason?: string;
   readonly versions: Readonly<Record<string, string>>;
-  readonly git: { readonly commit?: string; readonly ref?: string; readonly repository?: string; readonly runUrl?: string };
+  readonly git: {
+    readonly commit?: string;
+    /** True when tracked files differed from the commit when it trained (a local checkout). */
+    readonly dirty?: boolean;
+    readonly ref?: string;
+    readonly repository?: string;
+    readonly runUrl?: string;
+  };
   readonly metrics: {
     readonly valAccuracy?: number;
     readonly valLoss?: number;
@@ -59,6 +68,9 @@ export interface ModelMetadata {
     readonly finishedAt: string;
     readonly durationSeconds: number;
     readonly samplesPerSecond: number;
+    /** Examples trained on and validated on. */
+    readonly trainCount?: number;
+    readonly valCount?: number;
   };
 }
 

@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadManifest } from '../data/index.ts';
 import { HISTORY_FILE, MODEL_CARD_FILE, MODEL_JSON_FILE, MODEL_METADATA_FILE } from '../model/index.ts';
-import { ConfigurationError, isInside, sha256, sha256File } from '../util/index.ts';
+import { ConfigurationError, isInside, sha256, sha256File, type Provenance } from '../util/index.ts';
 import { encodeManifest, OCI_MANIFEST, type BlobSource, type Descriptor, type StoredManifest } from './store.ts';
 import type { ModelConfig } from './types.ts';
 
@@ -171,7 +171,7 @@ export function buildConfig(args: {
   metadata: Record<string, unknown>;
   report?: unknown;
   dataset?: { digest: string; split?: { ratios?: readonly number[]; seed?: number; given?: boolean }; splits?: Record<string, string> };
-  env: Readonly<Record<string, string | undefined>>;
+  provenance?: Provenance;
   now: Date;
 }): ModelConfig {
   const md = args.metadata;
@@ -191,17 +191,16 @@ export function buildConfig(args: {
       ? { digest: mdDataset['digest'], ...(isRecord(mdDataset['splits']) ? { splits: mdDataset['splits'] as Record<string, string> } : {}) }
       : undefined);
   const git = isRecord(md['git']) ? md['git'] : {};
-  const env = args.env;
-  const server = env['GITHUB_SERVER_URL'] ?? 'https://github.com';
-  const runUrl =
-    env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID']
-      ? `${server}/${env['GITHUB_REPOSITORY']}/actions/runs/${env['GITHUB_RUN_ID']}`
-      : str(git['runUrl']);
-  const run = definedOnly({ url: runUrl, id: env['GITHUB_RUN_ID'], workflow: env['GITHUB_WORKFLOW'] });
+  // The registering run first (where it is a GitHub run or a checkout), then what training recorded.
+  const p = args.provenance;
+  const run = definedOnly({ url: p?.runUrl ?? str(git['runUrl']), id: p?.runId, workflow: p?.workflow });
+  const commit = p?.commit ?? str(git['commit']);
+  const dirty = p?.commit !== undefined ? p.dirty : typeof git['dirty'] === 'boolean' ? git['dirty'] : undefined;
   const gitOut = definedOnly({
-    commit: env['GITHUB_SHA'] ?? str(git['commit']),
-    ref: env['GITHUB_REF'] ?? str(git['ref']),
-    repository: env['GITHUB_REPOSITORY'] ?? str(git['repository']),
+    commit,
+    ...(commit !== undefined && dirty !== undefined ? { dirty } : {}),
+    ref: p?.ref ?? str(git['ref']),
+    repository: p?.repository ?? str(git['repository']),
   });
   return definedOnly({
     schemaVersion: 1 as const,
@@ -233,7 +232,7 @@ async function fileBlob(file: string, label: string, mediaType: string, title: s
 /** Reads a model folder (and optional report and data set) into an artifact ready to push. */
 export async function buildArtifact(
   modelDir: string,
-  opts: { name: string; report?: string; dataset?: string; env: Readonly<Record<string, string | undefined>>; now: Date },
+  opts: { name: string; report?: string; dataset?: string; provenance?: Provenance; now: Date },
 ): Promise<BuiltArtifact> {
   const dir = path.resolve(modelDir);
   const { weightFiles, metadata } = await inspectModelDir(dir);
@@ -260,7 +259,14 @@ export async function buildArtifact(
       splits,
     };
   }
-  const config = buildConfig({ name: opts.name, metadata, report, dataset, env: opts.env, now: opts.now });
+  const config = buildConfig({
+    name: opts.name,
+    metadata,
+    report,
+    dataset,
+    ...(opts.provenance ? { provenance: opts.provenance } : {}),
+    now: opts.now,
+  });
 
   const layers: { blob: BlobSource; desc: Descriptor }[] = [];
   layers.push(await fileBlob(path.join(dir, MODEL_JSON_FILE), MODEL_JSON_FILE, LAYER_MEDIA_TYPES.modelJson, MODEL_JSON_FILE));
@@ -280,7 +286,7 @@ export async function buildArtifact(
     [ANNOTATION.name]: opts.name,
     [ANNOTATION.revision]: config.git?.commit,
     [ANNOTATION.source]: config.git?.repository
-      ? `${opts.env['GITHUB_SERVER_URL'] ?? 'https://github.com'}/${config.git.repository}`
+      ? `${opts.provenance?.serverUrl ?? 'https://github.com'}/${config.git.repository}`
       : undefined,
   }) as Record<string, string>;
   const manifest = encodeManifest({

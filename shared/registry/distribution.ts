@@ -19,14 +19,13 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigurationError, type Logger, ModelshipError } from '../util/index.ts';
+import { ConfigurationError, type Logger, ModelshipError, shortDigest } from '../util/index.ts';
 import { repositoryOf, type RegistryLocation } from './reference.ts';
 import {
   decodeManifest,
   nextVersion,
   OCI_INDEX,
   OCI_MANIFEST,
-  shortDigest,
   versionOfTag,
   type BlobSource,
   type Descriptor,
@@ -120,11 +119,11 @@ export class DistributionStore implements OciStore {
     const apiHost = loc.host === 'docker.io' || loc.host === 'index.docker.io' ? 'registry-1.docker.io' : loc.host;
     this.base = `${loc.scheme}://${apiHost}/v2/`;
     this.log = opts.log;
-    const env = opts.env ?? {};
-    this.password = opts.password || env['MODELSHIP_REGISTRY_PASSWORD'] || undefined;
+    this.password = opts.password || undefined;
     this.username = opts.username || undefined;
     if (this.password) this.log.secret(this.password);
-    if (this.password && !this.username && loc.host === 'ghcr.io') this.username = env['GITHUB_ACTOR'] || 'modelship';
+    // GHCR takes any user name with a token; the workflow actor is the register input's default.
+    if (this.password && !this.username && loc.host === 'ghcr.io') this.username = 'modelship';
     this.attempts = opts.retry?.attempts ?? 5;
     this.baseDelayMs = opts.retry?.baseDelayMs ?? 250;
     this.maxDelayMs = opts.retry?.maxDelayMs ?? 5000;

@@ -27,3 +27,4 @@ export async function openRegistry(location: string, opts: OpenOptions): Promise
   const { DistributionStore } = await import('./distribution.ts');
   return new OciRegistry(loc, new DistributionStore(loc, opts), opts);
 }
+export { modelName, registerModel, type RegisterRequest, type RegisterResult } from './register.ts';

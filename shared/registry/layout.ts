@@ -16,14 +16,13 @@ import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import lockfile from 'proper-lockfile';
-import { type Logger, ModelshipError, writeFileAtomic, writeJsonAtomic } from '../util/index.ts';
+import { type Logger, ModelshipError, shortDigest, writeFileAtomic, writeJsonAtomic } from '../util/index.ts';
 import { ANNOTATION } from './artifact.ts';
 import {
   decodeManifest,
   nextVersion,
   OCI_INDEX,
   REF_NAME,
-  shortDigest,
   versionOfTag,
   type BlobSource,
   type Descriptor,

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MODEL_METADATA_FILE } from '../model/index.ts';
-import { ConfigurationError, type Logger, ModelshipError, sha256 } from '../util/index.ts';
+import { ConfigurationError, type Logger, ModelshipError, sha256, shortDigest } from '../util/index.ts';
 import { ANNOTATION, buildArtifact, isSafeRelative, MODEL_ARTIFACT_TYPE, MODEL_CONFIG_MEDIA_TYPE } from './artifact.ts';
 import {
   assertAlias,
@@ -24,7 +24,6 @@ import {
   isAliasTag,
   OCI_EMPTY,
   OCI_MANIFEST,
-  shortDigest,
   versionOfTag,
   type OciStore,
   type StoredManifest,
@@ -217,13 +216,12 @@ export class OciRegistry implements Registry {
 
   async push(modelDir: string, opts: PushOptions): Promise<RegisteredVersion> {
     const name = assertName(opts.name);
-    const env = opts.env ?? {};
     const now = (opts.now ?? (() => new Date()))();
     const built = await buildArtifact(modelDir, {
       name,
       ...(opts.report !== undefined ? { report: opts.report } : {}),
       ...(opts.dataset !== undefined ? { dataset: opts.dataset } : {}),
-      env,
+      ...(opts.provenance ? { provenance: opts.provenance } : {}),
       now,
     });
     let uploadedBytes = 0;

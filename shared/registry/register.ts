@@ -5,11 +5,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MODEL_METADATA_FILE } from '../model/index.ts';
-import { code, escapeMarkdown, table } from '../report/index.ts';
-import { ConfigurationError, formatBytes, type Logger } from '../util/index.ts';
+import { ConfigurationError, formatBytes, shortDigest, type Logger, type Provenance } from '../util/index.ts';
 import { openRegistry } from './index.ts';
 import { assertAlias, assertName, nameProblem } from './reference.ts';
-import { shortDigest } from './store.ts';
+
 import type { AliasMove, RegisteredVersion } from './types.ts';
 
 export interface RegisterRequest {
@@ -47,7 +46,7 @@ export async function modelName(model: string, given: string | undefined): Promi
 
 export async function registerModel(
   req: RegisterRequest,
-  ctx: { log: Logger; env: Readonly<Record<string, string | undefined>>; cwd: string; now: () => Date },
+  ctx: { log: Logger; cwd: string; now: () => Date; provenance?: Provenance },
 ): Promise<RegisterResult> {
   const model = path.resolve(ctx.cwd, req.model);
   const name = await modelName(model, req.name);
@@ -55,7 +54,6 @@ export async function registerModel(
   if (req.password) ctx.log.secret(req.password);
   const registry = await openRegistry(req.registry, {
     log: ctx.log,
-    env: ctx.env,
     cwd: ctx.cwd,
     ...(req.username ? { username: req.username } : {}),
     ...(req.password ? { password: req.password } : {}),
@@ -65,7 +63,7 @@ export async function registerModel(
       name,
       ...(req.report ? { report: path.resolve(ctx.cwd, req.report) } : {}),
       ...(req.dataset ? { dataset: path.resolve(ctx.cwd, req.dataset) } : {}),
-      env: ctx.env,
+      ...(ctx.provenance ? { provenance: ctx.provenance } : {}),
       now: ctx.now,
     });
     ctx.log.info(
@@ -83,55 +81,4 @@ export async function registerModel(
   }
   const final = moves.length > 0 ? { ...version, aliases: [...new Set([...version.aliases, ...aliases])].sort() } : version;
   return { version: final, moves, registry: registry.display };
-}
-
-/** The job summary of a registration. Pure. */
-export function registerSummary(r: RegisterResult): string {
-  const v = r.version;
-  const lines: string[] = [];
-  lines.push(
-    `### ${v.created ? '📦' : '♻️'} ${escapeMarkdown(v.name)} v${v.version} ${v.created ? 'registered' : 'was already registered'}`,
-  );
-  lines.push('');
-  lines.push(`${code(v.ref)}`);
-  lines.push('');
-  if (r.moves.length > 0) {
-    lines.push(
-      table(
-        ['alias', 'from', 'to'],
-        r.moves.map((m) => [
-          code(m.alias),
-          m.from ? (m.from.digest === m.to.digest ? `v${m.from.version} (unchanged)` : `v${m.from.version}`) : '(new)',
-          `v${m.to.version}`,
-        ]),
-      ),
-    );
-    lines.push('');
-  }
-  const metrics = Object.entries(v.config.metrics);
-  if (metrics.length > 0) {
-    lines.push(
-      table(
-        ['metric', 'value'],
-        metrics.map(([k, val]) => [escapeMarkdown(k), Number.isInteger(val) ? String(val) : val.toFixed(4)]),
-        ['left', 'right'],
-      ),
-    );
-    lines.push('');
-  }
-  const lineage: string[] = [];
-  if (v.config.parent) {
-    const p = v.config.parent;
-    lineage.push(
-      `parent ${p.version !== undefined ? `v${p.version}` : ''}${p.digest ? ` ${code(shortDigest(p.digest))}` : ''}`
-        .replace(/\s+/g, ' ')
-        .trim(),
-    );
-  }
-  if (v.config.dataset) lineage.push(`data ${code(shortDigest(v.config.dataset.digest))}`);
-  if (v.config.git?.commit) lineage.push(`commit ${code(v.config.git.commit.slice(0, 7))}`);
-  if (v.config.run?.url && /^https:\/\/[^\s)]+$/.test(v.config.run.url)) lineage.push(`[run](${v.config.run.url})`);
-  if (v.config.gatePassed !== undefined) lineage.push(v.config.gatePassed ? 'gate ✅ passed' : 'gate ❌ did not pass');
-  if (lineage.length > 0) lines.push(lineage.join(' · '));
-  return `${lines.join('\n').trimEnd()}\n`;
 }

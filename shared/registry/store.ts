@@ -124,8 +124,3 @@ export function isAliasTag(tag: string): boolean {
 export function aliasRecordTag(alias: string): string {
   return `_alias.${alias}`;
 }
-
-/** Short form of a digest for messages: sha256:3f9a0c12ab34. */
-export function shortDigest(digest: string): string {
-  return digest.slice(0, 'sha256:'.length + 12);
-}

@@ -2,7 +2,7 @@
  * The registry's public types: what a version is, what the one `Registry` interface returns.
  * Transports (local OCI layout, OCI distribution over HTTP; MLflow later) implement `Registry`.
  */
-import type { Logger } from '../util/index.ts';
+import type { Logger, Provenance } from '../util/index.ts';
 import type { Reference, ResolvedRef } from './reference.ts';
 
 export type { Reference, ResolvedRef } from './reference.ts';
@@ -30,7 +30,7 @@ export interface ModelConfig {
   readonly params?: Readonly<Record<string, unknown>>;
   readonly backend?: string;
   readonly versions?: Readonly<Record<string, string>>;
-  readonly git?: { readonly commit?: string; readonly ref?: string; readonly repository?: string };
+  readonly git?: { readonly commit?: string; readonly dirty?: boolean; readonly ref?: string; readonly repository?: string };
   readonly run?: { readonly url?: string; readonly id?: string; readonly attempt?: string; readonly workflow?: string };
   /** The version this one was evaluated against (evaluate-gate's baseline), when known. */
   readonly parent?: { readonly name?: string; readonly version?: number; readonly digest?: string; readonly ref?: string };
@@ -50,8 +50,8 @@ export interface PushOptions {
   readonly report?: string;
   /** setup-data's manifest.json or data set folder, for lineage. */
   readonly dataset?: string;
-  /** The environment (GITHUB_* for the run URL and commit). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where this registration runs from (commit, repository, run link), recorded in the config. */
+  readonly provenance?: Provenance;
   readonly now?: () => Date;
 }
 
@@ -127,7 +127,6 @@ export interface OpenOptions {
   readonly username?: string;
   readonly password?: string;
   readonly log: Logger;
-  readonly env?: Readonly<Record<string, string | undefined>>;
   /** Base folder for a relative local location (default process.cwd()). */
   readonly cwd?: string;
   /** Retry policy for network calls (tests shorten it). */

@@ -3,7 +3,8 @@
  * digest, the format and the source. Pure: manifest in, Markdown out.
  */
 import type { DatasetManifest } from '../data/index.ts';
-import { code, count, details, escapeMarkdown, shortDigest, table } from './markdown.ts';
+import { code, count, details, escapeMarkdown, table } from './markdown.ts';
+import { shortDigest } from '../util/index.ts';
 
 export interface DatasetSummaryOptions {
   /** True when the output was reused (unchanged since the last run, or from the cache). */

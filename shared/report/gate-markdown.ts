@@ -3,7 +3,8 @@
  * job summary are this text. Every piece of text that did not come from modelship itself (model,
  * class and metric names, branch names, labels, rule reasons) is escaped.
  */
-import { code, count, details, escapeMarkdown, lineChart, shortDigest, table } from './markdown.ts';
+import { code, count, details, escapeMarkdown, lineChart, table } from './markdown.ts';
+import { shortDigest } from '../util/index.ts';
 import type { GateReport, ReportRule } from './gate-report.ts';
 
 /**

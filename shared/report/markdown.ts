@@ -41,12 +41,6 @@ export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** Short form of a digest, `sha256:3f9a1c2b…`. */
-export function shortDigest(digest: string, chars = 12): string {
-  const [algo, hex] = digest.includes(':') ? digest.split(':', 2) : ['sha256', digest];
-  return `${algo}:${(hex ?? '').slice(0, chars)}…`;
-}
-
 /**
  * A Mermaid `xychart-beta` line chart (GitHub renders it natively). Series values must be finite;
  * non-finite points are dropped from the y-range computation and drawn as 0.

@@ -3,7 +3,8 @@
  * with the training curves as Mermaid `xychart-beta` charts.
  */
 import type { EpochRecord, ModelMetadata } from '../model/index.ts';
-import { code, count, escapeMarkdown, lineChart, shortDigest, table } from './markdown.ts';
+import { code, count, escapeMarkdown, lineChart, table } from './markdown.ts';
+import { shortDigest } from '../util/index.ts';
 
 export interface TrainingFacts {
   /** Why this backend was chosen (e.g. "tfjs-node not installed"). */

@@ -1,4 +1,4 @@
-import { input } from './inputs.ts';
+import { input } from '../config/index.ts';
 import { defineStep } from './spec.ts';
 import { notBuilt } from './not-built.ts';
 

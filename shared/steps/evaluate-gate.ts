@@ -1,4 +1,4 @@
-import { input } from './inputs.ts';
+import { input } from '../config/index.ts';
 import { defineStep } from './spec.ts';
 
 export const evaluateGateStep = defineStep({
@@ -29,6 +29,7 @@ export const evaluateGateStep = defineStep({
     'registry-password': input.secret({
       description: 'Password or token for the baseline registry (for a private ghcr.io package: the workflow token with packages: read).',
       default: '${{ github.token }}',
+      env: 'MODELSHIP_REGISTRY_PASSWORD',
     }),
     name: input.optional({
       description: 'The model name (registry repository and PR comment key). Default: modelship.yml name, else the model metadata.',
@@ -48,7 +49,11 @@ export const evaluateGateStep = defineStep({
       description: 'Upsert a PR comment: auto (on pull requests when the token can write), true (always; fail if it cannot) or false.',
       fallback: 'auto',
     }),
-    'github-token': input.secret({ description: 'Token for the PR comment (needs pull-requests: write).', default: '${{ github.token }}' }),
+    'github-token': input.secret({
+      description: 'Token for the PR comment (needs pull-requests: write).',
+      default: '${{ github.token }}',
+      env: 'GITHUB_TOKEN',
+    }),
     'fail-on-gate': input.bool({ description: 'Fail the step when the gate does not pass.', fallback: 'true' }),
     'report-dir': input.string({ description: 'Where to write report.json and report.md.', fallback: '.modelship/report' }),
     config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
@@ -61,7 +66,11 @@ export const evaluateGateStep = defineStep({
     metrics: 'The candidate metrics as JSON.',
   },
   async run(inputs, ctx) {
-    const { evaluateGate } = await import('../evaluate/gate-run.ts');
+    const [{ evaluateGate }, { publishComment, runInfo }] = await Promise.all([
+      import('../evaluate/index.ts'),
+      import('../github/index.ts'),
+    ]);
+    const context = await ctx.github.context();
     const r = await evaluateGate({
       model: inputs.model,
       dataset: inputs.dataset,
@@ -72,27 +81,37 @@ export const evaluateGateStep = defineStep({
       ...(inputs.name ? { name: inputs.name } : {}),
       thresholds: inputs.thresholds,
       maxRegression: inputs.maxRegression,
-      significance: inputs.significance ?? 0.05,
-      comment: inputs.comment,
-      ...(inputs.githubToken ? { githubToken: inputs.githubToken } : {}),
+      significance: inputs.significance,
       reportDir: inputs.reportDir,
+      run: runInfo(context),
       log: ctx.log,
-      env: ctx.env,
       cwd: ctx.cwd,
       now: ctx.now,
     });
+    const token = inputs.githubToken;
+    const comment = await ctx.log.group('PR comment', () =>
+      publishComment({
+        mode: inputs.comment,
+        token,
+        context,
+        name: r.report.name,
+        markdown: r.markdown,
+        log: ctx.log,
+        ...(token ? { client: ctx.github.client(token) } : {}),
+      }),
+    );
     const failures: string[] = [];
     if (!r.decision.passed && inputs.failOnGate) {
       const failed = r.report.rules.filter((x) => x.verdict === 'fail').map((x) => `${x.rule} (${x.reason})`);
       failures.push(`the gate did not pass: ${failed.join('; ')}`);
     }
-    if (r.comment.failure) failures.push(r.comment.failure);
+    if (comment.failure) failures.push(comment.failure);
     return {
       outputs: {
         passed: r.decision.passed,
         report: r.reportPath,
         markdown: r.markdownPath,
-        'comment-url': r.comment.url ?? '',
+        'comment-url': comment.url ?? '',
         metrics: JSON.stringify(r.report.candidate.metrics.scalars),
       },
       summary: r.markdown,

@@ -1,3 +1,4 @@
+/** The steps: one definition per action and CLI command. The doors (shared/action, shared/cli) run them. */
 import { deployRolloutStep } from './deploy-rollout.ts';
 import { evaluateGateStep } from './evaluate-gate.ts';
 import { monitorCheckStep } from './monitor-check.ts';
@@ -16,7 +17,10 @@ export const steps: Readonly<Record<string, AnyStep>> = {
   'monitor-check': monitorCheckStep,
 };
 
+export const allSteps: readonly AnyStep[] = Object.values(steps);
+
 export { setupDataStep, trainStep, evaluateGateStep, registerStep, deployRolloutStep, monitorCheckStep };
-export { type InputDecls } from './inputs.ts';
+export { configSchema, configSections } from './config.ts';
 export { resolveInputs } from './resolve.ts';
-export { type AnyStep, type OutputValue, type StepContext, type StepResult } from './spec.ts';
+export { defaultServices } from './services.ts';
+export type { AnyStep, KubeFactory, OutputValue, StepContext, StepResult, StepServices, StepSpec } from './spec.ts';

@@ -1,4 +1,4 @@
-import { input } from './inputs.ts';
+import { input } from '../config/index.ts';
 import { defineStep } from './spec.ts';
 import { notBuilt } from './not-built.ts';
 
@@ -15,7 +15,11 @@ export const monitorCheckStep = defineStep({
     name: input.optional({ description: 'The model name (selects its series). Default: modelship.yml name.' }),
     'retrain-workflow': input.optional({ description: 'Workflow file to dispatch on a breach, e.g. retrain.yml.' }),
     'retrain-ref': input.string({ description: 'Git ref the retraining workflow runs on.', default: '${{ github.ref_name }}' }),
-    'github-token': input.secret({ description: 'Token for workflow_dispatch (needs actions: write).', default: '${{ github.token }}' }),
+    'github-token': input.secret({
+      description: 'Token for workflow_dispatch (needs actions: write).',
+      default: '${{ github.token }}',
+      env: 'GITHUB_TOKEN',
+    }),
     config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
   },
   outputs: {

@@ -1,4 +1,4 @@
-import { input } from './inputs.ts';
+import { input } from '../config/index.ts';
 import { defineStep } from './spec.ts';
 
 export const registerStep = defineStep({
@@ -27,6 +27,7 @@ export const registerStep = defineStep({
     password: input.secret({
       description: 'Registry password or token (for ghcr.io the workflow token with packages: write).',
       default: '${{ github.token }}',
+      env: 'MODELSHIP_REGISTRY_PASSWORD',
     }),
     config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
   },
@@ -37,7 +38,7 @@ export const registerStep = defineStep({
   },
   run: async (inputs, ctx) => {
     // Loaded on use, like every step's domain code: `--help` and other steps stay light.
-    const { registerModel, registerSummary } = await import('../registry/register.ts');
+    const [{ registerModel }, { registerSummary }] = await Promise.all([import('../registry/index.ts'), import('../report/index.ts')]);
     const result = await registerModel(
       {
         model: inputs.model,
@@ -49,7 +50,7 @@ export const registerStep = defineStep({
         ...(inputs.username ? { username: inputs.username } : {}),
         ...(inputs.password ? { password: inputs.password } : {}),
       },
-      ctx,
+      { log: ctx.log, cwd: ctx.cwd, now: ctx.now, provenance: await ctx.github.provenance() },
     );
     return {
       outputs: { version: result.version.version, digest: result.version.digest, ref: result.version.ref },

@@ -1,4 +1,4 @@
-import { input } from './inputs.ts';
+import { input } from '../config/index.ts';
 import { defineStep } from './spec.ts';
 
 export const setupDataStep = defineStep({
@@ -46,11 +46,7 @@ export const setupDataStep = defineStep({
   },
   async run(inputs, ctx) {
     // Loaded on use, so that other steps and `--help` do not load sharp, archives or the cache client.
-    const [{ setupData }, { actionsDataCache }, { renderDatasetSummary }] = await Promise.all([
-      import('../data/prepare.ts'),
-      import('../github/cache.ts'),
-      import('../report/dataset.ts'),
-    ]);
+    const [{ setupData }, { renderDatasetSummary }] = await Promise.all([import('../data/index.ts'), import('../report/index.ts')]);
     const result = await setupData(
       {
         source: inputs.source,
@@ -64,7 +60,7 @@ export const setupDataStep = defineStep({
         outputDir: inputs.outputDir,
         cwd: ctx.cwd,
       },
-      { log: ctx.log, now: ctx.now, cache: inputs.cache ? actionsDataCache(ctx.via, ctx.env, ctx.log) : undefined },
+      { log: ctx.log, now: ctx.now, cache: inputs.cache ? ctx.dataCache : undefined },
     );
     const m = result.manifest;
     const examples = m.splits.train.count + m.splits.validation.count + m.splits.test.count;

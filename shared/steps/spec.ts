@@ -2,29 +2,45 @@
  * A step: the one definition behind an action and a CLI command.
  *
  * It declares its inputs and outputs (the action.yml interface, checked by a test), and a `run`
- * that takes the parsed inputs and a context (logger, environment, clock) and returns outputs,
- * an optional job summary and an optional failure (e.g. a gate that did not pass, reported after
- * the outputs are set).
+ * that takes the parsed inputs and a context, and returns outputs, an optional job summary and an
+ * optional failure (e.g. a gate that did not pass, reported after the outputs are set). The context
+ * carries the services the step may use, built by the door that runs it (the Actions runner or the
+ * CLI); steps never ask who called them, and tests pass fakes.
  */
-import type { ConfigSection } from '../config/index.ts';
+import type { z } from 'zod';
+import type { InputDecls, ParsedInputs, ProjectConfig } from '../config/index.ts';
+import type { DataCache } from '../data/index.ts';
+import type { GithubService } from '../github/index.ts';
+import type { KubeClient, KubeTarget } from '../k8s/index.ts';
 import type { Logger } from '../util/index.ts';
-import type { InputDecls, ParsedInputs } from './inputs.ts';
 
-export interface StepContext {
+/** Kubernetes clients by kubeconfig, context and namespace (in-cluster, then KUBECONFIG, by default). */
+export type KubeFactory = (target?: KubeTarget) => Promise<KubeClient>;
+
+/** What a door hands every step. */
+export interface StepServices {
   readonly log: Logger;
-  /** The environment the step sees (GITHUB_* variables among them). */
-  readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly now: () => Date;
-  /** 'action' when run by the Actions runner, 'cli' from the command line. */
-  readonly via: 'action' | 'cli';
+  /** The prepared-data cache (the Actions cache on a runner that has one), or none. */
+  readonly dataCache?: DataCache;
+  /** The run's GitHub context, provenance and API clients. */
+  readonly github: GithubService;
+  readonly kube: KubeFactory;
+  /** The environment the door ran in, for the few settings that are environment by nature (a pod's own name). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface StepContext extends StepServices {
+  /** modelship.yml as loaded for this step (empty when there is none). */
+  readonly config: ProjectConfig;
 }
 
 export type OutputValue = string | number | boolean;
 
 export interface StepResult<O extends string> {
   readonly outputs: Readonly<Record<O, OutputValue>>;
-  /** Markdown for the job summary (the CLI prints its path or ignores it). */
+  /** Markdown for the job summary (the CLI keeps it as a file). */
   readonly summary?: string;
   /** Set when the step did its work but must fail the job (e.g. a gate verdict). */
   readonly failure?: string;
@@ -36,9 +52,13 @@ export interface StepSpec<D extends InputDecls, O extends string> {
   readonly inputs: D;
   readonly outputs: Readonly<Record<O, string>>;
   /** The modelship.yml section whose keys supply inputs of the same name. */
-  readonly configSection?: ConfigSection;
+  readonly configSection?: string;
   /** Config keys whose input has another name (e.g. registry.url → registry). */
   readonly configRename?: Readonly<Record<string, string>>;
+  /** Nested settings of the section that are not inputs (train.kubernetes), with their schema. */
+  readonly configExtra?: Readonly<Record<string, z.ZodType>>;
+  /** The action installs and caches tfjs-node on the runner before it runs (a composite action). */
+  readonly installsTfjsNode?: boolean;
   run(inputs: ParsedInputs<D>, ctx: StepContext): Promise<StepResult<O>>;
 }
 
@@ -47,5 +67,5 @@ export function defineStep<D extends InputDecls, O extends string>(spec: StepSpe
   return spec;
 }
 
-/** Any step, for code that handles steps generically (the runners, the CLI, the interface test). */
+/** Any step, for code that handles steps generically (the doors, the interface test). */
 export type AnyStep = StepSpec<InputDecls, string>;

@@ -1,13 +1,14 @@
-import { input } from './inputs.ts';
-import { defineStep, type StepContext } from './spec.ts';
+import { input } from '../config/index.ts';
 import { trainingSummary } from '../report/index.ts';
-import type { TrainOptions, TrainResult } from '../train/index.ts';
-import { ConfigurationError } from '../util/index.ts';
+import { kubernetesSettingsSchema, train, trainOnKubernetes, type KubernetesSection, type TrainOptions } from '../train/index.ts';
+import { defineStep } from './spec.ts';
 
 export const trainStep = defineStep({
   name: 'train',
   description: 'Train a TensorFlow.js model from a config; write the model, its history and a model card.',
   configSection: 'train',
+  configExtra: { kubernetes: kubernetesSettingsSchema },
+  installsTfjsNode: true,
   inputs: {
     dataset: input.string({ description: 'The data set: the dataset-dir or manifest output of setup-data.', required: true }),
     config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
@@ -49,20 +50,25 @@ export const trainStep = defineStep({
   async run(inputs, ctx) {
     const options: TrainOptions = {
       dataset: inputs.dataset,
-      ...(inputs.config ? { config: inputs.config } : {}),
       architecture: inputs.architecture,
-      epochs: given(inputs.epochs, 'epochs'),
-      batchSize: given(inputs.batchSize, 'batch-size'),
-      learningRate: given(inputs.learningRate, 'learning-rate'),
-      seed: given(inputs.seed, 'seed'),
+      epochs: inputs.epochs,
+      batchSize: inputs.batchSize,
+      learningRate: inputs.learningRate,
+      seed: inputs.seed,
       backend: inputs.backend,
-      earlyStoppingPatience: given(inputs.earlyStoppingPatience, 'early-stopping-patience'),
+      earlyStoppingPatience: inputs.earlyStoppingPatience,
       ...(inputs.resumeFrom ? { resumeFrom: inputs.resumeFrom } : {}),
       outputDir: inputs.outputDir,
-      // In a Kubernetes training pod there is no modelship.yml; the Job passes the name along.
-      ...((inputs.name ?? ctx.env['MODELSHIP_MODEL_NAME']) ? { name: inputs.name ?? ctx.env['MODELSHIP_MODEL_NAME'] } : {}),
+      ...(inputs.name ? { name: inputs.name } : {}),
     };
-    const result = inputs.target === 'kubernetes' ? await trainRemotely(options, ctx) : await trainLocally(options, ctx);
+    const provenance = await ctx.github.provenance();
+    const result =
+      inputs.target === 'kubernetes'
+        ? await trainOnKubernetes(
+            { ...options, section: ctx.config.sections['train']?.['kubernetes'] as KubernetesSection | undefined },
+            { log: ctx.log, cwd: ctx.cwd, now: ctx.now, kube: ctx.kube, ...(provenance.runUrl ? { runUrl: provenance.runUrl } : {}) },
+          )
+        : await ctx.log.group('train', () => train(options, { log: ctx.log, cwd: ctx.cwd, now: ctx.now, provenance }));
     return {
       outputs: {
         'model-dir': result.modelDir,
@@ -83,25 +89,3 @@ export const trainStep = defineStep({
     };
   },
 });
-
-/** Inputs with a fallback always have a value after parsing; this makes that a checked fact. */
-function given(value: number | undefined, name: string): number {
-  if (value === undefined) throw new ConfigurationError(`input '${name}' has no value.`, `Set '${name}'.`);
-  return value;
-}
-
-type TrainFn = (options: TrainOptions, ctx: StepContext) => Promise<TrainResult>;
-
-async function trainLocally(options: TrainOptions, ctx: StepContext): Promise<TrainResult> {
-  // Loaded on use, so that steps which do not train never load TensorFlow.js.
-  const { train } = await import('../train/loop.ts');
-  return ctx.log.group('train', () => train(options, ctx));
-}
-
-/** `target: kubernetes` runs the same training as a Job (shared/train/kubernetes.ts). */
-async function trainRemotely(options: TrainOptions, ctx: StepContext): Promise<TrainResult> {
-  // Loaded on use: @kubernetes/client-node needs Node >= 22.19 and is not needed for local training.
-  const { trainOnKubernetes } = await import('../train/kubernetes.ts');
-  const train: TrainFn = trainOnKubernetes;
-  return train(options, ctx);
-}

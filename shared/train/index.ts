@@ -1,7 +1,39 @@
-/** The training domain: `train(options, ctx)` and what it is built from. */
-export { train, TrainingInterrupted } from './loop.ts';
+/**
+ * The training domain: `train(options, ctx)` (local) and `trainOnKubernetes` (the same training as
+ * a Job). Both load their heavy parts (TensorFlow.js, the Kubernetes client) on first use.
+ */
+import type { KubernetesTrainOptions, KubernetesTrainResult } from './job.ts';
+import type { RemoteTrainContext } from './kubernetes.ts';
+import type { TrainContext, TrainOptions, TrainResult } from './options.ts';
+
 export type { TrainContext, TrainOptions, TrainResult } from './options.ts';
+export { TrainingInterrupted } from './options.ts';
+export type { RemoteTrainContext } from './kubernetes.ts';
+export {
+  DEFAULT_MOUNT_PATH,
+  TRAIN_CONTAINER,
+  buildTrainJob,
+  kubernetesSettingsSchema,
+  parseVolume,
+  podPath,
+  resolveSettings,
+  trainHint,
+  type KubernetesSection,
+  type KubernetesSettings,
+  type KubernetesTrainOptions,
+  type KubernetesTrainResult,
+  type ResolvedSettings,
+  type VolumeSpec,
+} from './job.ts';
 export { CHECKPOINT_DIR, findCheckpoint, readCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint.ts';
-export { choosePreprocessing, gatherBatch, loadTrainingData, type TrainingData } from './data.ts';
-export { Prng, shuffledOrder, streamSeed } from '../util/index.ts';
 export { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from './progress.ts';
+
+/** Trains on this machine (see loop.ts). */
+export async function train(options: TrainOptions, ctx: TrainContext): Promise<TrainResult> {
+  return (await import('./loop.ts')).train(options, ctx);
+}
+
+/** Trains in a Kubernetes Job (see kubernetes.ts). */
+export async function trainOnKubernetes(options: KubernetesTrainOptions, ctx: RemoteTrainContext): Promise<KubernetesTrainResult> {
+  return (await import('./kubernetes.ts')).trainOnKubernetes(options, ctx);
+}

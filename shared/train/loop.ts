@@ -23,25 +23,11 @@ import {
   type TrainParams,
 } from '../model/index.ts';
 import { modelCard } from '../report/index.ts';
-import { ConfigurationError, ModelshipError, Prng, shuffledOrder, streamSeed, withMathRandom } from '../util/index.ts';
+import { ConfigurationError, ModelshipError, Prng, shuffledOrder, streamSeed, withMathRandom, type Provenance } from '../util/index.ts';
 import { CHECKPOINT_DIR, readCheckpoint, restoreOptimizer, setWeightsFromBytes, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { gatherBatch, loadTrainingData } from './data.ts';
-import type { TrainContext, TrainOptions, TrainResult } from './options.ts';
+import { TrainingInterrupted, type TrainContext, type TrainOptions, type TrainResult } from './options.ts';
 import { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from './progress.ts';
-
-/** Thrown when a signal stops training; says where the last good checkpoint is. */
-export class TrainingInterrupted extends ModelshipError {
-  readonly checkpointDir: string | undefined;
-  constructor(signal: string, epoch: number, checkpointDir: string | undefined) {
-    super(
-      checkpointDir
-        ? `training stopped by ${signal} during epoch ${epoch}; the last good checkpoint (after epoch ${epoch - 1}) is in ${checkpointDir}.`
-        : `training stopped by ${signal} during epoch ${epoch}, before the first checkpoint.`,
-      checkpointDir ? `Run train again with resume-from: ${checkpointDir} to continue.` : 'Run train again; nothing was saved.',
-    );
-    this.checkpointDir = checkpointDir;
-  }
-}
 
 function paramsOf(o: TrainOptions): TrainParams {
   return {
@@ -136,15 +122,15 @@ function stopListener(options: TrainOptions, log: TrainContext['log']): { readon
   };
 }
 
-function gitInfo(env: TrainContext['env']): ModelMetadata['git'] {
-  const git: { commit?: string; ref?: string; repository?: string; runUrl?: string } = {};
-  if (env['GITHUB_SHA']) git.commit = env['GITHUB_SHA'];
-  if (env['GITHUB_REF']) git.ref = env['GITHUB_REF'];
-  if (env['GITHUB_REPOSITORY']) git.repository = env['GITHUB_REPOSITORY'];
-  if (env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID']) {
-    git.runUrl = `${env['GITHUB_SERVER_URL'] ?? 'https://github.com'}/${env['GITHUB_REPOSITORY']}/actions/runs/${env['GITHUB_RUN_ID']}`;
-  }
-  return git;
+function gitInfo(p: Provenance | undefined): ModelMetadata['git'] {
+  if (!p) return {};
+  return {
+    ...(p.commit ? { commit: p.commit } : {}),
+    ...(p.commit && p.dirty !== undefined ? { dirty: p.dirty } : {}),
+    ...(p.ref ? { ref: p.ref } : {}),
+    ...(p.repository ? { repository: p.repository } : {}),
+    ...(p.runUrl ? { runUrl: p.runUrl } : {}),
+  };
 }
 
 async function libraryVersions(backend: string, base: Readonly<Record<string, string>>): Promise<Record<string, string>> {
@@ -336,8 +322,9 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
     },
     params,
     backend: backend.name,
+    backendReason: backend.reason,
     versions: await libraryVersions(backend.name, backend.versions),
-    git: gitInfo(ctx.env),
+    git: gitInfo(ctx.provenance),
     metrics: {
       ...(kept?.valAcc !== undefined ? { valAccuracy: kept.valAcc } : {}),
       ...(kept?.valLoss !== undefined ? { valLoss: kept.valLoss } : {}),
@@ -350,6 +337,8 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
       finishedAt: finishedAt.toISOString(),
       durationSeconds: elapsed,
       samplesPerSecond: history.reduce((a, r) => a + r.samplesPerSecond, 0) / history.length,
+      trainCount,
+      valCount,
     },
   };
   const card = modelCard(metadata, history, { backendReason: backend.reason, trainCount, valCount, stoppedEarly, resumed: startEpoch });

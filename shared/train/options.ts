@@ -3,13 +3,11 @@
  * training and the Kubernetes target, which runs the same training in a Job.
  */
 import type { BackendName, BackendPreference, EpochRecord, ModelMetadata } from '../model/index.ts';
-import type { Logger } from '../util/index.ts';
+import { ModelshipError, type Logger, type Provenance } from '../util/index.ts';
 
 export interface TrainOptions {
   /** The data set folder or its manifest.json (setup-data's dataset-dir or manifest output). */
   readonly dataset: string;
-  /** Path to modelship.yml, when one was given (the Kubernetes target reads its train.kubernetes section). */
-  readonly config?: string;
   /** A built-in (cnn, mlp) or a path to an ES module exporting build(opts). */
   readonly architecture: string;
   readonly epochs: number;
@@ -34,9 +32,10 @@ export interface TrainOptions {
 
 export interface TrainContext {
   readonly log: Logger;
-  readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly now: () => Date;
+  /** Where the run comes from, recorded as the model's git metadata. */
+  readonly provenance?: Provenance;
 }
 
 export interface TrainResult {
@@ -57,4 +56,18 @@ export interface TrainResult {
   readonly resumedAfterEpoch: number;
   readonly trainCount: number;
   readonly valCount: number;
+}
+
+/** Thrown when a signal stops training; says where the last good checkpoint is. */
+export class TrainingInterrupted extends ModelshipError {
+  readonly checkpointDir: string | undefined;
+  constructor(signal: string, epoch: number, checkpointDir: string | undefined) {
+    super(
+      checkpointDir
+        ? `training stopped by ${signal} during epoch ${epoch}; the last good checkpoint (after epoch ${epoch - 1}) is in ${checkpointDir}.`
+        : `training stopped by ${signal} during epoch ${epoch}, before the first checkpoint.`,
+      checkpointDir ? `Run train again with resume-from: ${checkpointDir} to continue.` : 'Run train again; nothing was saved.',
+    );
+    this.checkpointDir = checkpointDir;
+  }
 }

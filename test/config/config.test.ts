@@ -3,14 +3,33 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { configInputs, loadConfig, parseConfig } from '../../shared/config/load.ts';
+import { configInputs, loadConfig, parseConfig as parseWith } from '../../shared/config/load.ts';
+import { EMPTY_CONFIG } from '../../shared/config/schema.ts';
+import { allSteps, configSchema } from '../../shared/steps/index.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
+
+const schema = configSchema(allSteps);
+const parseConfig = (text: string, name: string) => parseWith(text, name, schema);
 
 describe('modelship.yml', () => {
   const bad: [string, string, RegExp][] = [
     ['unknown top-level key', 'nmae: fashion', /modelship\.yml: unknown key 'nmae' in the top level/],
     ['unknown nested key', 'train:\n  epoch: 3', /modelship\.yml: unknown key 'epoch' in 'train'/],
-    ['wrong type', 'train:\n  epochs: many', /modelship\.yml: key 'train\.epochs' expected number/],
+    ['wrong type', 'train:\n  epochs: many', /modelship\.yml: key 'train\.epochs' must be a whole number, got 'many'/],
+    ['out of the input range', 'train:\n  epochs: 0', /modelship\.yml: key 'train\.epochs' is 0, out of range/],
+    [
+      'a range the step declares (significance at most 0.5)',
+      'gate:\n  significance: 0.6',
+      /key 'gate\.significance' is 0\.6, out of range/,
+    ],
+    ['a secret', 'gate:\n  github-token: abc', /unknown key 'github-token' in 'gate'/],
+    ['a mapping where a value belongs', 'train:\n  epochs: { a: 1 }', /key 'train\.epochs' must be a string, a number or true\/false/],
+    ['a section that is not a mapping', 'train: 5', /key 'train' must be a mapping of settings/],
+    [
+      'a YAML alias bomb',
+      'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n',
+      /modelship\.yml cannot be read: its YAML aliases expand too far/,
+    ],
     ['enum', 'train:\n  backend: gpu', /key 'train\.backend'/],
     ['bad name', 'name: Fashion Model', /key 'name'/],
     ['duplicate key', 'name: a\nname: b', /not valid YAML/],
@@ -36,9 +55,9 @@ describe('modelship.yml', () => {
 
   it('is optional unless named, and a named missing file is an error', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
-    assert.deepEqual((await loadConfig(undefined, dir)).config, {});
-    await assert.rejects(loadConfig('nope.yml', dir), /config file 'nope\.yml' cannot be read/);
+    assert.deepEqual((await loadConfig(undefined, dir, schema)).config, EMPTY_CONFIG);
+    await assert.rejects(loadConfig('nope.yml', dir, schema), /config file 'nope\.yml' cannot be read/);
     writeFileSync(path.join(dir, 'modelship.yml'), 'name: fashion\n');
-    assert.equal((await loadConfig(undefined, dir)).config.name, 'fashion');
+    assert.equal((await loadConfig(undefined, dir, schema)).config.name, 'fashion');
   });
 });

@@ -3,6 +3,7 @@
  * GITHUB_STEP_SUMMARY files out, failures as `setup-data failed: …`.
  */
 import assert from 'node:assert/strict';
+import { defaultServices } from '../../shared/steps/index.ts';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
@@ -71,11 +72,11 @@ describe('the Actions cache adapter', () => {
       assert.equal(cacheServiceAvailable(env), want);
     });
   }
-  it('is used only by the action door', () => {
+  it("is the Actions door's service, when the job has a cache service; the CLI's services have none", () => {
     const env = { ACTIONS_RUNTIME_TOKEN: 't', ACTIONS_RESULTS_URL: 'https://results/' };
-    assert.equal(actionsDataCache('cli', env, silentLogger), undefined);
-    assert.notEqual(actionsDataCache('action', env, silentLogger), undefined);
-    assert.equal(actionsDataCache('action', {}, silentLogger), undefined);
+    assert.notEqual(actionsDataCache(env, silentLogger), undefined);
+    assert.equal(actionsDataCache({}, silentLogger), undefined);
+    assert.equal(defaultServices({ env, cwd: '.', log: silentLogger }).dataCache, undefined);
   });
 });
 

@@ -10,7 +10,7 @@ import { countingHasher } from '../../shared/data/hash.ts';
 import type { DatasetManifest } from '../../shared/data/manifest.ts';
 import { setupData } from '../../shared/data/prepare.ts';
 import { FASHION_MNIST_CLASSES } from '../../shared/data/readers/idx.ts';
-import { runAction } from '../../shared/github/action.ts';
+import { runAction } from '../../shared/action/run.ts';
 import { setupDataStep } from '../../shared/steps/setup-data.ts';
 import { silentLogger } from '../../shared/util/log.ts';
 import { removeTempDirs, tempDir } from './helpers.ts';

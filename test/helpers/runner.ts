@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runAction } from '../../shared/github/action.ts';
+import { runAction } from '../../shared/action/run.ts';
 import type { AnyStep } from '../../shared/steps/spec.ts';
 import { memoryLogger, type Logger } from '../../shared/util/log.ts';
 

@@ -52,7 +52,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 /** Waits (through the watch API) for the Job's pod to satisfy `pred`. */
 function podWhere(j: V1Job, pred: (p: PodJson) => boolean): Promise<PodJson> {
   const sel = `job-name=${j.metadata!.name!}`;
-  return client.watchPods(sel, (type, p) => (type !== 'DELETED' && pred(p) ? p : undefined), { timeoutMs: 5000 });
+  return client.watch('pods', (type, p) => (type !== 'DELETED' && pred(p) ? p : undefined), { labelSelector: sel, timeoutMs: 5000 });
 }
 
 test('a Job runs to Complete and its log streams in order while it runs', async () => {
@@ -203,7 +203,8 @@ test('an expired resourceVersion (410 Gone) makes the watch list again', async (
   const reconnects: string[] = [];
   let seen!: () => void;
   const firstEvent = new Promise<void>((r) => (seen = r));
-  const waiting = client.watchJobs(
+  const waiting = client.watch(
+    'jobs',
     (_type, j) => {
       seen();
       return jobState(j).state === 'active' ? undefined : j;

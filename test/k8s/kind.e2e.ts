@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import type { StepContext } from '../../shared/steps/spec.ts';
-import { trainOnKubernetes, type KubernetesSettings } from '../../shared/train/kubernetes.ts';
+import { testContext } from '../helpers/context.ts';
+import { trainOnKubernetes, type KubernetesSettings } from '../../shared/train/index.ts';
 import { ModelshipError } from '../../shared/util/errors.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
 import { writeSyntheticDataset } from '../train/synthetic.ts';
@@ -30,7 +30,7 @@ describe('target kubernetes on a kind cluster', () => {
   });
 
   const train = (log: ReturnType<typeof memoryLogger>, over: Partial<KubernetesSettings> = {}, datasetDir = dataset) => {
-    const ctx: StepContext = { log, env: process.env, cwd: work, now: () => new Date(), via: 'cli' };
+    const ctx = testContext({ cwd: work, env: process.env, log });
     return trainOnKubernetes(
       {
         dataset: datasetDir,

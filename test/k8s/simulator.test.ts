@@ -68,10 +68,14 @@ test('restartPolicy OnFailure restarts the container (CrashLoopBackOff) and coun
     }),
   );
   const j = await client.createJob(spec('crash:1', { backoffLimit: 1 }, 'OnFailure'));
-  const pod = await client.watchPods(`job-name=${j.metadata!.name!}`, (_t, p) => {
-    const s = p.status?.containerStatuses?.[0];
-    return (s?.restartCount ?? 0) >= 1 && s?.state?.running ? p : undefined;
-  });
+  const pod = await client.watch(
+    'pods',
+    (_t, p) => {
+      const s = p.status?.containerStatuses?.[0];
+      return (s?.restartCount ?? 0) >= 1 && s?.state?.running ? p : undefined;
+    },
+    { labelSelector: `job-name=${j.metadata!.name!}` },
+  );
   const states = podHistory(pod.metadata!.name!).map((p) => p.status?.containerStatuses?.[0]);
   assert.ok(
     states.some((c) => c?.state.waiting?.reason === 'CrashLoopBackOff' && c.lastState.terminated?.exitCode === 1 && c.restartCount === 1),
@@ -237,20 +241,21 @@ test('a new kind and its controller plug in (the path deploy-rollout takes for D
   });
   const read = await core.readNamespacedConfigMap({ name: 'settings', namespace: 'ext' });
   assert.deepEqual(read.data, { a: '1' });
-  const pod = await client.watchPods('from=settings', (_t, p) => (p.status?.phase === 'Running' ? p : undefined), {
+  const pod = await client.watch('pods', (_t, p) => (p.status?.phase === 'Running' ? p : undefined), {
+    labelSelector: 'from=settings',
     namespace: 'ext',
     timeoutMs: 5000,
   });
   assert.ok(pod.metadata?.name?.startsWith('settings-'));
   let connected!: () => void;
   const watching = new Promise<void>((r) => (connected = r));
-  const gone = client.watchPods(
-    'from=settings',
+  const gone = client.watch(
+    'pods',
     (type) => {
       connected(); // the watch has listed the pod: its deletion cannot be missed now
       return type === 'DELETED' ? true : undefined;
     },
-    { namespace: 'ext', timeoutMs: 5000 },
+    { labelSelector: 'from=settings', namespace: 'ext', timeoutMs: 5000 },
   );
   await watching;
   await core.deleteNamespacedConfigMap({ name: 'settings', namespace: 'ext' });

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { buildConfig, isSafeRelative, metricsFromReport } from '../../shared/registry/artifact.ts';
 import { backoffMs, describeRefusal, nextLink, parseChallenge } from '../../shared/registry/distribution.ts';
 import { planRollback, recordPromotion, type AliasRecord } from '../../shared/registry/oci-registry.ts';
-import { registerSummary } from '../../shared/registry/register.ts';
+import { githubContextFrom, provenanceOf } from '../../shared/github/index.ts';
+import { registerSummary } from '../../shared/report/register.ts';
 import { isAliasTag, nextVersion, versionOfTag } from '../../shared/registry/store.ts';
 import type { ModelConfig, RegisteredVersion } from '../../shared/registry/types.ts';
 
@@ -151,12 +152,12 @@ describe('the version metadata', () => {
       candidate: { metrics: { accuracy: 0.91, f1_macro: 0.9, bad: Number.NaN } },
       baseline: { name: 'fashion', version: 2, digest: d('b') },
     };
-    const c = buildConfig({ name: 'fashion', metadata, report, env: {}, now });
+    const c = buildConfig({ name: 'fashion', metadata, report, now });
     assert.deepEqual(c.metrics, { accuracy: 0.91, f1_macro: 0.9 });
     assert.equal(c.metricsSource, 'report');
     assert.equal(c.gatePassed, true);
     assert.deepEqual(c.parent, { name: 'fashion', version: 2, digest: d('b') });
-    const t = buildConfig({ name: 'fashion', metadata, env: {}, now });
+    const t = buildConfig({ name: 'fashion', metadata, now });
     assert.deepEqual(t.metrics, { valAccuracy: 0.9, epochsRun: 3 });
     assert.equal(t.metricsSource, 'training');
     assert.equal(t.parent, undefined);
@@ -175,7 +176,7 @@ describe('the version metadata', () => {
     // A folder baseline is not a registry version: no parent.
     assert.equal(metricsFromReport({ metrics: {}, baseline: { name: 'x', source: 'folder', digest: d('5') } }).baseline, undefined);
   });
-  it('is deterministic (made at training time) and records the run from the environment', () => {
+  it('is deterministic (made at training time) and records the run it was registered in', () => {
     const env = {
       GITHUB_SERVER_URL: 'https://github.com',
       GITHUB_REPOSITORY: 'acme/ml',
@@ -183,8 +184,9 @@ describe('the version metadata', () => {
       GITHUB_SHA: 'f00d',
       GITHUB_REF: 'refs/heads/main',
     };
-    const a = buildConfig({ name: 'fashion', metadata, env, now });
-    const b = buildConfig({ name: 'fashion', metadata, env, now: new Date() });
+    const provenance = provenanceOf(githubContextFrom(env, {}), undefined);
+    const a = buildConfig({ name: 'fashion', metadata, provenance, now });
+    const b = buildConfig({ name: 'fashion', metadata, provenance, now: new Date() });
     assert.deepEqual(a, b);
     assert.equal(a.created, '2026-02-02T00:00:00.000Z');
     assert.deepEqual(a.run, { url: 'https://github.com/acme/ml/actions/runs/99', id: '99' });
@@ -260,7 +262,7 @@ describe('registerSummary', () => {
         '| accuracy | 0.9187 |',
         '| f1\\_macro\\|&lt;b&gt; | 0.9000 |',
         '',
-        'parent v2 `sha256:bbbbbbbbbbbb` · data `sha256:333333333333` · commit `a1b2c3d` · [run](https://github.com/acme/ml/actions/runs/482) · gate ✅ passed',
+        'parent v2 `sha256:bbbbbbbbbbbb…` · data `sha256:333333333333…` · commit `a1b2c3d` · [run](https://github.com/acme/ml/actions/runs/482) · gate ✅ passed',
         '',
       ].join('\n'),
     );

@@ -125,7 +125,7 @@ describe('OCI distribution registry (docker-registry 2.8 on loopback)', () => {
 
   it('detects a lost race for a version number (another manifest lands on the tag just after ours) and takes the next', async () => {
     // The racer's model is uploaded beforehand under a non-version tag.
-    const racer = await buildArtifact(modelB, { name: 'fashion', env: {}, now: new Date() });
+    const racer = await buildArtifact(modelB, { name: 'fashion', now: new Date() });
     const store = new DistributionStore(parseLocation(`oci://${anon.host}/hijack`, work) as Extract<RegistryLocation, { kind: 'oci' }>, {
       log: memoryLogger(),
     });
@@ -223,15 +223,15 @@ describe('OCI distribution registry (docker-registry 2.8 on loopback)', () => {
         e instanceof ConfigurationError &&
         e.message.startsWith(`${secured.host} refused anonymous access for repository:team/fashion:pull`),
     );
-    // The password comes from MODELSHIP_REGISTRY_PASSWORD when not given, and is masked.
+    // The password reaches the registry from its caller only (the step's input), and is masked.
     const masked: string[] = [];
-    const fromEnv = await openRegistry(`oci://${secured.host}/team`, {
+    const given = await openRegistry(`oci://${secured.host}/team`, {
       log: { ...memoryLogger(), secret: (s) => masked.push(s) },
       username: 'alice',
-      env: { MODELSHIP_REGISTRY_PASSWORD: 's3cret-pw' },
+      password: 's3cret-pw',
       retry: FAST,
     });
-    assert.equal((await fromEnv.resolve('fashion@production')).version, 1);
+    assert.equal((await given.resolve('fashion@production')).version, 1);
     assert.ok(masked.includes('s3cret-pw'));
   });
 

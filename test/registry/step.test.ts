@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { registryCommand } from '../../shared/cli/registry.ts';
 import { registerStep } from '../../shared/steps/register.ts';
 import { resolveInputs } from '../../shared/steps/resolve.ts';
-import type { StepContext } from '../../shared/steps/spec.ts';
+import { testContext } from '../helpers/context.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
 import { makeModelDir, tempDir, variantOf } from './helpers.ts';
@@ -39,13 +39,9 @@ after(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
-function ctx(): StepContext & { log: ReturnType<typeof memoryLogger> } {
-  return { log: memoryLogger(), env, cwd, now: () => new Date('2026-03-01T00:00:00Z'), via: 'cli' };
-}
-
 async function register(raw: Record<string, string>) {
-  const inputs = await resolveInputs(registerStep, raw, cwd);
-  return registerStep.run(inputs, ctx());
+  const { inputs, config } = await resolveInputs(registerStep, raw, cwd);
+  return registerStep.run(inputs, testContext({ cwd, env, config, now: () => new Date('2026-03-01T00:00:00Z') }));
 }
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string }> {

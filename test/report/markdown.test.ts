@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { code, escapeMarkdown, lineChart, shortDigest, table } from '../../shared/report/markdown.ts';
+import { code, escapeMarkdown, lineChart, table } from '../../shared/report/markdown.ts';
+import { shortDigest } from '../../shared/util/format.ts';
 
 describe('markdown building blocks', () => {
   const hostile: [string, string][] = [

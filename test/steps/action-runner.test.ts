@@ -1,7 +1,7 @@
 /** The action door: INPUT_* in, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY out, one failure format. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { input } from '../../shared/steps/inputs.ts';
+import { input } from '../../shared/config/inputs.ts';
 import { defineStep } from '../../shared/steps/spec.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import { runAsRunner } from '../helpers/runner.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { input, parseInputs } from '../../shared/steps/inputs.ts';
+import { input, parseInputs } from '../../shared/config/inputs.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 
 const decls = {

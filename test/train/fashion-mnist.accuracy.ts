@@ -51,7 +51,7 @@ describe('Fashion-MNIST: default cnn on wasm', () => {
         outputDir: path.join(root, 'model'),
         handleSignals: false,
       },
-      { log, env: {}, cwd: root, now: () => new Date() },
+      { log, cwd: root, now: () => new Date() },
     );
     assert.equal(result.backend, 'wasm');
     const { model, metadata } = await loadModel(result.modelDir);

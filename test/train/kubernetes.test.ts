@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, it, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../shared/k8s/index.ts';
-import type { StepContext } from '../../shared/steps/spec.ts';
+import { resolveInputs, trainStep } from '../../shared/steps/index.ts';
 import {
   buildTrainJob,
   parseVolume,
@@ -21,12 +21,14 @@ import {
   trainOnKubernetes,
   type KubernetesSettings,
   type KubernetesTrainOptions,
+  type RemoteTrainContext,
   type ResolvedSettings,
-} from '../../shared/train/kubernetes.ts';
+} from '../../shared/train/index.ts';
 import type { TrainOptions } from '../../shared/train/options.ts';
 import { ConfigurationError, ModelshipError } from '../../shared/util/errors.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
 import { behaviours, jobType, startSimulator, type Job, type Simulator } from '../k8s-sim/index.ts';
+import { testContext } from '../helpers/context.ts';
 import { writeSyntheticDataset } from './synthetic.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -96,9 +98,12 @@ test('the Job manifest: one try, the modelship image training locally in the pod
     '0',
     '--resume-from',
     '/modelship/model',
+    '--name',
+    'fashion',
     '--target',
     'local',
   ]);
+  assert.deepEqual(c.env, [{ name: 'MODELSHIP_TARGET', value: 'kubernetes' }], 'the pod gets the name as --name, not from its environment');
   assert.deepEqual(c.resources, { requests: { cpu: '4', memory: '8Gi' }, limits: { cpu: '4', memory: '8Gi' } });
   assert.deepEqual(c.volumeMounts, [{ name: 'exchange', mountPath: '/modelship' }]);
   assert.deepEqual(pod.volumes, [{ name: 'exchange', hostPath: { path: '/srv/shared', type: 'Directory' } }]);
@@ -185,7 +190,12 @@ describe('trainOnKubernetes against the simulator', () => {
     log = memoryLogger();
   });
 
-  const ctx = (): StepContext => ({ log, env: {}, cwd: root, now: () => new Date(), via: 'cli' });
+  const ctx = (): RemoteTrainContext => ({
+    log,
+    cwd: root,
+    now: () => new Date(),
+    kube: (t) => Promise.resolve(KubeClient.connect(t, {}, root)),
+  });
   const run = (image: string, over: Partial<KubernetesSettings> = {}, extra: Partial<KubernetesTrainOptions> = {}) =>
     trainOnKubernetes(
       {
@@ -244,9 +254,10 @@ describe('trainOnKubernetes against the simulator', () => {
         await mkdir(out, { recursive: true });
         const metadata = {
           backend: 'wasm',
+          backendReason: 'tfjs-node not installed',
           params: { epochs: 1, earlyStoppingPatience: 0 },
           metrics: { valAccuracy: 0.75, finalLoss: 0.5, epochsRun: 1 },
-          training: { durationSeconds: 1.5 },
+          training: { durationSeconds: 1.5, trainCount: 1234, valCount: 56 },
         };
         await writeFile(path.join(out, 'modelship.json'), JSON.stringify(metadata));
         await writeFile(path.join(out, 'history.json'), JSON.stringify([{ epoch: 1, loss: 0.5, samplesPerSecond: 1, seconds: 1 }]));
@@ -364,20 +375,14 @@ describe('trainOnKubernetes against the simulator', () => {
     await mkdir(path.dirname(config), { recursive: true });
     await writeFile(
       config,
-      'name: shoes\ntrain:\n  kubernetes:\n    namespace: team-a\n    image: modelship:from-config\n    memory: 3Gi\n',
+      `name: shoes\ntrain:\n  kubernetes:\n    namespace: team-a\n    image: modelship:from-config\n    memory: 3Gi\n    volume: host:${shared}\n`,
     );
-    const err = await trainOnKubernetes(
-      {
-        ...trainOptions,
-        name: undefined,
-        config,
-        dataset,
-        outputDir: path.join(shared, 'from-config'),
-        handleSignals: false,
-        kubernetes: { volume: `host:${shared}` },
-      },
-      { ...ctx(), env: { KUBECONFIG: kubeconfig } },
-    ).then(
+    const { inputs, config: loaded } = await resolveInputs(
+      trainStep,
+      { config, dataset, 'output-dir': path.join(shared, 'from-config'), target: 'kubernetes' },
+      root,
+    );
+    const err = await trainStep.run(inputs, testContext({ cwd: root, env: { KUBECONFIG: kubeconfig }, log, config: loaded })).then(
       () => assert.fail('the container exits 3'),
       (e: unknown) => e,
     );

@@ -75,7 +75,7 @@ describe('training stopped by a signal', () => {
           resumeFrom: m[4],
           handleSignals: false,
         },
-        { log: memoryLogger(), env: {}, cwd: root, now: () => new Date() },
+        { log: memoryLogger(), cwd: root, now: () => new Date() },
       );
       assert.equal(r.resumedAfterEpoch, ck.state.epoch);
       assert.equal(r.history.length, ck.state.epoch + 1);

@@ -54,11 +54,11 @@ describe('train step (action)', () => {
     assert.equal(metadata.name, 'iris');
   });
 
-  it('takes the model name from MODELSHIP_MODEL_NAME (a Kubernetes training pod has no modelship.yml)', async () => {
+  it('takes the model name from its input (as a Kubernetes training pod gets it: --name, no modelship.yml)', async () => {
     const r = await runAsRunner(
       trainStep,
-      { dataset, architecture: 'mlp', epochs: '1', backend: 'cpu', 'output-dir': 'model-k8s' },
-      { cwd: root, env: { MODELSHIP_MODEL_NAME: 'fashion' } },
+      { dataset, architecture: 'mlp', epochs: '1', backend: 'cpu', 'output-dir': 'model-k8s', name: 'fashion' },
+      { cwd: root },
     );
     assert.equal(r.failed, false, r.commands);
     const metadata = JSON.parse(await readFile(path.join(root, 'model-k8s', 'modelship.json'), 'utf8')) as ModelMetadata;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { githubContextFrom, provenanceOf } from '../../shared/github/index.ts';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadManifest, readSplit } from '../../shared/data/load.ts';
 import { loadModel } from '../../shared/model/io.ts';
 import { predictProbabilities, preprocess } from '../../shared/model/predict.ts';
-import { CHECKPOINT_DIR, gatherBatch, readCheckpoint, train, TrainingInterrupted, type TrainOptions } from '../../shared/train/index.ts';
+import { gatherBatch } from '../../shared/train/data.ts';
+import { CHECKPOINT_DIR, readCheckpoint, train, TrainingInterrupted, type TrainOptions } from '../../shared/train/index.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import { memoryLogger, type Logger } from '../../shared/util/log.ts';
 import { writeSyntheticDataset } from './synthetic.ts';
@@ -30,7 +32,12 @@ describe('train', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  const ctx = (log: Logger = memoryLogger(), env: Record<string, string> = {}) => ({ log, env, cwd: root, now: () => new Date() });
+  const ctx = (log: Logger = memoryLogger(), env: Record<string, string> = {}) => ({
+    log,
+    cwd: root,
+    now: () => new Date(),
+    provenance: provenanceOf(githubContextFrom(env, {}), undefined),
+  });
   const opts = (over: Partial<TrainOptions>): TrainOptions => ({
     dataset: images,
     architecture: smallCnn,

@@ -31,7 +31,7 @@ describe('train on wasm', () => {
     outputDir: path.join(root, outputDir),
     handleSignals: false,
   });
-  const ctx = () => ({ log: memoryLogger(), env: {}, cwd: root, now: () => new Date() });
+  const ctx = () => ({ log: memoryLogger(), cwd: root, now: () => new Date() });
 
   it('trains the default cnn and gives identical weights on a re-run', async () => {
     const a = await train(opts('a'), ctx());
