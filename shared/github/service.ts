@@ -10,7 +10,7 @@ export interface GithubService {
   /** The Actions context of this run (an empty one outside Actions). */
   context(): Promise<GithubContext>;
   /** An API client authenticated with `token`, at the run's API URL. */
-  client(token: string): GithubClient;
+  client(token: string): Promise<GithubClient>;
   /** Where this run comes from (commit, dirty tree, ref, repository, run link). */
   provenance(): Promise<Provenance>;
 }
@@ -22,7 +22,7 @@ export function githubService(env: Readonly<Record<string, string | undefined>>,
   const ctx = (): Promise<GithubContext> => (context ??= readGithubContext(env));
   return {
     context: ctx,
-    client: (token) => githubClient(token, (env['GITHUB_API_URL'] ?? 'https://api.github.com').replace(/\/+$/, '')),
+    client: (token) => Promise.resolve(githubClient(token, (env['GITHUB_API_URL'] ?? 'https://api.github.com').replace(/\/+$/, ''))),
     provenance: () => (provenance ??= Promise.all([ctx(), readLocalGit(cwd)]).then(([c, local]) => provenanceOf(c, local))),
   };
 }

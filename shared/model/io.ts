@@ -20,9 +20,8 @@ import {
   MODEL_SCHEMA_VERSION,
   type EpochRecord,
   type ModelMetadata,
+  WEIGHTS_FILE,
 } from './metadata.ts';
-
-export const WEIGHTS_FILE = 'weights.bin';
 
 /** Layer classes a model folder may use: tfjs-layers built-ins that only compute, never run user code. */
 export const ALLOWED_LAYER_CLASSES: ReadonlySet<string> = new Set([

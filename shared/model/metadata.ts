@@ -8,6 +8,8 @@ import type { SplitName, Task } from '../data/index.ts';
 export const MODEL_METADATA_FILE = 'modelship.json';
 export const MODEL_JSON_FILE = 'model.json';
 export const HISTORY_FILE = 'history.json';
+/** The one weight file a model folder written by modelship has. */
+export const WEIGHTS_FILE = 'weights.bin';
 export const MODEL_CARD_FILE = 'model-card.md';
 export const MODEL_SCHEMA_VERSION = 1;
 

@@ -89,6 +89,7 @@ export const evaluateGateStep = defineStep({
       now: ctx.now,
     });
     const token = inputs.githubToken;
+    const client = token ? await ctx.github.client(token) : undefined;
     const comment = await ctx.log.group('PR comment', () =>
       publishComment({
         mode: inputs.comment,
@@ -97,7 +98,7 @@ export const evaluateGateStep = defineStep({
         name: r.report.name,
         markdown: r.markdown,
         log: ctx.log,
-        ...(token ? { client: ctx.github.client(token) } : {}),
+        ...(client ? { client } : {}),
       }),
     );
     const failures: string[] = [];

@@ -2,7 +2,7 @@
  * The services both doors hand to steps, built from an environment and a working directory. The
  * Actions door adds the Actions cache; tests replace any of them.
  */
-import { githubService } from '../github/index.ts';
+import type { GithubService } from '../github/index.ts';
 import type { Logger } from '../util/index.ts';
 import type { StepServices } from './spec.ts';
 
@@ -20,8 +20,19 @@ export function defaultServices(opts: {
     now: opts.now ?? (() => new Date()),
     env,
     ...(opts.dataCache ? { dataCache: opts.dataCache } : {}),
-    github: githubService(env, cwd),
+    github: lazyGithub(env, cwd),
     // @kubernetes/client-node loads only when a step asks for a cluster.
     kube: async (target = {}) => (await import('../k8s/index.ts')).KubeClient.connect(target, env, cwd),
+  };
+}
+
+/** The GitHub service, with @actions/github loaded only when a step first asks for it. */
+function lazyGithub(env: Readonly<Record<string, string | undefined>>, cwd: string): GithubService {
+  let service: Promise<GithubService> | undefined;
+  const get = (): Promise<GithubService> => (service ??= import('../github/index.ts').then((m) => m.githubService(env, cwd)));
+  return {
+    context: async () => (await get()).context(),
+    provenance: async () => (await get()).provenance(),
+    client: async (token) => (await get()).client(token),
   };
 }

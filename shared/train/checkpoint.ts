@@ -12,8 +12,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { type BackendName, type EpochRecord, type ModelFiles, readModelFiles, type TrainParams, writeModelFiles } from '../model/index.ts';
 import { buildDirAtomic, ConfigurationError, writeFileAtomic } from '../util/index.ts';
+import { CHECKPOINT_DIR } from './options.ts';
 
-export const CHECKPOINT_DIR = '.checkpoint';
+export { CHECKPOINT_DIR };
 export const CHECKPOINT_STATE_FILE = 'state.json';
 const BEST_FILE = 'best.bin';
 const OPTIMIZER_FILE = 'optimizer.bin';

@@ -4,10 +4,11 @@
  */
 import type { KubernetesTrainOptions, KubernetesTrainResult } from './job.ts';
 import type { RemoteTrainContext } from './kubernetes.ts';
+import type { Checkpoint } from './checkpoint.ts';
 import type { TrainContext, TrainOptions, TrainResult } from './options.ts';
 
 export type { TrainContext, TrainOptions, TrainResult } from './options.ts';
-export { TrainingInterrupted } from './options.ts';
+export { CHECKPOINT_DIR, TrainingInterrupted } from './options.ts';
 export type { RemoteTrainContext } from './kubernetes.ts';
 export {
   DEFAULT_MOUNT_PATH,
@@ -25,7 +26,7 @@ export {
   type ResolvedSettings,
   type VolumeSpec,
 } from './job.ts';
-export { CHECKPOINT_DIR, findCheckpoint, readCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint.ts';
+export type { Checkpoint, CheckpointState } from './checkpoint.ts';
 export { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from './progress.ts';
 
 /** Trains on this machine (see loop.ts). */
@@ -36,4 +37,9 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
 /** Trains in a Kubernetes Job (see kubernetes.ts). */
 export async function trainOnKubernetes(options: KubernetesTrainOptions, ctx: RemoteTrainContext): Promise<KubernetesTrainResult> {
   return (await import('./kubernetes.ts')).trainOnKubernetes(options, ctx);
+}
+
+/** Reads the checkpoint in a folder (or a model-dir holding one), checking it is whole (see checkpoint.ts). */
+export async function readCheckpoint(dirOrModelDir: string, inputName?: string): Promise<Checkpoint> {
+  return (await import('./checkpoint.ts')).readCheckpoint(dirOrModelDir, inputName);
 }

@@ -5,6 +5,9 @@
 import type { BackendName, BackendPreference, EpochRecord, ModelMetadata } from '../model/index.ts';
 import { ModelshipError, type Logger, type Provenance } from '../util/index.ts';
 
+/** The folder under output-dir where the last checkpoint is kept. */
+export const CHECKPOINT_DIR = '.checkpoint';
+
 export interface TrainOptions {
   /** The data set folder or its manifest.json (setup-data's dataset-dir or manifest output). */
   readonly dataset: string;
