@@ -8,7 +8,9 @@ export { decideGate, formatP, type GateDecision, type GateInput, type GateRuleRe
 export {
   CLASSIFICATION_METRICS,
   REGRESSION_METRICS,
+  accuracyOf,
   classificationMetrics,
+  logLoss,
   metricNames,
   regressionMetrics,
   scalarMetrics,

@@ -107,6 +107,14 @@ export function argmaxRows(probabilities: ArrayLike<number>, k: number): Int32Ar
   return out;
 }
 
+/** The share of examples whose argmax is the label (NaN for none). */
+export function accuracyOf(probabilities: ArrayLike<number>, labels: Labels, k: number): number {
+  const pred = argmaxRows(probabilities, k);
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) if (pred[i] === labels[i]) correct++;
+  return labels.length > 0 ? correct / labels.length : NaN;
+}
+
 /** Per-example correctness (1 when the argmax is the label): the input of McNemar's test. */
 export function correctness(probabilities: ArrayLike<number>, labels: Labels, k: number): Uint8Array {
   const pred = argmaxRows(probabilities, k);
@@ -115,24 +123,39 @@ export function correctness(probabilities: ArrayLike<number>, labels: Labels, k:
   return out;
 }
 
-export function confusionMatrix(labels: Labels, predicted: Labels, k: number): number[][] {
+/**
+ * One metric over examples with weights: how often each example counts (a bootstrap resample's
+ * draw counts), or null for every example once. Everything per example is computed once when the
+ * metric is prepared, so each evaluation costs O(n) (O(n·k) for ROC-AUC, whose per-class score
+ * order is sorted once). This is the one implementation: the plain metrics below are these with
+ * weights null, and the gate's bootstrap resamples the same functions.
+ */
+export type WeightedMetric = (weights: Float64Array | null) => number;
+
+const weightOf = (weights: Float64Array | null, i: number): number => (weights ? weights[i] : 1);
+
+/** The confusion matrix under example weights: confusion[true][predicted]. */
+export function weightedConfusion(labels: Labels, predicted: Labels, k: number, weights: Float64Array | null): number[][] {
   const m = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-  for (let i = 0; i < labels.length; i++) m[labels[i]][predicted[i]] += 1;
+  for (let i = 0; i < labels.length; i++) m[labels[i]][predicted[i]] += weightOf(weights, i);
   return m;
+}
+
+export function confusionMatrix(labels: Labels, predicted: Labels, k: number): number[][] {
+  return weightedConfusion(labels, predicted, k, null);
 }
 
 /** Precision, recall and F1 per class from a confusion matrix (0 where undefined, as sklearn's zero_division). */
 export function perClassMetrics(confusion: readonly (readonly number[])[]): ClassMetrics[] {
   const k = confusion.length;
   return Array.from({ length: k }, (_, c) => {
-    let tp = 0;
     let predicted = 0;
     let support = 0;
     for (let j = 0; j < k; j++) {
       predicted += confusion[j][c];
       support += confusion[c][j];
     }
-    tp = confusion[c][c]!;
+    const tp = confusion[c][c]!;
     const precision = predicted > 0 ? tp / predicted : 0;
     const recall = support > 0 ? tp / support : 0;
     const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
@@ -140,116 +163,236 @@ export function perClassMetrics(confusion: readonly (readonly number[])[]): Clas
   });
 }
 
-/** Mean negative log-likelihood of the true class, probabilities clipped to [eps, 1 - eps]. */
-export function logLoss(probabilities: ArrayLike<number>, labels: Labels, k: number, eps = LOG_LOSS_EPS): number {
-  const n = labels.length;
-  if (n === 0) return NaN;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const p = probabilities[i * k + labels[i]];
-    const clipped = Number.isNaN(p) ? NaN : Math.min(1 - eps, Math.max(eps, p));
-    sum -= Math.log(clipped);
-  }
-  return sum / n;
-}
-
-/**
- * Area under the ROC curve of scores for a binary problem, by the rank-sum (Mann-Whitney U)
- * formula with average ranks for ties. NaN when either class is absent.
- */
-export function binaryAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean | number>): number {
-  const n = scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
-  let nPos = 0;
-  let rankSum = 0;
-  let i = 0;
-  while (i < n) {
-    let j = i;
-    while (j + 1 < n && scores[order[j + 1]] === scores[order[i]]) j++;
-    const avgRank = (i + j) / 2 + 1; // ranks are 1-based
-    for (let t = i; t <= j; t++) {
-      if (positive[order[t]]) {
-        nPos++;
-        rankSum += avgRank;
-      }
-    }
-    i = j + 1;
-  }
-  const nNeg = n - nPos;
-  if (nPos === 0 || nNeg === 0) return NaN;
-  return (rankSum - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
-}
-
-/** One-vs-rest ROC-AUC, macro-averaged over the classes that have both positives and negatives. */
-export function rocAucOvr(probabilities: ArrayLike<number>, labels: Labels, k: number): number {
-  const n = labels.length;
-  const scores = new Float64Array(n);
-  const positive = new Uint8Array(n);
-  let sum = 0;
-  let classes = 0;
+/** The metrics a confusion matrix gives (accuracy, macro and weighted P/R/F1). */
+function fromConfusion(confusion: readonly (readonly number[])[]): Record<string, number> {
+  const k = confusion.length;
+  const pc = perClassMetrics(confusion);
+  let total = 0;
+  let correct = 0;
   for (let c = 0; c < k; c++) {
-    for (let i = 0; i < n; i++) {
-      scores[i] = probabilities[i * k + c]!;
-      positive[i] = labels[i] === c ? 1 : 0;
-    }
-    const auc = binaryAuc(scores, positive);
-    if (!Number.isNaN(auc)) {
-      sum += auc;
-      classes++;
-    }
+    correct += confusion[c][c];
+    total += pc[c].support;
   }
-  return classes > 0 ? sum / classes : NaN;
+  const macro = (f: (m: ClassMetrics) => number): number => pc.reduce((s, m) => s + f(m), 0) / k;
+  const weighted = (f: (m: ClassMetrics) => number): number => (total > 0 ? pc.reduce((s, m) => s + f(m) * m.support, 0) / total : NaN);
+  return {
+    accuracy: total > 0 ? correct / total : NaN,
+    precision_macro: macro((m) => m.precision),
+    recall_macro: macro((m) => m.recall),
+    f1_macro: macro((m) => m.f1),
+    precision_weighted: weighted((m) => m.precision),
+    recall_weighted: weighted((m) => m.recall),
+    f1_weighted: weighted((m) => m.f1),
+  };
+}
+
+/** Mean negative log-likelihood of the true class, probabilities clipped to [eps, 1 − eps] (NaN stays NaN). */
+export function weightedLogLoss(probabilities: ArrayLike<number>, labels: Labels, k: number, eps = LOG_LOSS_EPS): WeightedMetric {
+  const n = labels.length;
+  const loss = new Float64Array(n);
+  for (let i = 0; i < n; i++) loss[i] = -Math.log(Math.min(1 - eps, Math.max(eps, probabilities[i * k + labels[i]])));
+  return (weights) => {
+    let W = 0;
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const wi = weightOf(weights, i);
+      W += wi;
+      s += wi * loss[i];
+    }
+    return s / W;
+  };
+}
+
+export function logLoss(probabilities: ArrayLike<number>, labels: Labels, k: number, eps = LOG_LOSS_EPS): number {
+  return weightedLogLoss(probabilities, labels, k, eps)(null);
 }
 
 /**
  * Expected calibration error: examples binned by confidence (the top probability) into `bins`
- * equal-width bins (lo, hi], the first bin also taking 0; the support-weighted mean of
- * |accuracy − mean confidence| over the bins.
+ * equal-width bins (lo, hi], the first bin also taking 0; the weighted mean of
+ * |correct − confidence| summed per bin. NaN when any confidence is NaN.
  */
-export function expectedCalibrationError(probabilities: ArrayLike<number>, labels: Labels, k: number, bins = ECE_BINS): number {
+export function weightedEce(probabilities: ArrayLike<number>, labels: Labels, k: number, bins = ECE_BINS): WeightedMetric {
   const n = labels.length;
-  if (n === 0) return NaN;
-  const count = new Float64Array(bins);
-  const conf = new Float64Array(bins);
-  const correct = new Float64Array(bins);
   const pred = argmaxRows(probabilities, k);
+  const bin = new Uint8Array(n);
+  const conf = new Float64Array(n);
+  let nan = false;
   for (let i = 0; i < n; i++) {
-    const p = probabilities[i * k + pred[i]];
-    if (Number.isNaN(p)) return NaN;
-    const b = Math.min(bins - 1, Math.max(0, Math.ceil(p * bins) - 1));
-    count[b] += 1;
-    conf[b] += p;
-    if (pred[i] === labels[i]) correct[b] += 1;
+    conf[i] = probabilities[i * k + pred[i]];
+    if (Number.isNaN(conf[i])) nan = true;
+    bin[i] = Math.min(bins - 1, Math.max(0, Math.ceil(conf[i] * bins) - 1));
   }
-  let ece = 0;
-  for (let b = 0; b < bins; b++) if (count[b] > 0) ece += Math.abs(correct[b] - conf[b]) / n;
-  return ece;
+  return (weights) => {
+    if (nan) return NaN;
+    const gap = new Float64Array(bins);
+    let W = 0;
+    for (let i = 0; i < n; i++) {
+      const wi = weightOf(weights, i);
+      W += wi;
+      gap[bin[i]] += wi * ((pred[i] === labels[i] ? 1 : 0) - conf[i]);
+    }
+    let e = 0;
+    for (let b = 0; b < bins; b++) e += Math.abs(gap[b]);
+    return e / W;
+  };
+}
+
+/**
+ * One-vs-rest ROC-AUC, macro-averaged over the classes that have both positives and negatives
+ * (NaN when none): per class, the Mann-Whitney statistic with ties counted half.
+ */
+export function weightedRocAuc(
+  probabilities: ArrayLike<number>,
+  labels: Labels,
+  k: number,
+  classes: readonly number[] = Array.from({ length: k }, (_, c) => c),
+): WeightedMetric {
+  const n = labels.length;
+  const orders = classes.map((c) => {
+    const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => probabilities[a * k + c] - probabilities[b * k + c]);
+    const groupEnd = new Int32Array(n);
+    for (let i = n - 1; i >= 0; i--) {
+      const same = i + 1 < n && probabilities[order[i + 1] * k + c] === probabilities[order[i] * k + c];
+      groupEnd[i] = same ? groupEnd[i + 1] : i;
+    }
+    return { order, groupEnd };
+  });
+  return (weights) => {
+    let sum = 0;
+    let counted = 0;
+    for (let o = 0; o < classes.length; o++) {
+      const c = classes[o];
+      const { order, groupEnd } = orders[o];
+      let negBelow = 0;
+      let num = 0;
+      let pos = 0;
+      let i = 0;
+      while (i < n) {
+        const end = groupEnd[i];
+        let gp = 0;
+        let gn = 0;
+        for (let t = i; t <= end; t++) {
+          const j = order[t];
+          const wj = weightOf(weights, j);
+          if (labels[j] === c) gp += wj;
+          else gn += wj;
+        }
+        num += gp * (negBelow + gn / 2);
+        negBelow += gn;
+        pos += gp;
+        i = end + 1;
+      }
+      if (pos > 0 && negBelow > 0) {
+        sum += num / (pos * negBelow);
+        counted++;
+      }
+    }
+    return counted > 0 ? sum / counted : NaN;
+  };
+}
+
+/** ROC-AUC of scores for a binary problem (NaN when either class is absent). */
+export function binaryAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean | number>): number {
+  const probabilities = new Float64Array(scores.length * 2);
+  const labels = new Int32Array(scores.length);
+  for (let i = 0; i < scores.length; i++) {
+    probabilities[i * 2 + 1] = scores[i];
+    labels[i] = positive[i] ? 1 : 0;
+  }
+  return weightedRocAuc(probabilities, labels, 2, [1])(null);
+}
+
+export function rocAucOvr(probabilities: ArrayLike<number>, labels: Labels, k: number): number {
+  return weightedRocAuc(probabilities, labels, k)(null);
+}
+
+export function expectedCalibrationError(probabilities: ArrayLike<number>, labels: Labels, k: number, bins = ECE_BINS): number {
+  return weightedEce(probabilities, labels, k, bins)(null);
+}
+
+/** A classification metric by name, prepared for repeated weighted evaluation. */
+export function classificationMetric(name: string, probabilities: ArrayLike<number>, labels: Labels, k: number): WeightedMetric {
+  switch (name) {
+    case 'log_loss':
+      return weightedLogLoss(probabilities, labels, k);
+    case 'ece':
+      return weightedEce(probabilities, labels, k);
+    case 'roc_auc':
+      return weightedRocAuc(probabilities, labels, k);
+    default: {
+      if (!(CLASSIFICATION_METRICS as readonly string[]).includes(name)) return () => NaN;
+      const pred = argmaxRows(probabilities, k);
+      return (weights) => fromConfusion(weightedConfusion(labels, pred, k, weights))[name] ?? NaN;
+    }
+  }
+}
+
+/** A regression metric by name (mse, rmse, mae, r2), prepared for repeated weighted evaluation. */
+export function regressionMetric(name: string, predictions: ArrayLike<number>, targets: ArrayLike<number>): WeightedMetric {
+  const n = targets.length;
+  return (weights) => {
+    let W = 0;
+    let se = 0;
+    let ae = 0;
+    let sy = 0;
+    for (let i = 0; i < n; i++) {
+      const wi = weightOf(weights, i);
+      const d = predictions[i] - targets[i];
+      W += wi;
+      se += wi * d * d;
+      ae += wi * Math.abs(d);
+      sy += wi * targets[i];
+    }
+    const mean = sy / W;
+    let ss = 0;
+    for (let i = 0; i < n; i++) ss += weightOf(weights, i) * (targets[i] - mean) ** 2;
+    switch (name) {
+      case 'mse':
+        return se / W;
+      case 'rmse':
+        return Math.sqrt(se / W);
+      case 'mae':
+        return ae / W;
+      case 'r2':
+        // As sklearn: 1 for a perfect fit of constant targets, else 0 there.
+        return W === 0 ? NaN : ss > 0 ? 1 - se / ss : se === 0 ? 1 : 0;
+      default:
+        return NaN;
+    }
+  };
+}
+
+/** Any metric by name for a task (what the gate's bootstrap resamples). */
+export function weightedMetric(
+  name: string,
+  outputs: ArrayLike<number>,
+  labels: Labels,
+  k: number,
+  task: 'classification' | 'regression',
+): WeightedMetric {
+  return task === 'regression' ? regressionMetric(name, outputs, labels) : classificationMetric(name, outputs, labels, k);
 }
 
 /** Every classification metric from probabilities (n × k) and labels. */
 export function classificationMetrics(probabilities: ArrayLike<number>, labels: Labels, k: number): ClassificationMetrics {
   const n = checkShapes(probabilities, labels, k);
-  const pred = argmaxRows(probabilities, k);
-  const confusion = confusionMatrix(labels, pred, k);
-  const perClass = perClassMetrics(confusion);
-  let correct = 0;
-  for (let c = 0; c < k; c++) correct += confusion[c][c];
-  const mean = (f: (m: ClassMetrics) => number): number => perClass.reduce((s, m) => s + f(m), 0) / k;
-  const weighted = (f: (m: ClassMetrics) => number): number => (n > 0 ? perClass.reduce((s, m) => s + f(m) * m.support, 0) / n : NaN);
+  const confusion = confusionMatrix(labels, argmaxRows(probabilities, k), k);
+  const c = fromConfusion(confusion);
   return {
     task: 'classification',
     count: n,
-    accuracy: n > 0 ? correct / n : NaN,
-    precision_macro: mean((m) => m.precision),
-    recall_macro: mean((m) => m.recall),
-    f1_macro: mean((m) => m.f1),
-    precision_weighted: weighted((m) => m.precision),
-    recall_weighted: weighted((m) => m.recall),
-    f1_weighted: weighted((m) => m.f1),
-    log_loss: logLoss(probabilities, labels, k),
+    accuracy: c['accuracy'],
+    precision_macro: c['precision_macro'],
+    recall_macro: c['recall_macro'],
+    f1_macro: c['f1_macro'],
+    precision_weighted: c['precision_weighted'],
+    recall_weighted: c['recall_weighted'],
+    f1_weighted: c['f1_weighted'],
+    log_loss: n > 0 ? logLoss(probabilities, labels, k) : NaN,
     roc_auc: rocAucOvr(probabilities, labels, k),
-    ece: expectedCalibrationError(probabilities, labels, k),
-    perClass,
+    ece: n > 0 ? expectedCalibrationError(probabilities, labels, k) : NaN,
+    perClass: perClassMetrics(confusion),
     confusion,
   };
 }
@@ -258,19 +401,6 @@ export function classificationMetrics(probabilities: ArrayLike<number>, labels: 
 export function regressionMetrics(predictions: ArrayLike<number>, targets: ArrayLike<number>): RegressionMetrics {
   const n = targets.length;
   if (predictions.length !== n) throw new RangeError(`${predictions.length} predictions for ${n} targets.`);
-  let se = 0;
-  let ae = 0;
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += targets[i];
-  mean /= n;
-  let ss = 0;
-  for (let i = 0; i < n; i++) {
-    const d = predictions[i] - targets[i];
-    se += d * d;
-    ae += Math.abs(d);
-    ss += (targets[i] - mean) ** 2;
-  }
-  const mse = n > 0 ? se / n : NaN;
-  const r2 = n === 0 ? NaN : ss > 0 ? 1 - se / ss : se === 0 ? 1 : 0;
-  return { task: 'regression', count: n, mse, rmse: Math.sqrt(mse), mae: n > 0 ? ae / n : NaN, r2 };
+  const m = (name: string): number => (n > 0 ? regressionMetric(name, predictions, targets)(null) : NaN);
+  return { task: 'regression', count: n, mse: m('mse'), rmse: m('rmse'), mae: m('mae'), r2: m('r2') };
 }

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { SplitTensors } from '../data/index.ts';
+import { accuracyOf, logLoss, regressionMetrics } from '../evaluate/index.ts';
 import {
   type EpochRecord,
   HISTORY_FILE,
@@ -67,7 +68,10 @@ interface Evaluation {
   readonly acc?: number;
 }
 
-/** Validation loss (crossentropy or MSE, as Keras computes them) and accuracy, through the shared predict path. */
+/** Keras clips probabilities to [1e-7, 1 − 1e-7] in its crossentropy; validation loss is computed the same way. */
+const KERAS_EPSILON = 1e-7;
+
+/** Validation loss (crossentropy or MSE, as Keras computes them) and accuracy, through the shared predict path and metrics. */
 async function evaluateSplit(
   model: tfl.LayersModel,
   split: SplitTensors,
@@ -75,22 +79,9 @@ async function evaluateSplit(
 ): Promise<Evaluation> {
   const out = await predictProbabilities(model, meta, split.x, split.count);
   const k = meta.classes.length;
-  let loss = 0;
-  if (k === 0) {
-    for (let i = 0; i < split.count; i++) loss += (out[i] - split.y[i]) ** 2;
-    return { loss: loss / split.count };
-  }
-  const eps = 1e-7;
-  let correct = 0;
-  for (let i = 0; i < split.count; i++) {
-    const label = split.y[i];
-    const p = Math.min(1 - eps, Math.max(eps, out[i * k + label]));
-    loss -= Math.log(p);
-    let arg = 0;
-    for (let c = 1; c < k; c++) if (out[i * k + c] > out[i * k + arg]) arg = c;
-    if (arg === label) correct++;
-  }
-  return { loss: loss / split.count, acc: correct / split.count };
+  const labels = split.y.subarray(0, split.count);
+  if (k === 0) return { loss: regressionMetrics(out, labels).mse };
+  return { loss: logLoss(out, labels, k, KERAS_EPSILON), acc: accuracyOf(out, labels, k) };
 }
 
 /** Listens for SIGINT/SIGTERM (and an AbortSignal) while training; `stop` is the first one seen. */

@@ -50,11 +50,10 @@ const domains = readdirSync(root).filter((d) => statSync(path.join(root, d)).isD
 
 describe('the core package (shared/)', () => {
   it('finds the imports it checks (static, type-only and dynamic)', () => {
-    assert.deepEqual(importsOf("import { a } from './x.ts';\nimport type { B } from '../y/index.ts';\nconst m = await import('../z/index.ts');"), [
-      './x.ts',
-      '../y/index.ts',
-      '../z/index.ts',
-    ]);
+    assert.deepEqual(
+      importsOf("import { a } from './x.ts';\nimport type { B } from '../y/index.ts';\nconst m = await import('../z/index.ts');"),
+      ['./x.ts', '../y/index.ts', '../z/index.ts'],
+    );
     assert.ok(edges.length > 50, `only ${edges.length} cross-domain imports found`);
   });
 

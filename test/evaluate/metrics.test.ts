@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { binaryAuc, CLASSIFICATION_METRICS, classificationMetrics, correctness, regressionMetrics } from '../../shared/evaluate/metrics.ts';
-import { weightedMetric } from '../../shared/evaluate/score.ts';
+import {
+  binaryAuc,
+  CLASSIFICATION_METRICS,
+  classificationMetrics,
+  correctness,
+  regressionMetrics,
+  weightedMetric,
+} from '../../shared/evaluate/metrics.ts';
 import { binomialTwoSidedHalf, mcnemarExact, pairedBootstrap } from '../../shared/evaluate/significance.ts';
 
 interface Reference {
