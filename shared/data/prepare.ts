@@ -24,9 +24,7 @@ import {
   type TensorDtype,
   type TensorFile,
 } from './manifest.ts';
-import { readCsv } from './readers/csv.ts';
-import { isIdxFile, readIdx } from './readers/idx.ts';
-import { isImageFile, readImageFolder } from './readers/image-folder.ts';
+import { READERS, readerFor } from './readers/index.ts';
 import { resolveSource, type FetchLike } from './source.ts';
 import { assignSplit, parseSplit, splitPoint, type Ratios } from './split.ts';
 import { STATE_FILE, StatCache, readState, writeState } from './state.ts';
@@ -244,9 +242,9 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
     );
   }
   if (opts.labelColumn && format !== 'csv') log.warning(`label-column is ignored: '${resolved.uri}' is read as ${format}, not csv.`);
-  const reader = format === 'idx' ? readIdx : format === 'csv' ? readCsv : readImageFolder;
+  const reader = readerFor(format);
   const read = await log.group(`Reading ${format} from ${resolved.uri}`, () =>
-    reader(tree, { log, ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(imageSize ? { imageSize } : {}) }),
+    reader.read(tree, { log, ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(imageSize ? { imageSize } : {}) }),
   );
   const now = (deps.now ?? (() => new Date()))();
   const manifest = await log.group('Splitting and writing the data set', () =>
@@ -277,13 +275,8 @@ function sourceKey(files: readonly SourceFile[], options: Record<string, unknown
 
 /** The format of a source, looked at its files: IDX pairs, then class folders of images, then CSV. */
 export function detectFormat(tree: SourceTree): DatasetFormat {
-  if (tree.files.some((f) => isIdxFile(f.rel))) return 'idx';
-  if (tree.files.some((f) => f.rel.includes('/') && isImageFile(f.rel))) return 'image-folder';
-  if (tree.files.some((f) => f.rel.toLowerCase().endsWith('.csv'))) return 'csv';
-  if (tree.dirs.length > 0 && tree.files.length === 0) {
-    // Only folders and no files: an image folder whose class folders are all empty.
-    return 'image-folder';
-  }
+  const found = READERS.find((r) => r.detect(tree));
+  if (found) return found.format;
   throw new ConfigurationError(
     `source '${tree.label}' holds nothing modelship can read: no IDX files, no <class>/<image> folders, no .csv file.`,
     'Point source at an image folder, IDX files or a CSV file, or set format explicitly.',

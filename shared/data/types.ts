@@ -57,4 +57,13 @@ export interface ReaderOptions {
   readonly log: Logger;
 }
 
-export type Reader = (tree: SourceTree, opts: ReaderOptions) => Promise<ReadResult>;
+/**
+ * A source format: how to recognise it in a source tree, and how to read it. Readers live in
+ * `readers/`, one file each, listed in `readers/index.ts` in the order `format: auto` tries them.
+ */
+export interface Reader {
+  readonly format: DatasetFormat;
+  /** True when the tree holds this format (for `format: auto`). */
+  detect(tree: SourceTree): boolean;
+  read(tree: SourceTree, opts: ReaderOptions): Promise<ReadResult>;
+}

@@ -18,8 +18,9 @@ import {
   GIVEN_TEST,
   GIVEN_TRAIN,
   GIVEN_VALIDATION,
-  type ReadResult,
+  type Reader,
   type ReaderOptions,
+  type ReadResult,
   type SourceFile,
   type SourceTree,
 } from '../types.ts';
@@ -229,3 +230,9 @@ function findLabelColumn(file: SourceFile, head: readonly string[], wanted: stri
   const named = head.findIndex((h) => h.toLowerCase() === 'label');
   return named >= 0 ? named : head.length - 1;
 }
+
+export const csvReader: Reader = {
+  format: 'csv',
+  detect: (tree) => tree.files.some((f) => f.rel.toLowerCase().endsWith('.csv')),
+  read: readCsv,
+};

@@ -17,7 +17,7 @@ import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { ConfigurationError } from '../../util/index.ts';
 import type { FileRecord } from '../manifest.ts';
-import { GIVEN_TEST, GIVEN_TRAIN, type ReadResult, type ReaderOptions, type SourceFile, type SourceTree } from '../types.ts';
+import { GIVEN_TEST, GIVEN_TRAIN, type Reader, type ReaderOptions, type ReadResult, type SourceFile, type SourceTree } from '../types.ts';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -224,3 +224,5 @@ function findClassesFile(tree: SourceTree, besides: string): SourceFile | undefi
   const want = dir === '.' ? 'classes.txt' : `${dir}/classes.txt`;
   return tree.files.find((f) => f.rel === want) ?? tree.files.find((f) => f.rel === 'classes.txt');
 }
+
+export const idxReader: Reader = { format: 'idx', detect: (tree) => tree.files.some((f) => isIdxFile(f.rel)), read: readIdx };

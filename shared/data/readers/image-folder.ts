@@ -15,8 +15,9 @@ import {
   GIVEN_TEST,
   GIVEN_TRAIN,
   GIVEN_VALIDATION,
-  type ReadResult,
+  type Reader,
   type ReaderOptions,
+  type ReadResult,
   type SourceFile,
   type SourceTree,
 } from '../types.ts';
@@ -215,3 +216,10 @@ export async function readImageFolder(tree: SourceTree, opts: ReaderOptions): Pr
     exampleFile: Int32Array.from(items.keys()),
   };
 }
+
+export const imageFolderReader: Reader = {
+  format: 'image-folder',
+  // Class folders of images; only folders and no files is an image folder whose classes are all empty.
+  detect: (tree) => tree.files.some((f) => f.rel.includes('/') && isImageFile(f.rel)) || (tree.dirs.length > 0 && tree.files.length === 0),
+  read: readImageFolder,
+};
