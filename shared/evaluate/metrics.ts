@@ -155,7 +155,7 @@ export function perClassMetrics(confusion: readonly (readonly number[])[]): Clas
       predicted += confusion[j][c];
       support += confusion[c][j];
     }
-    const tp = confusion[c][c]!;
+    const tp = confusion[c][c];
     const precision = predicted > 0 ? tp / predicted : 0;
     const recall = support > 0 ? tp / support : 0;
     const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
