@@ -4,7 +4,18 @@
  * option alone means true and `--no-<name>` false.
  */
 import { ConfigurationError } from '../util/index.ts';
-import type { InputDecls } from '../config/index.ts';
+import { closest, distance } from 'fastest-levenshtein';
+import { defaultOf, type InputDecls } from '../config/index.ts';
+
+/** The known word nearest to a mistyped one, when it is near enough to be what was meant. */
+export function suggest(word: string, known: readonly string[]): string | undefined {
+  if (known.length === 0) return undefined;
+  const best = closest(word, [...known]);
+  const d = distance(word, best);
+  return d <= Math.max(2, Math.floor(best.length / 3)) || (word.length >= 3 && (best.startsWith(word) || word.startsWith(best)))
+    ? best
+    : undefined;
+}
 
 export interface OptionSpec {
   /** Options that take a value. */
@@ -55,9 +66,10 @@ export function parseOptions(argv: readonly string[], spec: OptionSpec, command:
       value = 'false';
     }
     if (!known.has(name)) {
+      const near = suggest(name, [...known]);
       throw new ConfigurationError(
-        `${command}: unknown option --${name}.`,
-        `Known options: ${[...known].map((k) => `--${k}`).join(', ')}.`,
+        `${command}: unknown option --${name}.${near ? ` Did you mean --${near}?` : ''}`,
+        `Known options: ${[...known].map((k) => `--${k}`).join(', ')} (see 'modelship ${command} --help').`,
       );
     }
     if (value === undefined) {
@@ -90,14 +102,23 @@ export function parseStepArgs(argv: readonly string[], decls: InputDecls, comman
 }
 
 export function stepHelp(command: string, description: string, decls: InputDecls, outputs: Readonly<Record<string, string>>): string {
-  const lines = [`modelship ${command}: ${description}`, '', 'Options (the same names as the action inputs):'];
-  for (const [name, d] of Object.entries(decls)) {
-    const dflt = d.fallback ?? (d.default && !d.default.includes('${{') ? d.default : undefined);
-    const tags = [d.required ? 'required' : '', dflt !== undefined ? `default ${dflt}` : '', d.choices ? d.choices.join('|') : ''].filter(
-      Boolean,
-    );
-    lines.push(`  --${name}${tags.length ? `  (${tags.join('; ')})` : ''}`, `      ${d.description}`);
-  }
+  const lines = [`modelship ${command}: ${description}`];
+  const option = (name: string): string[] => {
+    const d = decls[name];
+    const dflt = defaultOf(d);
+    const tags = [
+      d.kind !== 'string' && d.kind !== 'choice' ? d.kind : '',
+      dflt !== undefined ? `default ${dflt}` : '',
+      d.choices ? d.choices.join('|') : '',
+      d.env ? `or $${d.env}` : '',
+    ].filter(Boolean);
+    return [`  --${name}${tags.length ? `  (${tags.join('; ')})` : ''}`, `      ${d.description}`];
+  };
+  const names = Object.keys(decls);
+  const required = names.filter((n) => decls[n].required);
+  const optional = names.filter((n) => !decls[n].required);
+  if (required.length > 0) lines.push('', 'Required:', ...required.flatMap(option));
+  if (optional.length > 0) lines.push('', `Options (the same names as the action inputs):`, ...optional.flatMap(option));
   lines.push('', 'Prints its outputs as name=value lines:');
   for (const [name, text] of Object.entries(outputs)) lines.push(`  ${name}: ${text}`);
   return lines.join('\n');

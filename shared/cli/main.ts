@@ -16,7 +16,7 @@ import {
   type StepResult,
   type StepServices,
 } from '../steps/index.ts';
-import { parseStepArgs, stepHelp } from './args.ts';
+import { parseStepArgs, stepHelp, suggest } from './args.ts';
 import { runPipeline, pipelineHelp } from './pipeline.ts';
 
 export interface CliIo {
@@ -95,7 +95,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     const sub = subcommands[command];
     if (sub) return await (await sub.load())(rest, { log, stdout: io.stdout, cwd: io.cwd, env: io.env });
-    throw new ConfigurationError(`unknown command '${command}'.`, `Run 'modelship --help' for the commands.`);
+    const near = suggest(command, [...Object.keys(steps), ...Object.keys(aliases), 'pipeline', ...Object.keys(subcommands)]);
+    throw new ConfigurationError(
+      `unknown command '${command}'.${near ? ` Did you mean '${near}'?` : ''}`,
+      `Run 'modelship --help' for the commands.`,
+    );
   } catch (err) {
     io.stderr.write(`${formatFailure(`modelship ${command}`, err)}\n`);
     return err instanceof ConfigurationError ? 2 : 1;

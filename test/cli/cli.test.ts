@@ -37,12 +37,33 @@ describe('CLI arguments', () => {
     ).values;
     assert.deepEqual(v, { thresholds: 'accuracy >= 0.9\nf1_macro >= 0.8', 'fail-on-gate': 'false' });
   });
-  it('an unknown option lists the known ones', () => {
+  it('an unknown option suggests the one meant and lists the known ones', () => {
     assert.throws(
       () => parseStepArgs(['--epoch', '3'], trainStep.inputs, 'train'),
-      (e: unknown) => e instanceof ConfigurationError && /unknown option --epoch/.test(e.message) && /--epochs/.test(e.hint ?? ''),
+      (e: unknown) =>
+        e instanceof ConfigurationError &&
+        /unknown option --epoch\. Did you mean --epochs\?/.test(e.message) &&
+        /--batch-size/.test(e.hint ?? ''),
+    );
+    assert.throws(
+      () => parseStepArgs(['--frobnicate', '3'], trainStep.inputs, 'train'),
+      (e: unknown) => e instanceof ConfigurationError && /unknown option --frobnicate\.$/.test(e.message),
     );
   });
+  const near: [string, string, string | undefined][] = [
+    ['trian', 'train', 'a swap'],
+    ['regstry', 'registry', 'a missing letter'],
+    ['evaluate-gat', 'evaluate-gate', 'a cut word'],
+    ['frobnicate', '', 'nothing near'],
+  ];
+  for (const [typed, meant, why] of near) {
+    it(`an unknown command suggests ${meant || 'nothing'} (${why})`, async () => {
+      const r = await cli([typed]);
+      assert.equal(r.code, 2);
+      if (meant) assert.match(r.err, new RegExp(`unknown command '${typed}'\\. Did you mean '${meant}'\\?`));
+      else assert.match(r.err, new RegExp(`unknown command '${typed}'\\.\n`));
+    });
+  }
 });
 
 describe('CLI commands', () => {
@@ -52,9 +73,14 @@ describe('CLI commands', () => {
     for (const name of ['setup-data', 'train', 'evaluate-gate', 'register', 'deploy-rollout', 'monitor-check', 'pipeline', 'registry'])
       assert.match(r.out, new RegExp(`^  ${name} `, 'm'));
   });
-  it('shows a step’s options with defaults', async () => {
+  it('shows a step’s options with kinds and defaults, required ones first', async () => {
     const r = await cli(['train', '--help']);
-    assert.match(r.out, /--epochs {2}\(default 5\)/);
+    assert.match(r.out, /--epochs {2}\(int; default 5\)/);
+    const gate = (await cli(['evaluate-gate', '--help'])).out;
+    assert.ok(gate.indexOf('Required:\n  --model') < gate.indexOf('Options (the same names'), gate);
+    assert.ok(gate.indexOf('  --dataset') < gate.indexOf('  --baseline'), gate);
+    assert.match(gate, /--github-token {2}\(secret; or \$GITHUB_TOKEN\)/);
+    assert.doesNotMatch(gate, /\$\{\{/, 'a workflow expression is never shown as a default');
   });
   it('exits 2 with the two-line error on bad input', async () => {
     const r = await cli(['train', '--dataset', 'x', '--batch-size', 'big']);
