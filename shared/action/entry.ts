@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { steps } from '../steps/index.ts';
-import { ConfigurationError } from '../util/index.ts';
+import { unpackInputs } from './inputs.ts';
 import { runAction } from './run.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -13,31 +13,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 (globalThis as { __dirname?: string }).__dirname ??= here;
 // The build copies the .wasm files next to the bundle.
 process.env['MODELSHIP_WASM_DIR'] ??= here;
-
-/**
- * Composite actions (train) cannot hand their inputs to a node process as INPUT_* variables, so
- * they pass `toJSON(inputs)` as MODELSHIP_INPUTS; this turns it into INPUT_* variables. Inputs the
- * composite wires explicitly (INPUT_DATASET: the previous step's output) win.
- */
-export function unpackInputs(env: NodeJS.ProcessEnv = process.env): void {
-  const packed = env['MODELSHIP_INPUTS'];
-  if (!packed) return;
-  let values: unknown;
-  try {
-    values = JSON.parse(packed);
-  } catch (err) {
-    throw new ConfigurationError(
-      `MODELSHIP_INPUTS is not JSON (${(err as Error).message}).`,
-      "Pass it as MODELSHIP_INPUTS: ${{ toJSON(inputs) }} in the composite action's step.",
-    );
-  }
-  if (values === null || typeof values !== 'object' || Array.isArray(values))
-    throw new ConfigurationError('MODELSHIP_INPUTS is not a JSON object of inputs.', 'Pass it as MODELSHIP_INPUTS: ${{ toJSON(inputs) }}.');
-  for (const [k, v] of Object.entries(values as Record<string, unknown>)) {
-    const key = `INPUT_${k.replace(/ /g, '_').toUpperCase()}`;
-    if (typeof v === 'string' && env[key] === undefined) env[key] = v;
-  }
-}
 
 /** Runs the named step as an action. */
 export async function runStep(name: string): Promise<void> {

@@ -4,3 +4,4 @@
  * wasm location for the whole process.
  */
 export { actionsLogger, runAction, type ActionDeps } from './run.ts';
+export { unpackInputs } from './inputs.ts';

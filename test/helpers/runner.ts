@@ -29,6 +29,8 @@ export interface RunnerOptions {
   readonly cwd?: string;
   /** A logger to record with (default: a memory logger whose lines become `log`). */
   readonly log?: Logger & { lines?: string[] };
+  /** Runs inside the door's error path before the inputs are read (as the bundle entry unpacks MODELSHIP_INPUTS). */
+  readonly prepare?: () => void;
 }
 
 // @actions/core resolves the summary file once per process: one file, truncated before each run.
@@ -72,7 +74,12 @@ export async function runAsRunner(
   const log = opts.log ?? memoryLogger();
   let failed: boolean;
   try {
-    await runAction(step, { log, env: { ...process.env }, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    await runAction(step, {
+      log,
+      env: { ...process.env },
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      ...(opts.prepare ? { prepare: opts.prepare } : {}),
+    });
   } finally {
     process.stdout.write = realWrite;
     failed = process.exitCode === 1;

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { input } from '../../shared/config/inputs.ts';
 import { defineStep } from '../../shared/steps/spec.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
+import { unpackInputs } from '../../shared/action/index.ts';
 import { runAsRunner } from '../helpers/runner.ts';
 
 const step = defineStep({
@@ -70,6 +71,15 @@ describe('runAction', () => {
       assert.ok(r.commands.includes(`::error::${text}`), r.commands);
     });
   }
+  it("unpacks a composite's MODELSHIP_INPUTS into inputs, and a bad one fails through the one error path", async () => {
+    const ok = await runAsRunner(step, {}, { env: { MODELSHIP_INPUTS: '{"count":"4"}' }, prepare: () => unpackInputs() });
+    assert.equal(ok.outputs['doubled'], '8');
+    const bad = await runAsRunner(step, {}, { env: { MODELSHIP_INPUTS: '{not json' }, prepare: () => unpackInputs() });
+    assert.equal(bad.failed, true);
+    assert.match(bad.commands, /::error::demo-step failed: MODELSHIP_INPUTS is not JSON/);
+    const wired = await runAsRunner(step, { count: '3' }, { env: { MODELSHIP_INPUTS: '{"count":"4"}' }, prepare: () => unpackInputs() });
+    assert.equal(wired.outputs['doubled'], '6', 'an input the composite wires explicitly wins');
+  });
   it('restores the environment and exit code afterwards', async () => {
     const before = { ...process.env };
     await runAsRunner(step, { mode: 'gate' }, { env: { GITHUB_REPOSITORY: 'acme/x' } });
