@@ -38,6 +38,10 @@ const subcommands: Readonly<Record<string, { summary: string; load: () => Promis
     summary: "upsert evaluate-gate's PR comment from a report.json (phase two of the fork-safe pattern)",
     load: async () => (await import('./comment.ts')).commentCommand,
   },
+  monitoring: {
+    summary: "rules|dashboard: Prometheus alerting rules and a Grafana dashboard from monitor-check's SLO table",
+    load: async () => (await import('./monitor.ts')).monitorCommand,
+  },
 };
 
 /** Short names people type. */

@@ -147,7 +147,7 @@ export function prometheusClient(opts: PrometheusClientOptions): PrometheusClien
     let body: ApiBody | undefined;
     try {
       const v: unknown = JSON.parse(text);
-      body = v && typeof v === 'object' && !Array.isArray(v) ? (v as ApiBody) : undefined;
+      body = v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
     } catch {
       body = undefined;
     }

@@ -134,7 +134,7 @@ function relLabel(seconds: number): string {
   if (seconds === 0) return 'now';
   const s = Math.round(seconds);
   if (s % 3600 === 0) return `-${s / 3600}h`;
-  if (s >= 120) return `-${Math.round(s / 60)}m`;
+  if (s % 60 === 0 || s >= 120) return `-${Math.round(s / 60)}m`;
   return `-${s}s`;
 }
 

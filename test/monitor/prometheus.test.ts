@@ -254,7 +254,7 @@ describe('monitor-check against a real Prometheus', () => {
     };
     assert.equal(report.kind, 'modelship.monitor-report');
     assert.equal(report.judgement.status, 'healthy');
-    assert.ok(report.history['p95_latency_ms']!.length >= 3, 'a range query over the window');
+    assert.ok(report.history['p95_latency_ms'].length >= 3, 'a range query over the window');
     assert.match(r.summary, /### ✅ fashion v1 · healthy over the last 5s/);
     assert.match(r.summary, /\| `p95_latency_ms` \| [\d.]+ ms \| ≤ 100 ms \| ✅ pass \|/);
     assert.match(r.summary, /\| `error_rate` \| 0 % \| ≤ 1 % \| ✅ pass \|/);
