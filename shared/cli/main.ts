@@ -36,7 +36,7 @@ type Subcommand = (
 ) => Promise<number>;
 
 /** Commands contributed by domains (registry, comment), loaded only when asked for. */
-const subcommands: Readonly<Record<string, { summary: string; load: () => Promise<Subcommand> }>> = {
+const subcommands: Readonly<Record<string, { summary: string; verbs?: readonly string[]; load: () => Promise<Subcommand> }>> = {
   registry: {
     summary: 'list|show|pull|promote|rollback|diff models in a registry',
     load: async () => (await import('./registry.ts')).registryCommand,
@@ -44,6 +44,11 @@ const subcommands: Readonly<Record<string, { summary: string; load: () => Promis
   comment: {
     summary: "upsert evaluate-gate's PR comment from a report.json (phase two of the fork-safe pattern)",
     load: async () => (await import('./comment.ts')).commentCommand,
+  },
+  monitor: {
+    summary: "rules|dashboard: Prometheus alerting rules and a Grafana dashboard from monitor-check's SLO table",
+    verbs: ['rules', 'dashboard'],
+    load: async () => (await import('./monitor.ts')).monitorCommand,
   },
 };
 
@@ -82,6 +87,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return command === undefined ? 2 : 0;
   }
   try {
+    const sub = subcommands[command];
+    // `modelship monitor rules` is the subcommand; `modelship monitor --prometheus …` the step.
+    if (sub && rest[0] !== undefined && !rest[0].startsWith('-') && sub.verbs?.includes(rest[0]))
+      return await (
+        await sub.load()
+      )(rest, { log, stdout: io.stdout, cwd: io.cwd, env: io.env });
     const step = steps[aliases[command] ?? command];
     if (step) return await runStepCommand(step, rest, io, log);
     if (command === 'pipeline') {
@@ -93,7 +104,6 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       const outcome = await runPipeline(rest, services, (s, inputs) => runStep(s, inputs, services, io));
       return outcome.ok ? 0 : 1;
     }
-    const sub = subcommands[command];
     if (sub) return await (await sub.load())(rest, { log, stdout: io.stdout, cwd: io.cwd, env: io.env });
     const near = suggest(command, [...Object.keys(steps), ...Object.keys(aliases), 'pipeline', ...Object.keys(subcommands)]);
     throw new ConfigurationError(

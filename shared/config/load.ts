@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigurationError, errorMessage } from '../util/index.ts';
+import type { InputDecls } from './inputs.ts';
 import { EMPTY_CONFIG, rawValue, type ProjectConfig } from './schema.ts';
 
 export const DEFAULT_CONFIG_FILE = 'modelship.yml';
@@ -80,13 +81,15 @@ export function configInputs(
   config: ProjectConfig,
   section: string | undefined,
   rename: Readonly<Record<string, string>> = {},
+  inputs: InputDecls = {},
 ): Record<string, string> {
   const out: Record<string, string> = {};
   if (config.name) out['name'] = config.name;
   if (!section) return out;
   for (const [key, value] of Object.entries(config.sections[section] ?? {})) {
-    const raw = rawValue(value);
-    if (raw !== undefined) out[rename[key] ?? key] = raw;
+    const name = rename[key] ?? key;
+    const raw = rawValue(value, inputs[name]?.kind);
+    if (raw !== undefined) out[name] = raw;
   }
   return out;
 }

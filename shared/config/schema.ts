@@ -41,12 +41,20 @@ function settable(inputs: InputDecls): string[] {
     .map(([name]) => name);
 }
 
-/** The YAML value as the raw string an input parse takes (lists become lines). */
-export function rawValue(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (typeof value === 'boolean') return String(value);
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) return value.map(String).join('\n');
+const scalar = (v: unknown): v is string | number | boolean =>
+  typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean';
+
+/**
+ * The YAML value as the raw string an input parse takes: scalars as text, lists as lines, and for
+ * list inputs a mapping as `key: value` lines (`max-regression: { accuracy: 1pp }`).
+ */
+export function rawValue(value: unknown, kind?: string): string | undefined {
+  if (scalar(value)) return String(value);
+  if (Array.isArray(value) && value.every(scalar)) return value.map(String).join('\n');
+  if (kind === 'list' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.every(([, v]) => scalar(v))) return entries.map(([k, v]) => `${k}: ${String(v).replace(/\s*\n\s*/g, ' ')}`).join('\n');
+  }
   return undefined;
 }
 
@@ -64,12 +72,12 @@ export function sectionSchema(section: string, decl: SectionDecl): z.ZodType<Rec
     shape[key] = z
       .unknown()
       .superRefine((value, ctx) => {
-        const raw = rawValue(value);
+        const raw = rawValue(value, d.kind);
         const where = `key '${section}.${key}'`;
         if (raw === undefined) {
           ctx.addIssue({
             code: 'custom',
-            message: `${where} must be ${d.kind === 'list' ? 'a string or a list of strings' : 'a string, a number or true/false'}`,
+            message: `${where} must be ${d.kind === 'list' ? 'a string, a list of strings or a mapping of key: value' : 'a string, a number or true/false'}`,
             params: { hint: `Write e.g. ${key}: ${d.choices?.[0] ?? defaultExample(d.kind)}.` },
           });
           return;

@@ -6,7 +6,7 @@
  * repository, or GitHub's 403 "Resource not accessible by integration") and said in the log; it
  * fails the step only when the user asked for `comment: true`. The safe way to comment on fork PRs
  * is the two-phase pattern (examples/workflows/pr-comment.yml): the gate uploads its report, a
- * `workflow_run` workflow posts it with `postReportComment`.
+ * `workflow_run` workflow posts it with `modelship comment` (cli/comment.ts).
  */
 import { errorMessage, type Logger, ModelshipError } from '../util/index.ts';
 import { githubClient, httpStatus, isReadOnlyTokenError, type GithubClient } from './client.ts';

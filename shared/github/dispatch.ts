@@ -43,6 +43,56 @@ export async function dispatchWorkflow(opts: DispatchOptions): Promise<void> {
         { cause: err },
       );
     }
+    if (httpStatus(err) === 422) throw unprocessable(err, where, opts);
     throw new ModelshipError(`workflow_dispatch of ${where} failed: ${errorMessage(err).split('\n')[0]}`, undefined, { cause: err });
   }
+}
+
+/** GitHub's 422 answers to a dispatch, each as what to change. */
+function unprocessable(err: unknown, where: string, opts: DispatchOptions): ConfigurationError {
+  const message = errorMessage(err);
+  const file = opts.workflow;
+  if (/does not have 'workflow_dispatch' trigger/i.test(message)) {
+    return new ConfigurationError(
+      `${where} has no workflow_dispatch trigger on ${opts.ref}.`,
+      `Add 'on: workflow_dispatch:' to ${file} on ${opts.ref}.`,
+      { cause: err },
+    );
+  }
+  const unexpected = /Unexpected inputs provided: (\[.*\])/i.exec(message);
+  if (unexpected) {
+    let names: string[] = [];
+    try {
+      names = (JSON.parse(unexpected[1]) as unknown[]).map(String);
+    } catch {
+      names = [unexpected[1]];
+    }
+    return new ConfigurationError(
+      `${where} does not declare the input${names.length > 1 ? 's' : ''} ${names.join(', ')}.`,
+      `Declare them under on.workflow_dispatch.inputs in ${file} (type: string), or drop them from the dispatch (monitor-check: set them to null in retrain-inputs).`,
+      { cause: err },
+    );
+  }
+  const required = /Required input '([^']+)' not provided/i.exec(message);
+  if (required) {
+    return new ConfigurationError(
+      `${where} requires the input '${required[1]}'.`,
+      `Give it in the dispatch inputs (monitor-check: retrain-inputs), or make it optional in ${file}.`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (/No ref found for/i.test(message)) {
+    return new ConfigurationError(
+      `the ref '${opts.ref}' does not exist in ${where.split(' ')[0]}.`,
+      'Give a branch or tag that exists (monitor-check: retrain-ref).',
+      { cause: err },
+    );
+  }
+  return new ConfigurationError(
+    `GitHub refused the dispatch of ${where}: ${message.split('\n')[0]}`,
+    `Check ${file}'s workflow_dispatch inputs and the ref.`,
+    { cause: err },
+  );
 }

@@ -1,6 +1,6 @@
 /**
  * The github domain: the one client of GitHub (the run's context and provenance, PR comments,
- * workflow dispatch, the Actions cache adapter). It publishes what the steps give it; it decides
+ * workflow dispatch and runs, the Actions cache adapter). It publishes what the steps give it; it decides
  * nothing about models.
  */
 export { actionsDataCache, cacheServiceAvailable } from './cache.ts';
@@ -27,5 +27,5 @@ export {
 } from './context.ts';
 export { dispatchWorkflow, type DispatchOptions } from './dispatch.ts';
 export { provenanceOf, readLocalGit, type LocalGit, type Provenance } from './provenance.ts';
-export { postReportComment, type PostReportCommentOptions, type PostReportCommentResult } from './report-comment.ts';
+export { listWorkflowRuns, type ListRunsOptions, type WorkflowRunInfo } from './runs.ts';
 export { githubService, type GithubService } from './service.ts';

@@ -5,3 +5,4 @@ export { code, escapeMarkdown, table } from './markdown.ts';
 export { modelCard, trainingSummary } from './training.ts';
 export { renderDatasetSummary } from './dataset.ts';
 export { registerSummary } from './register.ts';
+export { monitorSummary } from './monitor.ts';

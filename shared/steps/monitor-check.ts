@@ -1,22 +1,52 @@
 import { input } from '../config/index.ts';
+import { ConfigurationError } from '../util/index.ts';
 import { defineStep } from './spec.ts';
-import { notBuilt } from './not-built.ts';
 
 export const monitorCheckStep = defineStep({
   name: 'monitor-check',
   description: 'Ask Prometheus about latency, errors and drift against SLOs; trigger retraining by workflow_dispatch.',
   configSection: 'monitor',
   inputs: {
-    prometheus: input.string({ description: 'Prometheus base URL, e.g. http://prometheus:9090.', required: false }),
-    slos: input.list({ description: 'SLO rules, one a line: p95_latency_ms <= 100, error_rate <= 0.01.' }),
-    'drift-limits': input.list({ description: 'Drift rules, one a line: prediction_psi <= 0.2, feature_psi <= 0.25.' }),
-    reference: input.optional({ description: "setup-data's manifest.json, whose statistics are the drift reference." }),
-    window: input.string({ description: 'The time window the queries cover, e.g. 1h.', fallback: '1h' }),
+    prometheus: input.url({ description: 'Prometheus base URL, e.g. http://prometheus:9090.' }),
+    endpoint: input.list({
+      description:
+        "Model server URL(s) to scrape (/metrics) when there is no Prometheus, one a line or comma-separated. Default: http://127.0.0.1:8501 (modelship serve's address).",
+      commas: true,
+    }),
+    slos: input.list({ description: 'SLO rules, one a line: p95_latency_ms <= 100, error_rate <= 0.01. Default: those two.' }),
+    'drift-limits': input.list({
+      description: 'Drift rules, one a line: prediction_psi <= 0.2, input_psi <= 0.2 (the default when reference is given).',
+    }),
+    reference: input.optional({ description: "setup-data's manifest.json (or dataset-dir), or a model folder: the drift reference." }),
+    window: input.duration({
+      description:
+        'The time window the check covers, e.g. 1h. Default 1h with Prometheus; 30s with endpoint (the wait between two scrapes).',
+      min: '1s',
+    }),
     name: input.optional({ description: 'The model name (selects its series). Default: modelship.yml name.' }),
+    version: input.optional({ description: 'The model version to check (its series). Default: every version of the model together.' }),
+    'no-data': input.choice(['fail', 'warn', 'pass'], {
+      description: 'What an empty result (no series, too few predictions) does: fail, warn or pass. Never counted as zero.',
+      fallback: 'fail',
+    }),
+    'on-breach': input.choice(['fail', 'dispatch', 'report'], {
+      description: 'On a breach: fail the step, dispatch retrain-workflow (and pass), or only report.',
+      fallback: 'fail',
+    }),
     'retrain-workflow': input.optional({ description: 'Workflow file to dispatch on a breach, e.g. retrain.yml.' }),
     'retrain-ref': input.string({ description: 'Git ref the retraining workflow runs on.', default: '${{ github.ref_name }}' }),
+    'retrain-inputs': input.optional({
+      description: 'Extra workflow_dispatch inputs as a JSON object; a null drops one of rule, value, limit, window, model, version.',
+    }),
+    cooldown: input.duration({ description: 'No dispatch within this long of the last run of retrain-workflow, e.g. 6h.', fallback: '6h' }),
+    'drift-min-count': input.int({
+      description: 'Fewest predictions (and examples) in the window to judge drift; fewer is no data.',
+      min: 0,
+      fallback: '500',
+    }),
+    queries: input.list({ description: 'Named PromQL, one a line: name: query ($selector and $window are filled in). Usable in slos.' }),
     'github-token': input.secret({
-      description: 'Token for workflow_dispatch (needs actions: write).',
+      description: 'Token for workflow_dispatch and for listing its runs (needs actions: write).',
       default: '${{ github.token }}',
       env: 'GITHUB_TOKEN',
     }),
@@ -27,6 +57,51 @@ export const monitorCheckStep = defineStep({
     breaches: 'The rules that failed, as JSON.',
     report: 'Path to the monitor report JSON.',
     dispatched: 'true when a retraining workflow was dispatched.',
+    drift: 'Each drift score as JSON (null where there was no data).',
   },
-  run: () => notBuilt('monitor-check'),
+  async run(inputs, ctx) {
+    const [{ monitorCheck }, { monitorSummary }] = await Promise.all([import('../monitor/index.ts'), import('../report/index.ts')]);
+    if (!inputs.name) throw new ConfigurationError("input 'name' is required.", "Set 'name' in the step's 'with:' or in modelship.yml.");
+    const context = await ctx.github.context();
+    const github =
+      inputs.githubToken && context.repository
+        ? { client: await ctx.github.client(inputs.githubToken), repository: context.repository }
+        : null;
+    const r = await monitorCheck(
+      {
+        ...(inputs.prometheus ? { prometheus: inputs.prometheus } : {}),
+        endpoints: inputs.endpoint,
+        slos: inputs.slos,
+        driftLimits: inputs.driftLimits,
+        ...(inputs.reference ? { reference: inputs.reference } : {}),
+        ...(inputs.window !== undefined ? { windowMs: inputs.window } : {}),
+        name: inputs.name,
+        ...(inputs.version ? { version: inputs.version } : {}),
+        noData: inputs.noData,
+        onBreach: inputs.onBreach,
+        ...(inputs.retrainWorkflow ? { retrainWorkflow: inputs.retrainWorkflow } : {}),
+        retrainRef: inputs.retrainRef,
+        ...(inputs.retrainInputs ? { retrainInputs: inputs.retrainInputs } : {}),
+        cooldownMs: inputs.cooldown,
+        minCount: inputs.driftMinCount,
+        queries: inputs.queries,
+        reportDir: '.modelship/monitor',
+      },
+      { github, now: ctx.now, log: ctx.log, cwd: ctx.cwd },
+    );
+    const j = r.report.judgement;
+    return {
+      outputs: {
+        healthy: j.healthy,
+        breaches: JSON.stringify(
+          j.breaches.map((b) => ({ rule: b.rule, metric: b.metric, value: b.value, limit: b.limit, reason: b.reason })),
+        ),
+        report: r.reportPath,
+        dispatched: r.report.dispatch.state === 'dispatched',
+        drift: JSON.stringify(r.drift),
+      },
+      summary: monitorSummary(r.report),
+      ...(r.failure ? { failure: r.failure } : {}),
+    };
+  },
 });

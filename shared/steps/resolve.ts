@@ -19,7 +19,7 @@ export async function resolveInputs<S extends AnyStep>(
   let config = EMPTY_CONFIG;
   if ('config' in step.inputs) {
     config = (await loadConfig(given['config'], cwd, configSchema(allSteps))).config;
-    fromConfig = configInputs(config, step.configSection, step.configRename);
+    fromConfig = configInputs(config, step.configSection, step.configRename, step.inputs);
     for (const k of Object.keys(fromConfig)) if (!(k in step.inputs)) delete fromConfig[k];
   }
   return { inputs: parseInputs(step.inputs, { ...fromConfig, ...given }), config };

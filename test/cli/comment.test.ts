@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { commentCommand } from '../../shared/cli/comment.ts';
-import { postReportComment } from '../../shared/github/report-comment.ts';
+import { postReportComment } from '../../shared/cli/comment.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
 import { GitHubStandin } from '../github-standin/server.ts';

@@ -1,0 +1,243 @@
+/**
+ * monitor-check's job summary (and terminal summary), rendered from its report. Pure functions,
+ * tested on their text. Charts are Mermaid `xychart-beta` with an explicit palette that reads in
+ * GitHub's light and dark modes (every colour ≥ 3:1 against #ffffff and #0d1117), and a line under
+ * each chart naming its series, since xychart draws no legend.
+ */
+import type { DispatchOutcome, HistoryPoint, MonitorReport, Observation, RuleVerdict } from '../monitor/index.ts';
+import { code, count, escapeMarkdown, table } from './markdown.ts';
+
+/** Series colours: blue (4.6:1 on white, 4.1:1 on dark), orange (3.7:1, 5.2:1). */
+export const CHART_PALETTE = ['#1f6feb', '#cf6a1a'] as const;
+/** Axis and title text: grey (4.6:1 on white, 4.2:1 on dark). */
+export const CHART_TEXT = '#6e7781';
+const COLOUR_NAMES = ['blue', 'orange'] as const;
+
+function num(v: number, digits = 4): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
+  if (Math.abs(v) < 1e-12) return '0';
+  if (Math.abs(v) < 1e-3) return v.toExponential(2);
+  return String(Number(v.toPrecision(digits)));
+}
+
+/** A value with its metric's unit. */
+export function formatMetric(metric: string, v: number): string {
+  if (!Number.isFinite(v)) return num(v);
+  if (metric.endsWith('_ms')) return `${num(v)} ms`;
+  if (metric === 'error_rate' || metric === 'availability') return `${num(v * 100)} %`;
+  if (metric === 'requests_per_second') return `${num(v)}/s`;
+  return num(v);
+}
+
+function observed(metric: string, o: Observation | undefined): string {
+  if (!o) return '—';
+  if (o.kind === 'value') return formatMetric(metric, o.value);
+  if (o.kind === 'no-data') return 'no data';
+  return 'error';
+}
+
+/** The limit in the value's unit: `≤ 100 ms`, `≤ 1 %`, `≤ 0.2`. */
+function limitText(v: RuleVerdict): string {
+  return `${escapeMarkdown(v.limit.split(' ')[0])} ${formatMetric(v.metric, v.threshold)}`;
+}
+
+function verdictCell(v: RuleVerdict | undefined): string {
+  if (!v) return '';
+  switch (v.status) {
+    case 'pass':
+      return '✅ pass';
+    case 'breach':
+      return '❌ breach';
+    case 'error':
+      return '🛑 error';
+    case 'no-data':
+      return v.outcome === 'fail' ? '❌ no data' : v.outcome === 'warn' ? '⚠️ no data' : '➖ no data (passes)';
+  }
+}
+
+function rows(names: readonly string[], report: MonitorReport): string[][] {
+  const out: string[][] = [];
+  const verdicts = report.judgement.verdicts;
+  for (const name of names) {
+    const ruled = verdicts.filter((v) => v.metric === name);
+    const o = report.measurement.observations[name];
+    if (ruled.length === 0) out.push([code(name), observed(name, o), '—', '']);
+    for (const v of ruled) out.push([code(name), observed(name, o), limitText(v), verdictCell(v)]);
+  }
+  return out;
+}
+
+function headline(r: MonitorReport): string {
+  const t = r.target;
+  const who = `${escapeMarkdown(t.model)} ${t.version !== undefined ? `v${escapeMarkdown(t.version)}` : '(all versions)'}`;
+  const j = r.judgement;
+  const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
+  switch (j.status) {
+    case 'healthy':
+      return `### ✅ ${who} · healthy over the last ${r.window}`;
+    case 'breach':
+      return `### ❌ ${who} · ${n(j.breaches.length, 'rule')} breached over the last ${r.window}`;
+    case 'no-data': {
+      const k = j.verdicts.filter((v) => v.status === 'no-data').length;
+      return `### ${j.failed ? '❌' : '⚠️'} ${who} · no data for ${n(k, 'rule')} over the last ${r.window}`;
+    }
+    case 'error':
+      return `### 🛑 ${who} · could not be measured`;
+  }
+}
+
+/** A Mermaid xychart-beta line chart with the palette and a line naming its series. */
+export function paletteChart(opts: {
+  title: string;
+  yTitle: string;
+  xLabels: readonly string[];
+  series: readonly { name: string; values: readonly number[] }[];
+}): string {
+  const all = opts.series.flatMap((s) => s.values).filter(Number.isFinite);
+  const lo = Math.min(0, ...all);
+  const hiRaw = all.length ? Math.max(...all) : 1;
+  const hi = hiRaw > lo ? hiRaw * 1.1 : lo + 1;
+  const fmt = (v: number): string => String(Number(v.toPrecision(4)));
+  const quote = (s: string): string => `"${s.replace(/["\n\r]/g, ' ')}"`;
+  const theme = {
+    themeVariables: {
+      xyChart: {
+        plotColorPalette: CHART_PALETTE.slice(0, Math.max(1, opts.series.length)).join(', '),
+        titleColor: CHART_TEXT,
+        xAxisLabelColor: CHART_TEXT,
+        xAxisTitleColor: CHART_TEXT,
+        xAxisTickColor: CHART_TEXT,
+        xAxisLineColor: CHART_TEXT,
+        yAxisLabelColor: CHART_TEXT,
+        yAxisTitleColor: CHART_TEXT,
+        yAxisTickColor: CHART_TEXT,
+        yAxisLineColor: CHART_TEXT,
+      },
+    },
+  };
+  const chart = [
+    '```mermaid',
+    `%%{init: ${JSON.stringify(theme)}}%%`,
+    'xychart-beta',
+    `  title ${quote(opts.title)}`,
+    `  x-axis [${opts.xLabels.map(quote).join(', ')}]`,
+    `  y-axis ${quote(opts.yTitle)} ${fmt(lo)} --> ${fmt(hi)}`,
+    ...opts.series.map((s) => `  line [${s.values.map((v) => fmt(Number.isFinite(v) ? v : 0)).join(', ')}]`),
+    '```',
+  ].join('\n');
+  const legend = opts.series.map((s, i) => `${COLOUR_NAMES[i] ?? `series ${i + 1}`}: ${s.name.replace(/[<>&|]/g, ' ')}`).join(' · ');
+  return `${chart}\n\n<sub>${legend}</sub>`;
+}
+
+function relLabel(seconds: number): string {
+  if (seconds === 0) return 'now';
+  const s = Math.round(seconds);
+  if (s % 3600 === 0) return `-${s / 3600}h`;
+  if (s % 60 === 0 || s >= 120) return `-${Math.round(s / 60)}m`;
+  return `-${s}s`;
+}
+
+/** Carries the last finite value over gaps; undefined when there is no finite value at all. */
+function filled(points: readonly HistoryPoint[], scale: number): { values: number[]; gaps: number } | undefined {
+  let last: number | undefined;
+  let gaps = 0;
+  const first = points.find((p) => Number.isFinite(p.value));
+  if (!first) return undefined;
+  const values = points.map((p) => {
+    if (Number.isFinite(p.value)) last = p.value * scale;
+    else gaps++;
+    return last ?? first.value * scale;
+  });
+  return { values, gaps };
+}
+
+function historyCharts(r: MonitorReport): string[] {
+  const out: string[] = [];
+  const specs = [
+    { name: 'p95_latency_ms', title: `p95 latency over the last ${r.window}`, y: 'ms', scale: 1, label: 'p95 latency (ms)' },
+    { name: 'error_rate', title: `error rate over the last ${r.window}`, y: '%', scale: 100, label: 'error rate (%)' },
+  ];
+  for (const s of specs) {
+    const points = r.history[s.name];
+    if (!points || points.length < 2) continue;
+    const f = filled(points, s.scale);
+    if (!f) continue;
+    const end = points[points.length - 1].time;
+    const step = Math.max(1, Math.ceil(points.length / 8));
+    const labels = points.map((p, i) => (i % step === 0 || i === points.length - 1 ? relLabel(end - p.time) : ' '));
+    const series = [{ name: s.label, values: f.values }];
+    const rule = r.judgement.verdicts.find((v) => v.metric === s.name);
+    if (rule) {
+      const limit = rule.threshold * s.scale;
+      series.push({ name: `limit ${rule.limit.split(' ')[0]} ${num(limit)} ${s.y}`, values: points.map(() => limit) });
+    }
+    out.push(
+      paletteChart({ title: s.title, yTitle: s.y, xLabels: labels, series }) +
+        (f.gaps ? `\n<sub>${f.gaps} of ${points.length} points had no value and repeat the one before.</sub>` : ''),
+    );
+  }
+  return out;
+}
+
+function dispatchLine(d: DispatchOutcome): string | undefined {
+  switch (d.state) {
+    case 'not-needed':
+      return undefined;
+    case 'off':
+      return `**Retraining:** not dispatched (${escapeMarkdown(d.reason)}).`;
+    case 'dispatched':
+      return `**Retraining:** dispatched ${code(d.workflow)} on ${code(d.ref)} with ${Object.entries(d.inputs)
+        .map(([k, v]) => `${escapeMarkdown(k)} ${code(v)}`)
+        .join(', ')}.`;
+    case 'skipped':
+      return `**Retraining:** not dispatched: ${escapeMarkdown(d.reason)}.`;
+    case 'failed':
+      return `**Retraining:** 🛑 the dispatch of ${code(d.workflow)} failed: ${escapeMarkdown(d.error)}${d.hint ? ` ${escapeMarkdown(d.hint)}` : ''}`;
+  }
+}
+
+/** The job summary of one check. */
+export function monitorSummary(r: MonitorReport): string {
+  const m = r.measurement;
+  const parts: string[] = [headline(r)];
+  const src = m.source.kind === 'prometheus' ? `Prometheus ${code(m.source.where)}` : `scrapes of ${code(m.source.where)}`;
+  parts.push(
+    `Window ${r.window} (${m.start.replace(/\.\d{3}Z$/, 'Z')} → ${m.end.replace(/\.\d{3}Z$/, 'Z')}) · ${src} · ${m.stats.requests} ${m.source.kind === 'prometheus' ? 'queries' : 'scrapes'}, ${count(m.stats.series)} series read in ${m.stats.seconds.toFixed(2)} s`,
+  );
+  const errors = r.judgement.verdicts.filter((v) => v.status === 'error');
+  if (errors.length) {
+    const seen = new Set<string>();
+    const lines = errors.filter((e) => !seen.has(e.reason) && seen.add(e.reason));
+    parts.push(lines.map((e) => `> 🛑 ${escapeMarkdown(e.reason)}${e.hint ? `<br>${escapeMarkdown(e.hint)}` : ''}`).join('\n>\n'));
+  }
+  const sloNames = [...new Set([...Object.keys(m.observations).filter((n) => !n.startsWith('prediction_') && !n.startsWith('input_'))])];
+  parts.push(table(['SLO', 'value', 'limit', 'verdict'], rows(sloNames, r), ['left', 'right', 'left', 'left']));
+  const driftNames = Object.keys(m.observations).filter((n) => n.startsWith('prediction_') || n.startsWith('input_'));
+  if (driftNames.length) {
+    const ref = r.reference
+      ? ` against ${code(r.reference.source)}${r.reference.digest ? ` (${code(r.reference.digest.slice(0, 19))}…)` : ''}`
+      : '';
+    parts.push(`#### Drift${ref}`);
+    parts.push(table(['score', 'value', 'limit', 'verdict'], rows(driftNames, r), ['left', 'right', 'left', 'left']));
+    const notes: string[] = [];
+    const p = m.drift?.prediction;
+    if (p)
+      notes.push(
+        `${count(Math.round(p.count))} predictions in ${p.classes.length} classes` +
+          (p.chi2.ok
+            ? ` · χ² = ${num(p.chi2.statistic)}, df ${p.chi2.df}, p = ${num(p.chi2.pValue, 3)}`
+            : ` · χ²: ${escapeMarkdown(p.chi2.reason)}`),
+      );
+    const i = m.drift?.input;
+    if (i) notes.push(`${count(Math.round(i.values))} input values (${count(Math.round(i.count))} examples) in ${i.served.length} bins`);
+    const reasons = new Set(r.judgement.verdicts.filter((v) => v.status === 'no-data').map((v) => v.reason.replace(/^no data: /, '')));
+    for (const reason of reasons) notes.push(`no data: ${escapeMarkdown(reason)}`);
+    if (notes.length) parts.push(notes.join(' · '));
+  }
+  parts.push(...historyCharts(r));
+  if (r.historyNote && m.source.kind === 'prometheus' && !errors.length) parts.push(`<sub>${escapeMarkdown(r.historyNote)}</sub>`);
+  const d = dispatchLine(r.dispatch);
+  if (d) parts.push(d);
+  return `${parts.join('\n\n')}\n`;
+}
