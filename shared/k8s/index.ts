@@ -26,3 +26,4 @@ export {
 export { followPodLog, splitTimestamp, type FollowLogOptions, type FollowLogResult } from './logs.ts';
 export { abortError, watchUntil, type WatchEventType, type WatchUntilOptions } from './watch.ts';
 export { JobRunError, describeProblem, runJob, type JobOutcome, type RunJobOptions } from './job.ts';
+export { PROGRESS_DEADLINE_EXCEEDED, deploymentProgress, type DeploymentLike, type DeploymentProgress } from './deployment.ts';
