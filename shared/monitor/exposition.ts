@@ -9,7 +9,7 @@
  * The well-known npm parser (parse-prometheus-text-format) is lenient and unmaintained since 2019,
  * and was not installable here; this one is ~150 lines with its own tests.
  */
-import type { Labels } from './prometheus.ts';
+import { type Labels, parseSampleValue } from './prometheus.ts';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
@@ -49,17 +49,11 @@ const SUFFIXES: Readonly<Record<MetricType, readonly string[]>> = {
 };
 
 function parseValue(text: string, line: number): number {
-  switch (text) {
-    case 'NaN':
-      return NaN;
-    case '+Inf':
-    case 'Inf':
-      return Infinity;
-    case '-Inf':
-      return -Infinity;
+  try {
+    return parseSampleValue(text);
+  } catch {
+    throw new ExpositionError(line, `'${text}' is not a number`);
   }
-  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new ExpositionError(line, `'${text}' is not a number`);
-  return Number(text);
 }
 
 function unescapeHelp(text: string): string {
