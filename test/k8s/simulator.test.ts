@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { BatchV1Api, CoreV1Api, Log, PatchStrategy, Watch, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
 import { PassThrough } from 'node:stream';
-import { KubeClient, apiStatus, jobState } from '../../shared/k8s/index.ts';
+import { KubeClient, jobState } from '../../shared/k8s/index.ts';
 import { behaviours, podType, startSimulator, type Pod, type ResourceType, type Simulator } from '../k8s-sim/index.ts';
 
 let sim: Simulator;
@@ -177,18 +177,20 @@ test('a token-protected simulator answers 401 without it', async () => {
 });
 
 test('unknown paths and unsupported patch types get Status errors', async () => {
-  const res = await fetch(`${sim.url}/apis/apps/v1/namespaces/sim/deployments`);
+  const res = await fetch(`${sim.url}/apis/apps/v1/namespaces/sim/statefulsets`);
   assert.equal(res.status, 404);
   assert.deepEqual(((await res.json()) as { reason: string }).reason, 'NotFound');
-  const batch = sim.kubeConfig('sim').makeApiClient(BatchV1Api);
+  const group = await fetch(`${sim.url}/apis/example.com/v1/namespaces/sim/widgets`);
+  assert.equal(group.status, 404, 'a group the server does not serve');
+  assert.equal(await group.text(), '404 page not found\n');
   const j = await client.createJob(spec('any:1'));
-  await assert.rejects(
-    batch.patchNamespacedJob(
-      { name: j.metadata!.name!, namespace: 'sim', body: { metadata: { labels: { a: 'b' } } } },
-      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-    ),
-    (err: unknown) => apiStatus(err)?.code === 415,
-  );
+  const patched = await fetch(`${sim.url}/apis/batch/v1/namespaces/sim/jobs/${j.metadata!.name!}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'text/plain' },
+    body: 'x',
+  });
+  assert.equal(patched.status, 415);
+  assert.equal(((await patched.json()) as { reason: string }).reason, 'UnsupportedMediaType');
 });
 
 test('a new kind and its controller plug in (the path deploy-rollout takes for Deployments and ReplicaSets)', async () => {
