@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DeploymentController } from './controllers/deployment.ts';
 import { EndpointSliceController } from './controllers/endpointslice.ts';
+import { Control } from './control.ts';
 import { EventRecorder } from './controllers/events.ts';
 import { HttpRouteController } from './controllers/gateway.ts';
 import { JobController } from './controllers/job.ts';
@@ -96,6 +97,8 @@ export interface SimulatorOptions {
   readonly gatewayApi?: boolean;
   /** Record v1 Events (kubelet, controllers). Default on. */
   readonly events?: boolean;
+  /** Serve the control paths under /k8s-sim/ (faults from another process; see control.ts). Default off. */
+  readonly control?: boolean;
   readonly timing?: Partial<KubeletTiming> & {
     /** Delay before a Job replaces a failed pod. */
     readonly jobBackoffMs?: number;
@@ -140,6 +143,12 @@ export interface Simulator {
   closeLogStreams(): number;
   /** Forgets the event history: watches from an older resourceVersion get 410 Gone. */
   compact(): void;
+  /**
+   * Resolves with `check()`'s first truthy result, checked now and after every store change (and
+   * every 20 ms); rejects after `timeoutMs` with `what` in the message. For the simulator's state,
+   * not the code under test.
+   */
+  waitFor<T>(check: () => T | undefined | null | false, timeoutMs?: number, what?: string): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -149,7 +158,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const resources: ResourceType[] = [...builtinResources];
   const t = options.timing ?? {};
   const timeScale = t.timeScale ?? 1;
-  const events = options.events === false ? undefined : new EventRecorder(store);
+  const events = options.events === false ? undefined : new EventRecorder(store, timeScale);
   const kubelet = new Kubelet(store, logs, {
     nodeName: options.nodeName ?? 'sim-node',
     pvcs: options.pvcs ?? {},
@@ -228,6 +237,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
   };
   if (options.gatewayApi) setGatewayApi(true);
+  if (options.control)
+    ctx.control = new Control({
+      faults,
+      closeWatches: (suffix) => closeKind('watch', suffix),
+      compact: () => store.compact(),
+      setGatewayApi,
+    });
   return {
     url,
     store,
@@ -261,6 +277,32 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     closeWatches: (suffix) => closeKind('watch', suffix),
     closeLogStreams: () => closeKind('log'),
     compact: () => store.compact(),
+    waitFor<T>(check: () => T | undefined | null | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        let done = false;
+        const finish = (fn: () => void): void => {
+          if (done) return;
+          done = true;
+          off();
+          clearInterval(poll);
+          clearTimeout(timer);
+          fn();
+        };
+        const attempt = (): void => {
+          if (done) return;
+          try {
+            const v = check();
+            if (v) finish(() => resolve(v));
+          } catch (err) {
+            finish(() => reject(err instanceof Error ? err : new Error(String(err))));
+          }
+        };
+        const off = store.subscribe(() => setImmediate(attempt));
+        const poll = setInterval(attempt, 20);
+        const timer = setTimeout(() => finish(() => reject(new Error(`k8s-sim: ${what} not reached within ${timeoutMs} ms`))), timeoutMs);
+        attempt();
+      });
+    },
     async close() {
       for (const c of controllers) c.stop();
       gateway?.stop();

@@ -86,7 +86,7 @@ export interface KubeletTiming {
   readonly startDelayMs: number;
   /** Between ErrImagePull and ImagePullBackOff, and between retries of a failed mount. */
   readonly pullBackoffMs: number;
-  /** The CrashLoopBackOff wait before a restart. */
+  /** The CrashLoopBackOff wait before the first restart (the kubelet's 10 s); it doubles per restart up to 30× (5 min). */
   readonly restartBackoffMs: number;
   /** Multiplies probe seconds (initialDelaySeconds, periodSeconds, timeoutSeconds) and grace periods; 1 = real seconds. */
   readonly timeScale: number;
@@ -122,6 +122,10 @@ interface RunningContainer {
   stop?: AbortController;
   startedAt: number;
   killedByProbe?: ProbeKind;
+  /** The last run's exit, shown in lastState once the container restarts. */
+  lastExit?: ContainerState['terminated'];
+  /** The current restart back-off in (real) seconds; undefined until the first restart. */
+  backoff?: number;
 }
 
 interface PodRun {
@@ -572,6 +576,11 @@ export class Kubelet {
       if (b.process) for (const n of c.ports.keys()) c.live.add(n);
       const started = rfc3339(this.store.now());
       c.startedAt = Date.now();
+      if (c.lastExit) {
+        status.lastState = { terminated: c.lastExit };
+        status.restartCount++;
+        c.lastExit = undefined;
+      }
       const containerID = `containerd://${run.uid.replace(/-/g, '')}${c.init ? 'i' : 'c'}${c.spec.name.length}${status.restartCount}`;
       const probed = !c.init && (c.spec.readinessProbe || c.spec.startupProbe);
       status.state = { running: { startedAt: started } };
@@ -621,24 +630,37 @@ export class Kubelet {
         this.publish(run);
         return !c.init;
       }
+      // Exited (kubectl: Error / Completed) until the kubelet restarts it: the first restart at
+      // once, the next ones after a back-off of 10 s doubling up to 5 min (restartBackoffMs
+      // stands for the 10 s), reset after 10 min of running.
+      status.state = { terminated };
+      this.publish(run);
+      c.lastExit = terminated;
+      const unit = this.options.timing.restartBackoffMs;
+      if (c.backoff !== undefined && Date.now() - c.startedAt > unit * 60) c.backoff = undefined;
+      if (c.backoff === undefined) {
+        c.backoff = 10;
+        continue;
+      }
+      const shown = c.backoff;
+      const backoff = shown >= 60 ? `${Math.floor(shown / 60)}m${shown % 60}s` : `${shown}s`;
       status.lastState = { terminated };
-      status.restartCount++;
       status.state = {
         waiting: {
           reason: 'CrashLoopBackOff',
-          message: `back-off 10s restarting failed container=${c.spec.name} pod=${run.name}_${run.ns}(${run.uid})`,
+          message: `back-off ${backoff} restarting failed container=${c.spec.name} pod=${run.name}_${run.ns}(${run.uid})`,
         },
       };
-      if (failed)
-        this.event(
-          run,
-          'Warning',
-          'BackOff',
-          `Back-off restarting failed container ${c.spec.name} in pod ${run.name}_${run.ns}(${run.uid})`,
-          c,
-        );
+      this.event(
+        run,
+        'Warning',
+        'BackOff',
+        `Back-off restarting failed container ${c.spec.name} in pod ${run.name}_${run.ns}(${run.uid})`,
+        c,
+      );
       this.publish(run);
-      await quietly(wait(this.options.timing.restartBackoffMs, signal));
+      await quietly(wait((unit * shown) / 10, signal));
+      c.backoff = Math.min(shown * 2, 300);
     }
   }
 
@@ -715,7 +737,9 @@ export class Kubelet {
     const spec = c.spec;
     const status = c.status;
     const once = async (kind: ProbeKind, probe: Probe, count: number): Promise<{ ok: boolean; message: string }> => {
-      const answer = b.probes?.[kind];
+      // Probes follow the rules as they are now (a fault switched off heals running containers).
+      const current = this.behaviourFor(run.pod, spec, false);
+      const answer = (current.kind === 'run' ? current : b).probes?.[kind];
       const port = probe.httpGet?.port ?? probe.tcpSocket?.port;
       const n = port === undefined ? undefined : typeof port === 'number' ? port : c.portNames.get(port);
       let r: ProbeResult;

@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { deleteWithPropagation, type PropagationPolicy } from './controllers/gc.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.ts';
 import { ApiError, badRequest, conflict, gone, notFound, type StatusObject } from './errors.ts';
+import type { Control } from './control.ts';
 import type { Faults } from './faults.ts';
 import type { Kubelet } from './kubelet.ts';
 import { formatNs, parseTimeNs, type LogBook, type LogLine } from './logs.ts';
@@ -61,6 +62,8 @@ export interface ServerContext {
   readonly kubelet: Kubelet;
   /** `127.0.0.1:<port>`, for `/api`'s serverAddressByClientCIDRs. */
   serverAddress(): string;
+  /** The control paths under /k8s-sim/, when served. */
+  control?: Control;
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {
@@ -216,6 +219,7 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
     } satisfies StatusObject);
     return;
   }
+  if (ctx.control && url.pathname.startsWith('/k8s-sim/')) return ctx.control.handle(req, res, url.pathname);
   const info = { method, path: url.pathname, watch: q.get('watch') === 'true' || q.get('watch') === '1' };
   const fault = ctx.faults.httpAction(info);
   if (fault?.kind === 'drop') {
@@ -720,13 +724,17 @@ function podLog(
 ): void {
   const pod = ctx.store.get(podType, ns, name) as Pod;
   const names = pod.spec.containers.map((c) => c.name);
+  const initNames = (pod.spec.initContainers ?? []).map((c) => c.name);
   let container = q.get('container') ?? '';
   if (!container) {
-    if (names.length !== 1) throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`);
+    if (names.length !== 1)
+      throw badRequest(
+        `a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]${initNames.length ? ` or one of the init containers: [${initNames.join(' ')}]` : ''}`,
+      );
     container = names[0]!;
   }
-  if (!names.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
-  const status = pod.status?.containerStatuses?.find((s) => s.name === container);
+  if (!names.includes(container) && !initNames.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
+  const status = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((s) => s.name === container);
   const previous = q.get('previous') === 'true';
   if (!status) throw badRequest(`container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
   const waiting = waitingMessage(status, name);

@@ -56,23 +56,26 @@ test('backoffLimit: failed pods are replaced until the limit, then the Job fails
   assert.ok(pods.every((p) => p.status?.phase === 'Failed'));
 });
 
-test('restartPolicy OnFailure restarts the container (CrashLoopBackOff) and counts restarts against backoffLimit', async () => {
+test('restartPolicy OnFailure restarts the container (Error, then CrashLoopBackOff) and counts restarts against backoffLimit', async () => {
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
   sim.kubelet.when(
     { image: 'crash:1' },
     behaviours.fn(async (c) => {
       c.log(`run ${c.attempt + 1}`);
-      if (c.attempt === 1) await gate;
+      if (c.attempt === 2) await gate;
       return 1;
     }),
   );
-  const j = await client.createJob(spec('crash:1', { backoffLimit: 1 }, 'OnFailure'));
+  const j = await client.createJob(spec('crash:1', { backoffLimit: 2 }, 'OnFailure'));
   const pod = await client.watchPods(`job-name=${j.metadata!.name!}`, (_t, p) => {
     const s = p.status?.containerStatuses?.[0];
-    return (s?.restartCount ?? 0) >= 1 && s?.state?.running ? p : undefined;
+    return (s?.restartCount ?? 0) >= 2 && s?.state?.running ? p : undefined;
   });
   const states = podHistory(pod.metadata!.name!).map((p) => p.status?.containerStatuses?.[0]);
+  // The kubelet restarts at once the first time, then backs off.
+  assert.ok(states.some((c) => c?.state.terminated?.exitCode === 1 && c.restartCount === 0));
+  assert.ok(!states.some((c) => c?.state.waiting?.reason === 'CrashLoopBackOff' && c.restartCount === 0));
   assert.ok(
     states.some((c) => c?.state.waiting?.reason === 'CrashLoopBackOff' && c.lastState.terminated?.exitCode === 1 && c.restartCount === 1),
   );
@@ -81,7 +84,7 @@ test('restartPolicy OnFailure restarts the container (CrashLoopBackOff) and coun
   out.on('data', (d: Buffer) => (text += d.toString()));
   await new Log(sim.kubeConfig('sim')).log('sim', pod.metadata!.name!, 'main', out, { previous: true });
   await new Promise((r) => out.on('end', r));
-  assert.equal(text, 'run 1\n', 'previous=true returns the log of the run before the restart');
+  assert.equal(text, 'run 2\n', 'previous=true returns the log of the run before the restart');
   open();
   const done = await client.waitForJob(j.metadata!.name!, { timeoutMs: 5000 });
   assert.deepEqual(jobState(done), {
