@@ -22,6 +22,7 @@ import { Control } from './control.ts';
 import { EventRecorder } from './controllers/events.ts';
 import { HttpRouteController } from './controllers/gateway.ts';
 import { JobController } from './controllers/job.ts';
+import { NamespaceController } from './controllers/namespace.ts';
 import { ReadyClock, ReplicaSetController } from './controllers/replicaset.ts';
 import { Faults } from './faults.ts';
 import { Kubelet, type KubeletTiming } from './kubelet.ts';
@@ -47,11 +48,13 @@ export {
 export { Faults, type FaultHandle, type Injected, type RequestMatch } from './faults.ts';
 export { Store, type StoreEvent, type WriteOptions } from './store.ts';
 export {
+  configMapType,
   deploymentType,
   endpointSliceType,
   eventType,
   httpRouteType,
   jobType,
+  namespaceType,
   podType,
   replicaSetType,
   secretType,
@@ -181,6 +184,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     new ReplicaSetController(store, { timeScale, clock, ...(events ? { events } : {}) }),
     new DeploymentController(store, () => resources, { timeScale, ...(events ? { events } : {}) }),
     new EndpointSliceController(store),
+    new NamespaceController(store, () => resources),
   ];
   for (const c of controllers) c.start();
   const streams = new Set<OpenStream>();

@@ -159,7 +159,22 @@ export class Kubelet {
   private readonly logs: LogBook;
   private readonly options: KubeletOptions;
   private unsubscribe: (() => void) | undefined;
-  private ipCounter = 10;
+  /** Pod IPs in use (10.244.x.y), handed out in turn (skipping those in use) and released when the pod goes. */
+  private readonly ips = new Set<string>();
+  private nextIp = 0;
+
+  private allocateIp(): string {
+    for (let i = 0; i < 64_000; i++) {
+      const n = (this.nextIp + i) % 64_000;
+      const ip = `10.244.${Math.floor(n / 250)}.${(n % 250) + 2}`;
+      if (!this.ips.has(ip)) {
+        this.ips.add(ip);
+        this.nextIp = n + 1;
+        return ip;
+      }
+    }
+    throw new Error('k8s-sim: no pod IP left');
+  }
   /**
    * Default behaviour when no rule matches: init containers and run-to-completion pods exit 0,
    * `restartPolicy: Always` pods run forever (a server whose probes pass).
@@ -327,6 +342,7 @@ export class Kubelet {
   }
 
   private async cleanup(run: PodRun): Promise<void> {
+    if (run.podIP) this.ips.delete(run.podIP);
     for (const c of [...run.init, ...run.main]) for (const s of c.servers.splice(0)) s.close();
     await run.volumes.cleanup().catch(() => undefined);
   }
@@ -486,7 +502,7 @@ export class Kubelet {
       await wait(this.options.timing.pullBackoffMs, signal);
     }
     await wait(this.options.timing.startDelayMs, signal);
-    run.podIP = `10.244.0.${(this.ipCounter++ % 250) + 2}`;
+    run.podIP = this.allocateIp();
     run.sandbox = true;
     for (const c of run.init) {
       const ok = await this.runContainer(run, c);

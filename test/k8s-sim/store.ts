@@ -8,7 +8,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { alreadyExists, ApiError, conflict, invalid, notFound } from './errors.ts';
 import { canonical, trackUpdate } from './managed.ts';
-import { apiVersionOf, type ResourceType } from './resources/index.ts';
+import { apiVersionOf, namespaceType, type ResourceType } from './resources/index.ts';
 import type { KubeObject, ManagedFieldsEntry } from './types.ts';
 
 /** Who writes, for `metadata.managedFields`; writes without a manager leave ownership as it is. */
@@ -136,6 +136,8 @@ export class Store {
     } else delete meta.namespace;
     const b = this.bucket(type);
     if (b.has(key(meta.namespace, name))) throw alreadyExists(type, name);
+    if (type.namespaced && meta.namespace && !this.bucket(namespaceType).has(key(undefined, meta.namespace)))
+      this.create(namespaceType, undefined, { metadata: { name: meta.namespace } });
     obj.apiVersion = apiVersionOf(type);
     obj.kind = type.kind;
     meta.uid = randomUUID();

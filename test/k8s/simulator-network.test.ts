@@ -18,6 +18,7 @@ import {
 } from '@kubernetes/client-node';
 import {
   behaviours,
+  configMapType,
   deploymentType,
   endpointSliceType,
   eventType,
@@ -408,4 +409,39 @@ test('a watch on EndpointSlices through the client sees them change', async () =
     ctrl.abort();
   }
   assert.match(events[0], /^ADDED /);
+});
+
+test('namespaces exist once used, and take their objects with them; ConfigMaps feed env', async () => {
+  const ns = `tenant-${++n}`;
+  const kc = sim.kubeConfig(ns);
+  const c = kc.makeApiClient(CoreV1Api);
+  await assert.rejects(c.readNamespace({ name: ns }), (err: { code?: number }) => err.code === 404);
+  await c.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'server' }, data: { MODEL: 'fashion' } } });
+  const created = await c.readNamespace({ name: ns });
+  assert.equal(created.status?.phase, 'Active');
+  assert.equal(created.metadata?.labels?.['kubernetes.io/metadata.name'], ns);
+  let env: Record<string, string> = {};
+  sim.kubelet.when(
+    { image: 'env:1', namespace: ns },
+    behaviours.fn(async (run) => {
+      env = { ...run.env };
+      await new Promise((r) => run.signal.addEventListener('abort', r));
+      return 0;
+    }),
+  );
+  await c.createNamespacedPod({
+    namespace: ns,
+    body: {
+      metadata: { name: 'reader' },
+      spec: {
+        containers: [
+          { name: 'c', image: 'env:1', env: [{ name: 'MODEL', valueFrom: { configMapKeyRef: { name: 'server', key: 'MODEL' } } }] },
+        ],
+      },
+    },
+  });
+  await sim.waitFor(() => env.MODEL === 'fashion');
+  await c.deleteNamespace({ name: ns });
+  await sim.waitFor(() => sim.store.list(podType, ns).length === 0, 10_000, 'the namespace to be emptied');
+  assert.equal(sim.store.find(configMapType, ns, 'server'), undefined);
 });

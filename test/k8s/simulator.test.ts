@@ -4,7 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BatchV1Api, CoreV1Api, Log, PatchStrategy, Watch, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  Log,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type V1Job,
+} from '@kubernetes/client-node';
 import { PassThrough } from 'node:stream';
 import { KubeClient, jobState } from '../../shared/k8s/index.ts';
 import { behaviours, podType, startSimulator, type Pod, type ResourceType, type Simulator } from '../k8s-sim/index.ts';
@@ -196,35 +205,35 @@ test('unknown paths and unsupported patch types get Status errors', async () => 
   assert.equal(((await patched.json()) as { reason: string }).reason, 'UnsupportedMediaType');
 });
 
-test('a new kind and its controller plug in (the path deploy-rollout takes for Deployments and ReplicaSets)', async () => {
-  const configMaps: ResourceType = {
-    group: '',
+test('a new kind and its controller plug in (how the built-in controllers are wired too)', async () => {
+  const widgets: ResourceType = {
+    group: 'example.com',
     version: 'v1',
-    plural: 'configmaps',
-    kind: 'ConfigMap',
+    plural: 'widgets',
+    kind: 'Widget',
     namespaced: true,
     selectableFields: [],
     statusSubresource: false,
     returnDeletedObject: false,
     defaultPropagation: 'Background',
   };
-  sim.addResource(configMaps);
-  // A toy controller: every ConfigMap labelled run=pod gets a pod it owns.
+  sim.addResource(widgets);
+  // A toy controller: every Widget labelled run=pod gets a pod it owns.
   sim.addController((store) => {
     let off: () => void = () => undefined;
     return {
       start: () => {
         off = store.subscribe((e) => {
-          if (e.resource !== configMaps || e.type !== 'ADDED' || e.object.metadata.labels?.['run'] !== 'pod') return;
-          const cm = e.object;
+          if (e.resource !== widgets || e.type !== 'ADDED' || e.object.metadata.labels?.['run'] !== 'pod') return;
+          const w = e.object;
           setImmediate(() =>
-            store.create(podType, cm.metadata.namespace, {
+            store.create(podType, w.metadata.namespace, {
               metadata: {
-                generateName: `${cm.metadata.name}-`,
+                generateName: `${w.metadata.name}-`,
                 ownerReferences: [
-                  { apiVersion: 'v1', kind: 'ConfigMap', name: cm.metadata.name!, uid: cm.metadata.uid!, controller: true },
+                  { apiVersion: 'example.com/v1', kind: 'Widget', name: w.metadata.name!, uid: w.metadata.uid!, controller: true },
                 ],
-                labels: { from: cm.metadata.name! },
+                labels: { from: w.metadata.name! },
               },
               spec: { containers: [{ name: 'c', image: 'cm:1' }] },
             }),
@@ -235,12 +244,22 @@ test('a new kind and its controller plug in (the path deploy-rollout takes for D
     };
   });
   sim.kubelet.when({ image: 'cm:1' }, behaviours.forever());
-  const core = sim.kubeConfig('ext').makeApiClient(CoreV1Api);
-  await core.createNamespacedConfigMap({
-    namespace: 'ext',
-    body: { metadata: { name: 'settings', labels: { run: 'pod' } }, data: { a: '1' } },
-  });
-  const read = await core.readNamespacedConfigMap({ name: 'settings', namespace: 'ext' });
+  // The generic client finds the new kind through discovery.
+  const objects = KubernetesObjectApi.makeApiClient(sim.kubeConfig('ext'));
+  const widget = {
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: { name: 'settings', namespace: 'ext', labels: { run: 'pod' } },
+    data: { a: '1' },
+  };
+  await objects.create(widget);
+  const read = (await objects.read({
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: { name: 'settings', namespace: 'ext' },
+  })) as unknown as {
+    data: Record<string, string>;
+  };
   assert.deepEqual(read.data, { a: '1' });
   const pod = await client.watchPods('from=settings', (_t, p) => (p.status?.phase === 'Running' ? p : undefined), {
     namespace: 'ext',
@@ -258,10 +277,10 @@ test('a new kind and its controller plug in (the path deploy-rollout takes for D
     { namespace: 'ext', timeoutMs: 5000 },
   );
   await watching;
-  await core.deleteNamespacedConfigMap({ name: 'settings', namespace: 'ext' });
+  await objects.delete(widget);
   await gone;
   assert.deepEqual(await client.listPods('ext'), []);
-  assert.throws(() => sim.addResource(configMaps), /already served/);
+  assert.throws(() => sim.addResource(widgets), /already served/);
 });
 
 test('metadata and the status subresource: generation follows spec, status changes only through /status', async () => {
