@@ -607,7 +607,7 @@ export class Kubelet {
       if (status.restartCount === 0) this.event(run, 'Normal', 'Pulled', `Container image "${image}" already present on machine`, c);
       this.event(run, 'Normal', 'Created', `Created container: ${c.spec.name}`, c);
       this.event(run, 'Normal', 'Started', `Started container ${c.spec.name}`, c);
-      const log = this.logs.start(run.uid, c.spec.name);
+      const log = this.logs.start(run.uid, c.spec.name, containerID);
       this.publish(run);
       const probing = c.init ? Promise.resolve() : this.probe(run, c, b, stop.signal);
       const graceSeconds = run.pod.spec.terminationGracePeriodSeconds ?? 30;

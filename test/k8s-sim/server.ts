@@ -704,14 +704,35 @@ function watch(
   res.on('close', () => stream.end());
 }
 
-function waitingMessage(s: ContainerStatus | undefined, pod: string): string | undefined {
-  const w = s?.state.waiting;
-  if (!s || !w) return undefined;
-  const reason = w.reason ?? 'ContainerCreating';
-  if (reason === 'ImagePullBackOff') return `container "${s.name}" in pod "${pod}" is waiting to start: trying and failing to pull image`;
-  if (reason === 'ErrImagePull') return `container "${s.name}" in pod "${pod}" is waiting to start: image can't be pulled`;
-  if (reason === 'CrashLoopBackOff') return undefined;
-  return `container "${s.name}" in pod "${pod}" is waiting to start: ${reason}`;
+/**
+ * Which run of a container a log request reads, as the kubelet's validateContainerLogStatus
+ * decides: `previous` is the run in lastState (while CrashLoopBackOff waits, the one that just
+ * crashed); otherwise the running one, else the last terminated one; a waiting container with no
+ * run before answers 400 with the kubelet's words.
+ */
+function logContainerId(s: ContainerStatus, pod: string, previous: boolean): string {
+  const c = `container "${s.name}" in pod "${pod}"`;
+  const last = s.lastState.terminated as { containerID?: string } | undefined;
+  const terminated = s.state.terminated as { containerID?: string } | undefined;
+  if (previous) {
+    if (!last?.containerID) throw badRequest(`previous terminated container "${s.name}" in pod "${pod}" not found`);
+    return last.containerID;
+  }
+  if (s.state.running && s.containerID) return s.containerID;
+  if (terminated) {
+    const id = terminated.containerID || last?.containerID;
+    if (!id) throw badRequest(`${c} is terminated`);
+    return id;
+  }
+  if (last) {
+    if (!last.containerID) throw badRequest(`${c} is terminated`);
+    return last.containerID;
+  }
+  const reason = s.state.waiting?.reason;
+  if (reason === 'ErrImagePull') throw badRequest(`${c} is waiting to start: image can't be pulled`);
+  if (reason === 'ImagePullBackOff') throw badRequest(`${c} is waiting to start: trying and failing to pull image`);
+  if (reason) throw badRequest(`${c} is waiting to start: ${reason}`);
+  throw badRequest(`${c} is waiting to start - no logs yet`);
 }
 
 function podLog(
@@ -737,14 +758,8 @@ function podLog(
   const status = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((s) => s.name === container);
   const previous = q.get('previous') === 'true';
   if (!status) throw badRequest(`container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
-  const waiting = waitingMessage(status, name);
-  if (waiting && !previous) throw badRequest(waiting);
-  const uid = pod.metadata.uid!;
-  const log = previous ? ctx.logs.previous(uid, container) : ctx.logs.current(uid, container);
-  if (!log) {
-    if (previous) throw badRequest(`previous terminated container "${container}" in pod "${name}" not found`);
-    throw badRequest(`container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
-  }
+  const log = ctx.logs.byId(pod.metadata.uid!, container, logContainerId(status, name, previous));
+  if (!log) throw badRequest(`container "${container}" in pod "${name}" is waiting to start - no logs yet`);
   const timestamps = q.get('timestamps') === 'true';
   const follow = q.get('follow') === 'true' && !previous;
   let since: bigint | undefined;

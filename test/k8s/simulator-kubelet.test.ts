@@ -334,3 +334,40 @@ test('a real local process as the container: it listens on its assigned port, HT
   const last = history(name).at(-1)?.status?.containerStatuses?.[0].state.terminated;
   assert.deepEqual([last?.exitCode, last?.reason], [0, 'Completed'], 'it exited on SIGTERM');
 });
+
+test('while CrashLoopBackOff waits, both the log and the previous log are the run that just crashed', async () => {
+  const slow = await startSimulator({ timing: { timeScale: 0.01, restartBackoffMs: 60_000 } });
+  try {
+    slow.kubelet.when(
+      { image: 'crash:2' },
+      behaviours.fn((c) => {
+        c.log(`run ${c.attempt + 1}`);
+        return 1;
+      }),
+    );
+    const c = slow.kubeConfig(NS).makeApiClient(CoreV1Api);
+    await c.createNamespacedPod({
+      namespace: NS,
+      body: { metadata: { name: 'cl' }, spec: { containers: [{ name: 'main', image: 'crash:2' }] } },
+    });
+    const waiting = await slow.waitFor(() => {
+      const s = (slow.store.find(podType, NS, 'cl') as Pod | undefined)?.status?.containerStatuses?.[0];
+      return s?.state.waiting?.reason === 'CrashLoopBackOff' ? s : undefined;
+    });
+    assert.equal(waiting.restartCount, 1, 'the first restart came at once, the second waits');
+    assert.match(waiting.state.waiting?.message ?? '', /^back-off 10s restarting failed container=main pod=cl_kubelet\(/);
+    const read = async (previous: boolean): Promise<string> => {
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (d: Buffer) => (text += d.toString()));
+      const done = new Promise((r) => out.on('end', r));
+      await new Log(slow.kubeConfig(NS)).log(NS, 'cl', 'main', out, { previous });
+      await done;
+      return text;
+    };
+    assert.equal(await read(true), 'run 2\n');
+    assert.equal(await read(false), 'run 2\n');
+  } finally {
+    await slow.close();
+  }
+});
