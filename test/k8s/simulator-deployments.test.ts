@@ -290,7 +290,11 @@ test('pods that never become ready: ProgressDeadlineExceeded, Available False, t
   assert.equal(failed.status?.availableReplicas, 2, 'the old pods still serve');
   assert.equal(failed.status?.unavailableReplicas, 1);
   const events = await core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name}` });
-  assert.ok(events.items.some((e) => e.reason === 'ProgressDeadlineExceeded'));
+  assert.deepEqual(
+    events.items.map((e) => [e.reason, e.message]).filter(([, m]) => m?.includes(newRS.metadata.name!)),
+    [['ScalingReplicaSet', `Scaled up replica set ${newRS.metadata.name} from 0 to 1`]],
+    'the controller records its scaling, not the timeout',
+  );
   const pod = (sim.store.list(podType, NS) as Pod[]).find(
     (p) => p.metadata.labels?.['pod-template-hash'] === newRS.metadata.labels?.['pod-template-hash'],
   )!;

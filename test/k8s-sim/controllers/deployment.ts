@@ -839,10 +839,8 @@ export class DeploymentController extends Reconciler {
           ? `ReplicaSet "${newRS.metadata.name}" has timed out progressing.`
           : `Deployment "${d.metadata.name}" has timed out progressing.`;
         const c = condition('Progressing', 'False', 'ProgressDeadlineExceeded', msg, now);
-        if (setCondition(next, c)) {
-          this.stamp(d, c);
-          this.event(d, 'ProgressDeadlineExceeded', msg, 'Warning');
-        }
+        // No Event: the real controller only sets the condition.
+        if (setCondition(next, c)) this.stamp(d, c);
       }
     }
     removeCondition(next, 'ReplicaFailure');
