@@ -17,7 +17,7 @@ export interface StatusObject {
   status: 'Failure' | 'Success';
   message?: string;
   reason?: string;
-  details?: { name?: string; group?: string; kind?: string; uid?: string; causes?: StatusCause[] };
+  details?: { name?: string; group?: string; kind?: string; uid?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
   code: number;
 }
 
@@ -89,4 +89,30 @@ export function badRequest(message: string): ApiError {
 
 export function gone(message: string): ApiError {
   return new ApiError(410, 'Expired', message);
+}
+
+/** The Status bodies of the API server's 5xx (and 429) answers, as a fault injects them. */
+export function serverError(code: 500 | 503 | 504 | 429, message?: string, retryAfterSeconds?: number): ApiError {
+  switch (code) {
+    case 500: {
+      const m = message ?? 'etcdserver: request timed out';
+      return new ApiError(500, 'InternalError', `Internal error occurred: ${m}`, { causes: [{ message: m }] });
+    }
+    case 503:
+      return new ApiError(503, 'ServiceUnavailable', message ?? 'the server is currently unable to handle the request');
+    case 504:
+      return new ApiError(
+        504,
+        'Timeout',
+        `Timeout: ${message ?? 'request did not complete within requested timeout - context deadline exceeded'}`,
+        {},
+      );
+    case 429:
+      return new ApiError(
+        429,
+        'TooManyRequests',
+        message ?? 'the server has received too many requests and has asked us to try again later',
+        retryAfterSeconds !== undefined ? { retryAfterSeconds } : {},
+      );
+  }
 }

@@ -39,6 +39,13 @@ export function parseTimeNs(text: string): bigint | undefined {
 export class ContainerLog extends EventEmitter<{ line: [LogLine]; end: [] }> {
   readonly lines: LogLine[] = [];
   ended = false;
+  /** The run's containerID (`containerd://…`), as the container status names it. */
+  readonly id: string;
+
+  constructor(id = '') {
+    super();
+    this.id = id;
+  }
 
   append(text: string): void {
     if (this.ended) return;
@@ -60,14 +67,19 @@ export class ContainerLog extends EventEmitter<{ line: [LogLine]; end: [] }> {
 export class LogBook {
   private readonly runs = new Map<string, ContainerLog[]>();
 
-  /** Starts a new run of a container (after a restart the old one becomes `previous`). */
-  start(podUid: string, container: string): ContainerLog {
+  /** Starts a new run of a container (the kubelet keeps the current and the previous ones). */
+  start(podUid: string, container: string, id = ''): ContainerLog {
     const k = `${podUid}/${container}`;
     const list = this.runs.get(k) ?? [];
-    const log = new ContainerLog();
+    const log = new ContainerLog(id);
     list.push(log);
-    this.runs.set(k, list.slice(-2));
+    this.runs.set(k, list.slice(-3));
     return log;
+  }
+
+  /** The run with this containerID. */
+  byId(podUid: string, container: string, id: string): ContainerLog | undefined {
+    return this.runs.get(`${podUid}/${container}`)?.find((l) => l.id === id);
   }
 
   current(podUid: string, container: string): ContainerLog | undefined {

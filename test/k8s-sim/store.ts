@@ -7,8 +7,19 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { alreadyExists, ApiError, conflict, invalid, notFound } from './errors.ts';
-import { apiVersionOf, type ResourceType } from './resources/index.ts';
-import type { KubeObject } from './types.ts';
+import { canonical, trackUpdate } from './managed.ts';
+import { apiVersionOf, namespaceType, type ResourceType } from './resources/index.ts';
+import type { KubeObject, ManagedFieldsEntry } from './types.ts';
+
+/** Who writes, for `metadata.managedFields`; writes without a manager leave ownership as it is. */
+export interface WriteOptions {
+  /** The field manager of an `Update` operation (a client's fieldManager, `kube-controller-manager`, `kubelet`). */
+  readonly manager?: string;
+  /** Ownership already computed (server-side apply); stored as given. */
+  readonly managedFields?: ManagedFieldsEntry[];
+  /** The subresource the write came through, recorded on the manager's entry (`status`, `scale`). */
+  readonly subresource?: string;
+}
 
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -41,6 +52,8 @@ export class Store {
   /** Watches asking for a resourceVersion older than this get 410 Gone. */
   compactedRv = 0;
   readonly now: () => Date;
+  /** The history kept for watches; older events are compacted away (etcd compacts every 5 minutes). */
+  historyLimit = 100_000;
 
   constructor(now: () => Date = () => new Date()) {
     this.now = now;
@@ -73,6 +86,10 @@ export class Store {
   private emit(type: ChangeType, resource: ResourceType, object: KubeObject, previous?: KubeObject): void {
     const event: StoreEvent = { rv: this.rv, type, resource, object: structuredClone(object), ...(previous ? { previous } : {}) };
     this.history.push(event);
+    if (this.history.length > this.historyLimit) {
+      const drop = this.history.splice(0, this.history.length - Math.floor(this.historyLimit * 0.9));
+      this.compactedRv = drop.at(-1)!.rv;
+    }
     for (const fn of [...this.listeners]) fn(event);
   }
 
@@ -94,7 +111,7 @@ export class Store {
       .map((o) => structuredClone(o));
   }
 
-  create(type: ResourceType, ns: string | undefined, input: KubeObject): KubeObject {
+  create(type: ResourceType, ns: string | undefined, input: KubeObject, options: WriteOptions = {}): KubeObject {
     const obj = structuredClone(input);
     obj.metadata ??= {};
     const meta = obj.metadata;
@@ -119,15 +136,21 @@ export class Store {
     } else delete meta.namespace;
     const b = this.bucket(type);
     if (b.has(key(meta.namespace, name))) throw alreadyExists(type, name);
+    if (type.namespaced && meta.namespace && !this.bucket(namespaceType).has(key(undefined, meta.namespace)))
+      this.create(namespaceType, undefined, { metadata: { name: meta.namespace } });
     obj.apiVersion = apiVersionOf(type);
     obj.kind = type.kind;
     meta.uid = randomUUID();
     meta.creationTimestamp = rfc3339(this.now());
     meta.generation = 1;
     delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    delete meta.resourceVersion;
     type.prepareForCreate?.(obj);
+    type.defaults?.(obj);
     const causes = type.validate?.(obj) ?? [];
     if (causes.length > 0) throw invalid(type, name, causes);
+    this.own(type, undefined, obj, options);
     this.rv++;
     meta.resourceVersion = String(this.rv);
     b.set(key(meta.namespace, name), obj);
@@ -139,7 +162,14 @@ export class Store {
    * Replaces an object (PUT), or only its status with `subresource: 'status'`. A resourceVersion in
    * the body must match the stored one (409 Conflict otherwise); an empty one updates unconditionally.
    */
-  update(type: ResourceType, ns: string | undefined, name: string, input: KubeObject, subresource?: 'status'): KubeObject {
+  update(
+    type: ResourceType,
+    ns: string | undefined,
+    name: string,
+    input: KubeObject,
+    subresource?: 'status',
+    options: WriteOptions = {},
+  ): KubeObject {
     const b = this.bucket(type);
     const k = key(type.namespaced ? ns : undefined, name);
     const existing = b.get(k);
@@ -152,10 +182,18 @@ export class Store {
     if (subresource === 'status') {
       next = structuredClone(existing);
       next.status = structuredClone(input.status);
+      if (next.status === undefined) delete next.status;
+      if (type.statusWritesAnnotations) {
+        next.metadata.annotations = structuredClone(input.metadata?.annotations);
+        if (next.metadata.annotations === undefined) delete next.metadata.annotations;
+      }
     } else {
       next = structuredClone(input);
       next.metadata ??= {};
       if (type.statusSubresource) next.status = structuredClone(existing.status);
+      if (next.status === undefined) delete next.status;
+      type.prepareForUpdate?.(next, existing);
+      type.defaults?.(next);
     }
     next.apiVersion = existing.apiVersion;
     next.kind = existing.kind;
@@ -166,12 +204,19 @@ export class Store {
     m.uid = old.uid;
     m.creationTimestamp = old.creationTimestamp;
     m.deletionTimestamp = old.deletionTimestamp;
-    m.generation = JSON.stringify(next.spec) === JSON.stringify(existing.spec) ? old.generation : (old.generation ?? 1) + 1;
+    m.deletionGracePeriodSeconds = old.deletionGracePeriodSeconds;
+    m.generation = canonical(next.spec) === canonical(existing.spec) ? old.generation : (old.generation ?? 1) + 1;
     m.resourceVersion = old.resourceVersion;
     if (m.deletionTimestamp === undefined) delete m.deletionTimestamp;
-    if (JSON.stringify(next) === JSON.stringify(existing)) return structuredClone(existing);
-    const causes = type.validate?.(next) ?? [];
+    if (m.deletionGracePeriodSeconds === undefined) delete m.deletionGracePeriodSeconds;
+    // A request without managedFields (or with an empty list) keeps the stored ones.
+    if (!m.managedFields || m.managedFields.length === 0) m.managedFields = structuredClone(old.managedFields);
+    if (m.managedFields === undefined) delete m.managedFields;
+    if (canonical(next) === canonical(existing) && !options.managedFields) return structuredClone(existing);
+    const causes = [...(type.validate?.(next) ?? []), ...(subresource ? [] : (type.validateUpdate?.(next, existing) ?? []))];
     if (causes.length > 0) throw invalid(type, name, causes);
+    this.own(type, existing, next, options);
+    if (canonical(next) === canonical(existing)) return structuredClone(existing);
     this.rv++;
     m.resourceVersion = String(this.rv);
     b.set(k, next);
@@ -186,12 +231,48 @@ export class Store {
     name: string,
     fn: (o: KubeObject) => void,
     subresource?: 'status',
+    options: WriteOptions = {},
   ): KubeObject | undefined {
     const current = this.find(type, ns, name);
     if (!current) return undefined;
     fn(current);
     delete current.metadata.resourceVersion;
-    return this.update(type, ns, name, current, subresource);
+    return this.update(type, ns, name, current, subresource, options);
+  }
+
+  /** Sets managedFields on `next` as the write's options say. */
+  private own(type: ResourceType, before: KubeObject | undefined, next: KubeObject, options: WriteOptions): void {
+    if (options.managedFields) next.metadata.managedFields = structuredClone(options.managedFields);
+    else if (options.manager !== undefined)
+      next.metadata.managedFields = trackUpdate(before, next, {
+        manager: options.manager,
+        apiVersion: apiVersionOf(type),
+        time: rfc3339(this.now()),
+        ...(options.subresource ? { subresource: options.subresource } : {}),
+      });
+    if (next.metadata.managedFields?.length === 0) delete next.metadata.managedFields;
+  }
+
+  /**
+   * Graceful deletion's first half: sets deletionTimestamp (now + grace) and
+   * deletionGracePeriodSeconds, bumping generation as the API server does. The kubelet removes
+   * the object once its containers have stopped.
+   */
+  markDeleting(type: ResourceType, ns: string | undefined, name: string, graceSeconds: number): KubeObject {
+    const b = this.bucket(type);
+    const k = key(type.namespaced ? ns : undefined, name);
+    const existing = b.get(k);
+    if (!existing) throw notFound(type, name);
+    if (existing.metadata.deletionTimestamp) return structuredClone(existing);
+    const next = structuredClone(existing);
+    next.metadata.deletionTimestamp = rfc3339(new Date(this.now().getTime() + graceSeconds * 1000));
+    next.metadata.deletionGracePeriodSeconds = graceSeconds;
+    next.metadata.generation = (existing.metadata.generation ?? 1) + 1;
+    this.rv++;
+    next.metadata.resourceVersion = String(this.rv);
+    b.set(k, next);
+    this.emit('MODIFIED', type, next, existing);
+    return structuredClone(next);
   }
 
   remove(type: ResourceType, ns: string | undefined, name: string): KubeObject {

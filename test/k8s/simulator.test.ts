@@ -4,9 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BatchV1Api, CoreV1Api, Log, PatchStrategy, Watch, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  Log,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type V1Job,
+} from '@kubernetes/client-node';
 import { PassThrough } from 'node:stream';
-import { KubeClient, apiStatus, jobState } from '../../shared/k8s/index.ts';
+import { KubeClient, jobState } from '../../shared/k8s/index.ts';
 import { behaviours, podType, startSimulator, type Pod, type ResourceType, type Simulator } from '../k8s-sim/index.ts';
 
 let sim: Simulator;
@@ -56,27 +65,30 @@ test('backoffLimit: failed pods are replaced until the limit, then the Job fails
   assert.ok(pods.every((p) => p.status?.phase === 'Failed'));
 });
 
-test('restartPolicy OnFailure restarts the container (CrashLoopBackOff) and counts restarts against backoffLimit', async () => {
+test('restartPolicy OnFailure restarts the container (Error, then CrashLoopBackOff) and counts restarts against backoffLimit', async () => {
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
   sim.kubelet.when(
     { image: 'crash:1' },
     behaviours.fn(async (c) => {
       c.log(`run ${c.attempt + 1}`);
-      if (c.attempt === 1) await gate;
+      if (c.attempt === 2) await gate;
       return 1;
     }),
   );
-  const j = await client.createJob(spec('crash:1', { backoffLimit: 1 }, 'OnFailure'));
+  const j = await client.createJob(spec('crash:1', { backoffLimit: 2 }, 'OnFailure'));
   const pod = await client.watch(
     'pods',
     (_t, p) => {
       const s = p.status?.containerStatuses?.[0];
-      return (s?.restartCount ?? 0) >= 1 && s?.state?.running ? p : undefined;
+      return (s?.restartCount ?? 0) >= 2 && s?.state?.running ? p : undefined;
     },
     { labelSelector: `job-name=${j.metadata!.name!}` },
   );
   const states = podHistory(pod.metadata!.name!).map((p) => p.status?.containerStatuses?.[0]);
+  // The kubelet restarts at once the first time, then backs off.
+  assert.ok(states.some((c) => c?.state.terminated?.exitCode === 1 && c.restartCount === 0));
+  assert.ok(!states.some((c) => c?.state.waiting?.reason === 'CrashLoopBackOff' && c.restartCount === 0));
   assert.ok(
     states.some((c) => c?.state.waiting?.reason === 'CrashLoopBackOff' && c.lastState.terminated?.exitCode === 1 && c.restartCount === 1),
   );
@@ -85,7 +97,7 @@ test('restartPolicy OnFailure restarts the container (CrashLoopBackOff) and coun
   out.on('data', (d: Buffer) => (text += d.toString()));
   await new Log(sim.kubeConfig('sim')).log('sim', pod.metadata!.name!, 'main', out, { previous: true });
   await new Promise((r) => out.on('end', r));
-  assert.equal(text, 'run 1\n', 'previous=true returns the log of the run before the restart');
+  assert.equal(text, 'run 2\n', 'previous=true returns the log of the run before the restart');
   open();
   const done = await client.waitForJob(j.metadata!.name!, { timeoutMs: 5000 });
   assert.deepEqual(jobState(done), {
@@ -181,49 +193,51 @@ test('a token-protected simulator answers 401 without it', async () => {
 });
 
 test('unknown paths and unsupported patch types get Status errors', async () => {
-  const res = await fetch(`${sim.url}/apis/apps/v1/namespaces/sim/deployments`);
+  const res = await fetch(`${sim.url}/apis/apps/v1/namespaces/sim/statefulsets`);
   assert.equal(res.status, 404);
   assert.deepEqual(((await res.json()) as { reason: string }).reason, 'NotFound');
-  const batch = sim.kubeConfig('sim').makeApiClient(BatchV1Api);
+  const group = await fetch(`${sim.url}/apis/example.com/v1/namespaces/sim/widgets`);
+  assert.equal(group.status, 404, 'a group the server does not serve');
+  assert.equal(await group.text(), '404 page not found\n');
   const j = await client.createJob(spec('any:1'));
-  await assert.rejects(
-    batch.patchNamespacedJob(
-      { name: j.metadata!.name!, namespace: 'sim', body: { metadata: { labels: { a: 'b' } } } },
-      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-    ),
-    (err: unknown) => apiStatus(err)?.code === 415,
-  );
+  const patched = await fetch(`${sim.url}/apis/batch/v1/namespaces/sim/jobs/${j.metadata!.name!}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'text/plain' },
+    body: 'x',
+  });
+  assert.equal(patched.status, 415);
+  assert.equal(((await patched.json()) as { reason: string }).reason, 'UnsupportedMediaType');
 });
 
-test('a new kind and its controller plug in (the path deploy-rollout takes for Deployments and ReplicaSets)', async () => {
-  const configMaps: ResourceType = {
-    group: '',
+test('a new kind and its controller plug in (how the built-in controllers are wired too)', async () => {
+  const widgets: ResourceType = {
+    group: 'example.com',
     version: 'v1',
-    plural: 'configmaps',
-    kind: 'ConfigMap',
+    plural: 'widgets',
+    kind: 'Widget',
     namespaced: true,
     selectableFields: [],
     statusSubresource: false,
     returnDeletedObject: false,
     defaultPropagation: 'Background',
   };
-  sim.addResource(configMaps);
-  // A toy controller: every ConfigMap labelled run=pod gets a pod it owns.
+  sim.addResource(widgets);
+  // A toy controller: every Widget labelled run=pod gets a pod it owns.
   sim.addController((store) => {
     let off: () => void = () => undefined;
     return {
       start: () => {
         off = store.subscribe((e) => {
-          if (e.resource !== configMaps || e.type !== 'ADDED' || e.object.metadata.labels?.['run'] !== 'pod') return;
-          const cm = e.object;
+          if (e.resource !== widgets || e.type !== 'ADDED' || e.object.metadata.labels?.['run'] !== 'pod') return;
+          const w = e.object;
           setImmediate(() =>
-            store.create(podType, cm.metadata.namespace, {
+            store.create(podType, w.metadata.namespace, {
               metadata: {
-                generateName: `${cm.metadata.name}-`,
+                generateName: `${w.metadata.name}-`,
                 ownerReferences: [
-                  { apiVersion: 'v1', kind: 'ConfigMap', name: cm.metadata.name!, uid: cm.metadata.uid!, controller: true },
+                  { apiVersion: 'example.com/v1', kind: 'Widget', name: w.metadata.name!, uid: w.metadata.uid!, controller: true },
                 ],
-                labels: { from: cm.metadata.name! },
+                labels: { from: w.metadata.name! },
               },
               spec: { containers: [{ name: 'c', image: 'cm:1' }] },
             }),
@@ -234,12 +248,22 @@ test('a new kind and its controller plug in (the path deploy-rollout takes for D
     };
   });
   sim.kubelet.when({ image: 'cm:1' }, behaviours.forever());
-  const core = sim.kubeConfig('ext').makeApiClient(CoreV1Api);
-  await core.createNamespacedConfigMap({
-    namespace: 'ext',
-    body: { metadata: { name: 'settings', labels: { run: 'pod' } }, data: { a: '1' } },
-  });
-  const read = await core.readNamespacedConfigMap({ name: 'settings', namespace: 'ext' });
+  // The generic client finds the new kind through discovery.
+  const objects = KubernetesObjectApi.makeApiClient(sim.kubeConfig('ext'));
+  const widget = {
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: { name: 'settings', namespace: 'ext', labels: { run: 'pod' } },
+    data: { a: '1' },
+  };
+  await objects.create(widget);
+  const read = (await objects.read({
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: { name: 'settings', namespace: 'ext' },
+  })) as unknown as {
+    data: Record<string, string>;
+  };
   assert.deepEqual(read.data, { a: '1' });
   const pod = await client.watch('pods', (_t, p) => (p.status?.phase === 'Running' ? p : undefined), {
     labelSelector: 'from=settings',
@@ -258,10 +282,10 @@ test('a new kind and its controller plug in (the path deploy-rollout takes for D
     { labelSelector: 'from=settings', namespace: 'ext', timeoutMs: 5000 },
   );
   await watching;
-  await core.deleteNamespacedConfigMap({ name: 'settings', namespace: 'ext' });
+  await objects.delete(widget);
   await gone;
   assert.deepEqual(await client.listPods('ext'), []);
-  assert.throws(() => sim.addResource(configMaps), /already served/);
+  assert.throws(() => sim.addResource(widgets), /already served/);
 });
 
 test('metadata and the status subresource: generation follows spec, status changes only through /status', async () => {

@@ -35,7 +35,7 @@ export const jobType: ResourceType = {
       'controller-uid': uid,
       'job-name': name,
     };
-    defaultPodSpec(spec.template.spec);
+    defaultPodSpec(spec.template.spec, true);
     if (!job.metadata.labels || Object.keys(job.metadata.labels).length === 0) job.metadata.labels = { ...spec.template.metadata.labels };
     job.status = {};
   },

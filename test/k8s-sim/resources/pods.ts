@@ -1,5 +1,5 @@
 import type { StatusCause } from '../errors.ts';
-import type { KubeObject, Pod } from '../types.ts';
+import type { Container, KubeObject, Pod, Probe } from '../types.ts';
 import type { ResourceType } from './types.ts';
 
 function validatePodSpec(spec: Pod['spec'] | undefined, prefix: string): StatusCause[] {
@@ -25,19 +25,48 @@ function validatePodSpec(spec: Pod['spec'] | undefined, prefix: string): StatusC
   return causes;
 }
 
-/** Defaults the API server fills in on a pod spec (the ones a reader of the object sees). */
-export function defaultPodSpec(spec: Pod['spec']): void {
+function defaultProbe(p: Probe | undefined): void {
+  if (!p) return;
+  p.timeoutSeconds ??= 1;
+  p.periodSeconds ??= 10;
+  p.successThreshold ??= 1;
+  p.failureThreshold ??= 3;
+  if (p.httpGet) {
+    p.httpGet.path ??= '/';
+    p.httpGet.scheme ??= 'HTTP';
+  }
+}
+
+function defaultContainer(c: Container): void {
+  const image = c.image ?? '';
+  const tagged = /:[^/]+$/.test(image) || image.includes('@');
+  c['imagePullPolicy'] ??= !tagged || image.endsWith(':latest') ? 'Always' : 'IfNotPresent';
+  c['terminationMessagePath'] ??= '/dev/termination-log';
+  c['terminationMessagePolicy'] ??= 'File';
+  c.resources ??= {};
+  for (const p of c.ports ?? []) p.protocol ??= 'TCP';
+  defaultProbe(c.readinessProbe);
+  defaultProbe(c.livenessProbe);
+  defaultProbe(c.startupProbe);
+}
+
+/**
+ * Defaults the API server fills in on a pod spec (the ones a reader of the object sees). A pod
+ * (not a template) also gets its service account from admission.
+ */
+export function defaultPodSpec(spec: Pod['spec'], template = false): void {
+  if (!spec) return;
   spec.restartPolicy ??= 'Always';
   spec.schedulerName ??= 'default-scheduler';
-  spec.serviceAccountName ??= 'default';
-  spec['terminationGracePeriodSeconds'] ??= 30;
+  if (!template) spec.serviceAccountName ??= 'default';
+  spec.terminationGracePeriodSeconds ??= 30;
   spec['dnsPolicy'] ??= 'ClusterFirst';
-  for (const c of spec.containers ?? []) {
-    const image = c.image ?? '';
-    const tagged = /:[^/]+$/.test(image) || image.includes('@');
-    c['imagePullPolicy'] ??= !tagged || image.endsWith(':latest') ? 'Always' : 'IfNotPresent';
-    c['terminationMessagePath'] ??= '/dev/termination-log';
-    c['terminationMessagePolicy'] ??= 'File';
+  spec['securityContext'] ??= {};
+  for (const c of spec.containers ?? []) defaultContainer(c);
+  for (const c of spec.initContainers ?? []) defaultContainer(c);
+  for (const v of spec.volumes ?? []) {
+    if (v.secret) v.secret.defaultMode ??= 420;
+    if (v.configMap) v.configMap.defaultMode ??= 420;
   }
 }
 
@@ -61,6 +90,8 @@ export const podType: ResourceType = {
   statusSubresource: true,
   returnDeletedObject: true,
   defaultPropagation: 'Background',
+  shortNames: ['po'],
+  categories: ['all'],
   prepareForCreate(obj: KubeObject) {
     const pod = obj as Pod;
     defaultPodSpec(pod.spec);
