@@ -1,10 +1,12 @@
 /** Kubernetes for modelship: the only module that talks to a cluster. */
 export { loadKubeConfig, type KubeTarget, type LoadedKubeConfig } from './config.ts';
 export {
+  FIELD_MANAGER,
   KubeClient,
   WATCHED,
   jobPodSelector,
   labelSelector,
+  type DeploymentJson,
   type JobJson,
   type PodJson,
   type WaitOptions,
