@@ -45,6 +45,11 @@ const subcommands: Readonly<Record<string, { summary: string; verbs?: readonly s
     summary: "upsert evaluate-gate's PR comment from a report.json (phase two of the fork-safe pattern)",
     load: async () => (await import('./comment.ts')).commentCommand,
   },
+  deploy: {
+    summary: 'status|stop|proxy: the processes of a local deployment (target local)',
+    verbs: ['status', 'stop', 'proxy'],
+    load: async () => (await import('./deploy.ts')).deployCommand,
+  },
   monitor: {
     summary: "rules|dashboard: Prometheus alerting rules and a Grafana dashboard from monitor-check's SLO table",
     verbs: ['rules', 'dashboard'],

@@ -13,6 +13,8 @@ export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceacco
 export interface KubeTarget {
   /** A kubeconfig file; relative paths are resolved against `cwd`. */
   readonly kubeconfig?: string;
+  /** A kubeconfig's content (a workflow secret), instead of a file. */
+  readonly kubeconfigContent?: string;
   /** A context of that kubeconfig (default: its current-context). */
   readonly context?: string;
   /** The namespace (default: the context's namespace, else `default`). */
@@ -50,7 +52,17 @@ export function loadKubeConfig(
   const kc = new KubeConfig();
   let source: string;
   const home = env.HOME ?? env.USERPROFILE;
-  if (target.kubeconfig) {
+  if (target.kubeconfigContent) {
+    try {
+      kc.loadFromString(target.kubeconfigContent);
+    } catch (err) {
+      throw new ConfigurationError(
+        `input 'kubeconfig' holds text that is not a kubeconfig: ${errorMessage(err).split('\n')[0]}`,
+        'Pass a kubeconfig file, or its whole YAML content (e.g. from a secret).',
+      );
+    }
+    source = "input 'kubeconfig'";
+  } else if (target.kubeconfig) {
     const file = path.resolve(cwd, target.kubeconfig);
     loadFile(kc, file, 'kubeconfig');
     source = file;

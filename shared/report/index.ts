@@ -6,3 +6,4 @@ export { modelCard, trainingSummary } from './training.ts';
 export { renderDatasetSummary } from './dataset.ts';
 export { registerSummary } from './register.ts';
 export { monitorSummary } from './monitor.ts';
+export { rolloutSummary } from './rollout.ts';

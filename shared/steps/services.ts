@@ -2,6 +2,7 @@
  * The services both doors hand to steps, built from an environment and a working directory. The
  * Actions door adds the Actions cache; tests replace any of them.
  */
+import path from 'node:path';
 import type { GithubService } from '../github/index.ts';
 import type { Logger } from '../util/index.ts';
 import type { StepServices } from './spec.ts';
@@ -12,6 +13,8 @@ export function defaultServices(opts: {
   readonly log: Logger;
   readonly now?: () => Date;
   readonly dataCache?: StepServices['dataCache'];
+  readonly cli?: readonly string[];
+  readonly signal?: AbortSignal;
 }): StepServices {
   const { env, cwd } = opts;
   return {
@@ -21,6 +24,9 @@ export function defaultServices(opts: {
     env,
     ...(opts.dataCache ? { dataCache: opts.dataCache } : {}),
     github: lazyGithub(env, cwd),
+    // From the sources: bin/modelship.js of this checkout (the bundle's door passes its own).
+    cli: opts.cli ?? [process.execPath, path.resolve(import.meta.dirname, '..', '..', 'bin', 'modelship.js')],
+    ...(opts.signal ? { signal: opts.signal } : {}),
     // @kubernetes/client-node loads only when a step asks for a cluster.
     kube: async (target = {}) => (await import('../k8s/index.ts')).KubeClient.connect(target, env, cwd),
   };

@@ -27,8 +27,12 @@ export interface StepServices {
   /** The run's GitHub context, provenance and API clients. */
   readonly github: GithubService;
   readonly kube: KubeFactory;
-  /** The environment the door ran in, for the few settings that are environment by nature (a pod's own name). */
+  /** The environment the door ran in, for the few settings that are environment by nature. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The command that runs modelship's CLI from here (node and its entry), for processes a step starts (servers, the proxy). */
+  readonly cli: readonly string[];
+  /** Aborted when the process is asked to stop (SIGINT, SIGTERM): long work winds down cleanly. */
+  readonly signal?: AbortSignal;
 }
 
 export interface StepContext extends StepServices {
