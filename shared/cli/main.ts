@@ -38,6 +38,10 @@ const subcommands: Readonly<Record<string, { summary: string; load: () => Promis
     summary: "upsert evaluate-gate's PR comment from a report.json (phase two of the fork-safe pattern)",
     load: async () => (await import('./comment.ts')).commentCommand,
   },
+  serve: {
+    summary: 'serve models: TF Serving REST API, Open Inference Protocol, /metrics',
+    load: async () => (await import('./serve.ts')).serveCommand,
+  },
 };
 
 /** Short names people type. */

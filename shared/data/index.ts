@@ -1,4 +1,5 @@
 /** The data domain: prepare a data set (setup-data) and read a prepared one. */
+export { histogram, PIXEL_BINS, FEATURE_BINS } from './stats.ts';
 export { setupData, detectFormat, parseImageSize, validOutput, writeDataset, cacheKeyOf } from './prepare.ts';
 export type { DataCache, SetupDataDeps, SetupDataOptions, SetupDataResult } from './prepare.ts';
 export { loadManifest, readSplit, readTensor } from './load.ts';
@@ -12,3 +13,4 @@ export { extractArchive, archiveKind, MAX_ARCHIVE_BYTES, MAX_ARCHIVE_ENTRIES } f
 export type { ExtractLimits } from './extract.ts';
 export { FASHION_MNIST_CLASSES } from './readers/idx.ts';
 export { REGRESSION_RULE, REGRESSION_MIN_DISTINCT, decideTask } from './readers/csv.ts';
+export { decodeImage, MAX_IMAGE_PIXELS, type ImageTarget } from './readers/image-folder.ts';
