@@ -136,7 +136,7 @@ const HINTS: Readonly<Record<string, string>> = {
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   const msg = issue.message.replace(/^Invalid input: /, '');
   if (issue.code === 'unrecognized_keys') return `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-  const got = value === undefined ? '' : ` (got ${JSON.stringify(value)?.slice(0, 60) ?? String(value)})`;
+  const got = value === undefined ? '' : ` (got ${(JSON.stringify(value) as string | undefined)?.slice(0, 60) ?? typeof value})`;
   return `${msg}${got}`;
 }
 

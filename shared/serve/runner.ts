@@ -112,7 +112,7 @@ class WorkerRunner implements Runner {
       this.pending.clear();
       if (!this.closing) onFailure(err);
     };
-    this.worker.on('error', (err) => fail(new ModelshipError(`the inference worker failed: ${err.message}`)));
+    this.worker.on('error', (err: Error) => fail(new ModelshipError(`the inference worker failed: ${err.message}`)));
     this.worker.on('exit', (code) => fail(new ModelshipError(`the inference worker exited (code ${code}).`)));
   }
 

@@ -40,7 +40,7 @@ import {
 import { parseRoute, type Route } from './routes.ts';
 import { createRunner, type Runner } from './runner.ts';
 import { resolveSource, type SourceContext } from './sources.ts';
-import { parseExamples, parseInfer, parsePredict, type ParsedInput } from './tensors.ts';
+import { fastPredict, parseExamples, parseInfer, parsePredict, type ParsedInput } from './tensors.ts';
 
 /** Largest image a `{"b64": …}` input may decode to (pixels): a guard against decompression bombs. */
 export const MAX_SERVE_IMAGE_PIXELS = 4096 * 4096;
@@ -178,6 +178,11 @@ class ServerImpl implements ModelServer, AdminControl {
         void this.onRequest(req, res);
       },
     );
+    // `Expect: 100-continue` (curl sends it for large bodies): invite the body only when it may be read.
+    this.http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (!(Number(req.headers['content-length']) > opts.maxBodyBytes)) res.writeContinue();
+      void this.onRequest(req, res);
+    });
   }
 
   async listen(): Promise<void> {
@@ -237,7 +242,15 @@ class ServerImpl implements ModelServer, AdminControl {
         line: formatLine(this.url, this.adminUrl, models, backend.name, seconds),
       });
     } catch (err) {
-      this.rejectReady(err instanceof Error ? err : new Error(String(err)));
+      if (err instanceof HttpError) {
+        // A conflict among the listed models (two folders as the same version) is a configuration mistake.
+        this.rejectReady(
+          new ConfigurationError(
+            err.message,
+            'Give each folder of one model its own version (serve: models: versions: [{source, version}]).',
+          ),
+        );
+      } else this.rejectReady(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -519,14 +532,16 @@ class ServerImpl implements ModelServer, AdminControl {
       case 'tf-verb': {
         ctx.api = route.verb;
         const slot = this.take(ctx, route.model, route.sel, false);
-        const doc = parseJsonObject(await readBody(req, this.opts.maxBodyBytes), this.opts.maxJsonDepth);
-        if (route.verb === 'feedback') return this.send(res, 200, this.feedback(slot, doc));
-        ctx.inference = true;
+        ctx.inference = route.verb !== 'feedback';
+        const body = await readBody(req, this.opts.maxBodyBytes);
         if (route.verb === 'predict') {
-          const parsed = parsePredict(doc, slot.sig);
+          const parsed =
+            fastPredict(body, slot.sig, this.opts.maxJsonDepth) ?? parsePredict(parseJsonObject(body, this.opts.maxJsonDepth), slot.sig);
           const out = await this.infer(slot, parsed);
           return this.send(res, 200, predictResponse(out, parsed.count, slot.sig, parsed.format));
         }
+        const doc = parseJsonObject(body, this.opts.maxJsonDepth);
+        if (route.verb === 'feedback') return this.send(res, 200, this.feedback(slot, doc));
         const parsed = parseExamples(doc, slot.sig, route.verb);
         const out = await this.infer(slot, parsed);
         return this.send(

@@ -458,3 +458,150 @@ export function parseInfer(doc: Record<string, unknown>, sig: Signature, modelNa
   }
   return { input: { count, x: f.x, images: [] }, ...(typeof id === 'string' ? { id } : {}), ...(outputs ? { outputs } : {}) };
 }
+
+/**
+ * A fast path for the most common request, `{"instances": [<example>, …]}` or `{"inputs": […]}`
+ * with plain numbers nested exactly as the model's input shape: scanned once, straight from the
+ * bytes into the typed array, with no JSON.parse and no intermediate JS arrays. It returns
+ * undefined for anything else (other keys, objects, b64, strings, a wrong shape, a value out of
+ * range, odd JSON), and the general path then answers, with its error messages; so it accepts only
+ * requests the general path accepts, with the same values. A loop with one counter per level of the
+ * model's shape: untrusted nesting never recurses.
+ */
+export function fastPredict(
+  bytes: Uint8Array,
+  sig: Signature,
+  maxDepth: number,
+): (ParsedInput & { readonly format: 'row' | 'columnar' }) | undefined {
+  const shape = sig.inputShape;
+  const rank = shape.length;
+  if (rank === 0 || rank + 2 > maxDepth || shape.some((d) => !(d > 0))) return undefined;
+  const n = bytes.length;
+  const uint8 = sig.dtype === 'uint8';
+  const per = sig.perExample;
+  const last = shape[rank - 1];
+  let pos = 0;
+  const ws = (): void => {
+    while (pos < n) {
+      const c = bytes[pos];
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
+      else break;
+    }
+  };
+  const key = (word: string): boolean => {
+    if (bytes[pos] !== 0x22) return false;
+    for (let i = 0; i < word.length; i++) if (bytes[pos + 1 + i] !== word.charCodeAt(i)) return false;
+    if (bytes[pos + 1 + word.length] !== 0x22) return false;
+    pos += word.length + 2;
+    return true;
+  };
+  ws();
+  if (bytes[pos++] !== 0x7b) return undefined;
+  ws();
+  let format: 'row' | 'columnar';
+  if (key('instances')) format = 'row';
+  else if (key('inputs')) format = 'columnar';
+  else return undefined;
+  ws();
+  if (bytes[pos++] !== 0x3a) return undefined;
+  ws();
+  if (bytes[pos++] !== 0x5b) return undefined;
+
+  let cap = 4;
+  let x: InputArray = uint8 ? new Uint8Array(cap * per) : new Float32Array(cap * per);
+  let k = 0;
+  let count = 0;
+  const counts = new Int32Array(rank);
+  let depth = 0;
+  let need = true;
+  for (;;) {
+    if (pos >= n) return undefined;
+    const c = bytes[pos];
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      pos++;
+      continue;
+    }
+    if (c === 0x5b) {
+      if (!need || depth === rank) return undefined;
+      if (depth === 0) {
+        if (count === cap) {
+          cap *= 2;
+          const bigger: InputArray = uint8 ? new Uint8Array(cap * per) : new Float32Array(cap * per);
+          bigger.set(x);
+          x = bigger;
+        }
+      } else if (counts[depth - 1] >= shape[depth - 1]) {
+        return undefined;
+      }
+      counts[depth] = 0;
+      depth++;
+      pos++;
+    } else if (c === 0x5d) {
+      if (need) return undefined;
+      pos++;
+      if (depth === 0) break;
+      if (counts[depth - 1] !== shape[depth - 1]) return undefined;
+      depth--;
+      if (depth === 0) count++;
+      else counts[depth - 1]++;
+    } else if (c === 0x2c) {
+      if (need) return undefined;
+      need = true;
+      pos++;
+      continue;
+    } else {
+      if (depth !== rank || counts[rank - 1] >= last) return undefined;
+      const start = pos;
+      let neg = false;
+      if (c === 0x2d) {
+        neg = true;
+        pos++;
+      }
+      const intStart = pos;
+      let int = 0;
+      while (pos < n) {
+        const d = bytes[pos] - 0x30;
+        if (d < 0 || d > 9) break;
+        int = int * 10 + d;
+        pos++;
+      }
+      const digits = pos - intStart;
+      if (digits === 0 || (digits > 1 && bytes[intStart] === 0x30)) return undefined;
+      let v: number;
+      const after = bytes[pos];
+      if (after === 0x2e || after === 0x65 || after === 0x45 || digits > 15) {
+        if (bytes[pos] === 0x2e) {
+          pos++;
+          const f = pos;
+          while (pos < n && bytes[pos] >= 0x30 && bytes[pos] <= 0x39) pos++;
+          if (pos === f) return undefined;
+        }
+        if (bytes[pos] === 0x65 || bytes[pos] === 0x45) {
+          pos++;
+          if (bytes[pos] === 0x2b || bytes[pos] === 0x2d) pos++;
+          const e = pos;
+          while (pos < n && bytes[pos] >= 0x30 && bytes[pos] <= 0x39) pos++;
+          if (pos === e) return undefined;
+        }
+        v = Number(Buffer.from(bytes.buffer, bytes.byteOffset + start, pos - start).toString('latin1'));
+      } else {
+        v = neg ? -int : int;
+      }
+      if (uint8) {
+        if (!Number.isInteger(v) || v < 0 || v > 255) return undefined;
+      } else if (!Number.isFinite(v) || Math.abs(v) > F32_MAX) {
+        return undefined;
+      }
+      x[k++] = v;
+      counts[rank - 1]++;
+    }
+    need = false;
+    if (c === 0x5b) need = true;
+  }
+  if (count === 0) return undefined;
+  ws();
+  if (bytes[pos++] !== 0x7d) return undefined;
+  ws();
+  if (pos !== n) return undefined;
+  return { count, x: x.subarray(0, count * per), images: [], format };
+}

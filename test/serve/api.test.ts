@@ -208,6 +208,14 @@ describe('the model server API', () => {
       });
     });
 
+    await t.test('the inline runner (model calls on the main thread) answers the same', async (t2) => {
+      const inline = await serve(t2, { models: [{ source: imageDir }], inference: 'inline' });
+      assert.equal(inline.info.inference, 'inline');
+      const a = (await post(`${inline.url}/v1/models/fashion:predict`, { instances: [image()] })).body['predictions'] as number[][];
+      const b = (await post(`${s.url}/v1/models/fashion:predict`, { instances: [image()] })).body['predictions'] as number[][];
+      assert.ok(close(a[0], b[0], 1e-6));
+    });
+
     await t.test('unknown versions and labels are 404s in TF Serving’s words', async () => {
       const v = await post(`${s.url}/v1/models/fashion/versions/7:predict`, { instances: [image()] });
       assert.equal(v.status, 404);

@@ -60,6 +60,32 @@ describe('bad input and faults', () => {
       await valid(s);
     });
 
+    await t.test('a client that sends Expect: 100-continue for a body over the limit gets 413 and no invitation', async () => {
+      const u = new URL(predict);
+      const got = await new Promise<{ status: number; invited: boolean }>((resolve, reject) => {
+        let invited = false;
+        const req = request(
+          {
+            host: u.hostname,
+            port: u.port,
+            path: u.pathname,
+            method: 'POST',
+            headers: { 'Content-Length': 100 * 1024 * 1024, Expect: '100-continue' },
+          },
+          (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, invited });
+            req.destroy();
+          },
+        );
+        req.on('continue', () => (invited = true));
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+      assert.deepEqual(got, { status: 413, invited: false });
+      await valid(s);
+    });
+
     await t.test('a chunked body is counted as it arrives and refused at the limit', async () => {
       const stream = new ReadableStream({
         start(c) {
@@ -67,7 +93,7 @@ describe('bad input and faults', () => {
           c.close();
         },
       });
-      const r = await call(predict, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+      const r = await call(predict, { method: 'POST', body: stream, duplex: 'half' });
       assert.equal(r.status, 413);
       assert.match(String(r.body['error']), /larger than the server's limit of 16777216 bytes/);
       await valid(s);

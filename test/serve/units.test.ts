@@ -14,7 +14,7 @@ import { HttpError } from '../../shared/serve/http-error.ts';
 import { binIndex, binsFromEdges, parseServerOptions, signatureOf } from '../../shared/serve/index.ts';
 import { f32 } from '../../shared/serve/responses.ts';
 import { parseRoute } from '../../shared/serve/routes.ts';
-import { parseExamples, parseInfer, parsePredict } from '../../shared/serve/tensors.ts';
+import { fastPredict, parseExamples, parseInfer, parsePredict } from '../../shared/serve/tensors.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import type { ModelMetadata } from '../../shared/model/metadata.ts';
 import { tempDir } from './helpers.ts';
@@ -166,7 +166,7 @@ const floatSig = signatureOf({
   preprocessing: { scale: 1, offset: 0 },
   task: 'regression',
   classes: [],
-} as ModelMetadata);
+});
 
 describe('request payloads', () => {
   it('reads row, named-row, columnar and classify forms into the same values', () => {
@@ -376,8 +376,84 @@ describe('request payloads', () => {
       preprocessing: { scale: 1, offset: 0 },
       task: 'regression',
       classes: [],
-    } as ModelMetadata);
+    });
     assert.deepEqual([...parsePredict({ instances: [1.0, 2.0, 5.0] }, one).x], [1, 2, 5]);
+  });
+});
+
+describe('the predict fast path', () => {
+  const general = (b: Buffer, sg = sig): { count: number; x: number[]; format: string } | Error => {
+    try {
+      const p = parsePredict(parseJsonObject(b, 32), sg);
+      return p.images.length ? new Error('images') : { count: p.count, x: [...p.x], format: p.format };
+    } catch (err) {
+      return err as Error;
+    }
+  };
+  const agrees = (text: string, sg = sig): boolean => {
+    const b = Buffer.from(text);
+    const fast = fastPredict(b, sg, 32);
+    if (fast === undefined) return false;
+    const g = general(b, sg);
+    assert.ok(!(g instanceof Error), `the fast path accepted what the general path refuses: ${text} (${String(g)})`);
+    assert.deepEqual({ count: fast.count, x: [...fast.x], format: fast.format }, g, text);
+    return true;
+  };
+
+  it('takes the common requests, with the same values as the general path', () => {
+    const ex = '[[[1],[2]],[[3],[250]]]';
+    for (const text of [
+      `{"instances":[${ex}]}`,
+      `{"instances": [${ex}, ${ex}, ${ex}, ${ex}, ${ex}]}`,
+      ` {\n "inputs" : [ [ [ [0] , [ 1 ] ] , [[2],[3]] ] ] } \n`,
+      '{"instances":[[[[1.0],[2e0]],[[3E+0],[-0]]]]}',
+    ]) {
+      assert.ok(agrees(text), `fast path taken for ${text}`);
+    }
+    assert.ok(agrees('{"instances": [[1.5, -2, 3e-7]]}', floatSig));
+  });
+
+  it('leaves everything else to the general path', () => {
+    for (const text of [
+      '{"instances":[]}',
+      '{"instances":[[[[1],[2]],[[3],[256]]]]}',
+      '{"instances":[[[[1],[2]],[[3],[0.5]]]]}',
+      '{"instances":[[[[1],[2]],[[3]]]]}',
+      '{"instances":[[[[1],[2]],[[3],[4],[5]]]]}',
+      '{"instances":[[[[1],[2]],[[3],[04]]]]}',
+      '{"instances":[[[[1],[2]],[[3],[4]]]],"signature_name":"x"}',
+      '{"signature_name":"x","instances":[[[[1],[2]],[[3],[4]]]]}',
+      '{"instances":[[[[1],[2]],[[3],[4]]],]}',
+      '{"instances":[{"b64":"AAAA"}]}',
+      '{"inst\\u0061nces":[[[[1],[2]],[[3],[4]]]]}',
+      '{"instances":[[[[1],[2]],[[3],[4]]]]} x',
+    ]) {
+      assert.equal(fastPredict(Buffer.from(text), sig, 32), undefined, text);
+    }
+  });
+
+  it('never accepts a mutated request the general path refuses (10,000 random mutations)', () => {
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const alphabet = '[],{}:" 0123456789.-+eE\nx';
+    const base = '{"instances": [[[[1],[2]],[[3],[4]]], [[[5],[6]],[[7],[8]]]]}';
+    let taken = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const chars = [...base];
+      for (let m = 1 + rand(3); m > 0; m--) {
+        const at = rand(chars.length);
+        const op = rand(3);
+        const ch = alphabet[rand(alphabet.length)];
+        if (op === 0) chars.splice(at, 1);
+        else if (op === 1) chars.splice(at, 0, ch);
+        else chars[at] = ch;
+      }
+      if (agrees(chars.join(''))) taken++;
+    }
+    assert.ok(taken > 100, `some mutations stay valid and take the fast path (${taken})`);
   });
 });
 
@@ -434,7 +510,7 @@ describe('options', () => {
   for (const [what, input, re] of refusals) {
     it(`refuses ${what}, naming the option`, () => {
       assert.throws(
-        () => parseServerOptions(input as never),
+        () => parseServerOptions(input),
         (e: unknown) => e instanceof ConfigurationError && re.test(e.message) && typeof e.hint === 'string',
       );
     });
