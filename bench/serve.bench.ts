@@ -9,7 +9,8 @@
  * max-batch-size), measured in its own child process in the same run; the server's ratio to it is
  * the figure that matters, since other work on the machine moves absolute numbers. Then the same
  * load with --max-batch-size 1 (the gain from batching; the same queue capacity in examples), and p99
- * at half the saturation rate. Only 2xx answers count as requests/s.
+ * at half the saturation rate (an open-loop load; latency from each request's scheduled time). Only
+ * 2xx answers count as requests/s.
  * Server CPU-seconds are read from /proc, so throughput per server CPU-second is printed too.
  *
  * The model: the demo's (.modelship/model, from `npm run demo`) when present, else an untrained
@@ -17,6 +18,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -182,7 +184,7 @@ interface Row {
   perServerCpuSec: number;
 }
 
-async function load(s: Server, body: string, connections: number, seconds: number, label: string, overallRate?: number): Promise<Row> {
+async function load(s: Server, body: string, connections: number, seconds: number, label: string): Promise<Row> {
   const pid = s.child.pid!;
   const c0 = cpuSeconds(pid);
   const r = await autocannon({
@@ -192,7 +194,6 @@ async function load(s: Server, body: string, connections: number, seconds: numbe
     body,
     connections,
     duration: seconds,
-    ...(overallRate ? { overallRate } : {}),
   });
   const cpu = cpuSeconds(pid) - c0;
   return {
@@ -204,6 +205,77 @@ async function load(s: Server, body: string, connections: number, seconds: numbe
     errors: r.errors + r.timeouts + r.non2xx,
     perServerCpuSec: cpu > 0 ? r['2xx'] / cpu : 0,
   };
+}
+
+/**
+ * An open-loop load at a fixed rate (requests sent on a schedule, whatever the answers do), with
+ * latency measured from each request's scheduled time, so a stall is not hidden (no coordinated
+ * omission). autocannon's own rate limit sends each second's requests in a burst, which is not half
+ * the load but full load half the time.
+ */
+async function openLoop(s: Server, body: string, rate: number, seconds: number, connections: number, label: string): Promise<Row> {
+  const pid = s.child.pid!;
+  const u = new URL(`${s.url}/v1/models/fashion:predict`);
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const payload = Buffer.from(body);
+  const latencies: number[] = [];
+  let errors = 0;
+  let ok = 0;
+  const total = Math.round(rate * seconds);
+  const interval = 1000 / rate;
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  let sent = 0;
+  const pending = new Set<Promise<void>>();
+  const one = (scheduled: number): Promise<void> =>
+    new Promise((resolve) => {
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': payload.length },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) {
+              ok++;
+              latencies.push(performance.now() - scheduled);
+            } else errors++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(payload);
+    });
+  await new Promise<void>((done) => {
+    const tick = (): void => {
+      const now = performance.now();
+      while (sent < total && t0 + sent * interval <= now) {
+        const p = one(t0 + sent * interval);
+        pending.add(p);
+        void p.then(() => pending.delete(p));
+        sent++;
+      }
+      if (sent < total) setTimeout(tick, Math.max(0, Math.min(1, t0 + sent * interval - performance.now())));
+      else done();
+    };
+    tick();
+  });
+  await Promise.all(pending);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(pid) - c0;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+  return { label, connections, rps: ok / wall, p50: q(0.5), p99: q(0.99), errors, perServerCpuSec: cpu > 0 ? ok / cpu : 0 };
 }
 
 const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -225,7 +297,7 @@ async function main(): Promise<void> {
       await load(batched, body, 64, 2, 'warm-up');
       for (const c of CONCURRENCY) rows.push(await load(batched, body, c, DURATION_S, `max-batch-size ${MAX_BATCH}`));
       const saturation = Math.max(...rows.map((r) => r.rps));
-      rows.push(await load(batched, body, 64, DURATION_S, 'half the saturation rate', Math.round(saturation / 2)));
+      rows.push(await openLoop(batched, body, Math.round(saturation / 2), DURATION_S, 256, 'half the saturation rate (open loop)'));
     } finally {
       await stopServer(batched);
     }

@@ -33,7 +33,8 @@ export class Slot implements Schedulable {
   readonly handle: number;
   readonly queue: BatchQueue;
   readonly loadSeconds: number;
-  readonly labels: { readonly model: string; readonly version: string };
+  /** The `model` and `version` label values of this version's metric series. */
+  readonly series: { readonly model: string; readonly version: string };
   state: 'AVAILABLE' | 'UNLOADING' = 'AVAILABLE';
   faults: Faults = NO_FAULTS;
   private faultCredit = 0;
@@ -63,7 +64,7 @@ export class Slot implements Schedulable {
     this.handle = args.handle;
     this.queue = new BatchQueue(args.batching);
     this.loadSeconds = args.loadSeconds;
-    this.labels = { model: args.name, version: this.versionText };
+    this.series = { model: args.name, version: this.versionText };
   }
 
   acquire(): void {

@@ -328,7 +328,7 @@ class ServerImpl implements ModelServer, AdminControl {
         loadSeconds: (performance.now() - t0) / 1000,
       });
       if (this.opts.allowFaultInjection) slot.setFaults({ latencyMs: this.opts.injectLatencyMs, errorRate: this.opts.injectErrorRate });
-      this.metrics.addVersion(slot.key, slot.labels, slot.digest, slot.sig.classes, await this.binsOf(slot));
+      this.metrics.addVersion(slot.key, slot.series, slot.digest, slot.sig.classes, await this.binsOf(slot));
       this.table.add(slot);
       this.scheduler.add(slot);
       this.log.info(
@@ -593,6 +593,12 @@ class ServerImpl implements ModelServer, AdminControl {
 
   /** Faults, then the batching queue; resolves with the model's output rows. */
   private async infer(slot: Slot, input: ParsedInput): Promise<Float32Array> {
+    const capacity = this.opts.maxBatchSize * this.opts.maxEnqueuedBatches;
+    if (input.count > capacity) {
+      throw badRequest(
+        `Task size ${input.count} is larger than the batching queue holds (${this.opts.maxEnqueuedBatches} batches of ${this.opts.maxBatchSize} examples = ${capacity}); send fewer examples per request.`,
+      );
+    }
     await this.decodeImages(slot, input);
     if (this.failure) throw new HttpError(500, this.failure.message);
     const { latencyMs } = slot.faults;
@@ -625,8 +631,8 @@ class ServerImpl implements ModelServer, AdminControl {
 
   private async runBatch(slot: Slot, batch: Batch): Promise<void> {
     const now = performance.now();
-    for (const p of batch.parts) if (p.start + p.count === p.task.count) this.metrics.waited(slot.labels, (now - p.task.enqueuedAt) / 1000);
-    this.metrics.batch(slot.labels, batch.size);
+    for (const p of batch.parts) if (p.start + p.count === p.task.count) this.metrics.waited(slot.series, (now - p.task.enqueuedAt) / 1000);
+    this.metrics.batch(slot.series, batch.size);
     const x = assemble(batch, slot.sig.perExample);
     let out: Float32Array;
     try {
@@ -665,7 +671,7 @@ class ServerImpl implements ModelServer, AdminControl {
       c.n++;
       counts.set(k, c);
     });
-    for (const c of counts.values()) this.metrics.feedbackCount(slot.labels, c.label, c.predicted, c.n);
+    for (const c of counts.values()) this.metrics.feedbackCount(slot.series, c.label, c.predicted, c.n);
     return { accepted: examples.length };
   }
 

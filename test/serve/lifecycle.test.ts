@@ -165,6 +165,9 @@ describe('versions, labels and faults at run time', () => {
     assert.equal(full.status, 503);
     assert.equal(full.headers.get('retry-after'), '1');
     assert.match(String(full.body['error']), /batch scheduling queue .* is full/);
+    const huge = await post(url, { instances: [image(), image(), image(), image(), image()] });
+    assert.equal(huge.status, 400, 'a request larger than the whole queue is a 400, not a 503 to retry');
+    assert.match(String(huge.body['error']), /Task size 5 is larger than the batching queue holds \(1 batches of 4 examples = 4\)/);
     const filler = await post(url, { instances: [image()] });
     assert.equal(filler.status, 200, 'one more example fills the batch, which then runs');
     assert.equal((await waiting).status, 200);
