@@ -490,8 +490,9 @@ class ServerImpl implements ModelServer, AdminControl {
         return 200;
       }
       case 'v2-live':
+        // Not live once the inference worker has died: a restart is the only remedy.
         ctx.api = 'health';
-        return this.send(res, 200, { live: true });
+        return this.failure ? this.send(res, 503, { live: false, error: this.failure.message }) : this.send(res, 200, { live: true });
       case 'v2-ready':
         ctx.api = 'health';
         return this.isReady() ? this.send(res, 200, { ready: true }) : this.send(res, 503, { ready: false });
