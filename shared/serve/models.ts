@@ -129,6 +129,10 @@ export class ModelTable {
     return e ? [...e.versions.values()].sort((a, b) => a.version - b.version) : [];
   }
 
+  hasModel(name: string): boolean {
+    return this.models.has(name);
+  }
+
   has(name: string, version: number): boolean {
     return this.models.get(name)?.versions.has(version) ?? false;
   }

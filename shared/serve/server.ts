@@ -196,7 +196,7 @@ class ServerImpl implements ModelServer, AdminControl {
         const adminPort = await listen(this.admin, this.opts.adminPort, '127.0.0.1', 'admin');
         this.adminUrl = `http://127.0.0.1:${adminPort}`;
       } catch (err) {
-        this.http.close();
+        this.admin = undefined;
         throw err;
       }
     }
@@ -462,7 +462,7 @@ class ServerImpl implements ModelServer, AdminControl {
 
   /** Resolves a model version, holding it until the response; labels the metrics. */
   private take(ctx: RequestContext, name: string, sel: Selector, v2: boolean): Slot {
-    ctx.model = this.table.names().includes(name) ? name : '(unknown)';
+    ctx.model = this.table.hasModel(name) ? name : '(unknown)';
     let slot: Slot;
     try {
       slot = this.table.resolve(name, sel);
@@ -688,7 +688,7 @@ class ServerImpl implements ModelServer, AdminControl {
     this.phase = 'draining';
     if (wasStarting) this.rejectReady(new ModelshipError('the server was closed before it was ready.'));
     if (this.opts.shutdownDelayMs > 0) await sleep(this.opts.shutdownDelayMs);
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    const closed = this.http.listening ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();
     this.http.closeIdleConnections();
     const idle = this.inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     const timer = sleep(this.opts.shutdownTimeoutMs, 'timeout', { ref: false });
@@ -699,7 +699,7 @@ class ServerImpl implements ModelServer, AdminControl {
     }
     this.http.closeAllConnections();
     await closed;
-    if (this.admin) {
+    if (this.admin?.listening) {
       const admin = this.admin;
       await new Promise<void>((resolve) => {
         admin.close(() => resolve());
@@ -721,7 +721,12 @@ class ServerImpl implements ModelServer, AdminControl {
 export async function startServer(options: ServerOptions, deps: { readonly log?: Logger } = {}): Promise<ModelServer> {
   const opts = parseServerOptions(options);
   const server = new ServerImpl(opts, deps.log ?? silentLogger);
-  await server.listen();
+  try {
+    await server.listen();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
   void server.startup();
   return server;
 }

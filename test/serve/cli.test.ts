@@ -3,7 +3,9 @@
  * registry and served under its alias, the ready line on stdout, SIGTERM → 0; help and refusals.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -74,17 +76,24 @@ describe('modelship serve', () => {
     assert.match((await run(['--help'])).out, /serve +serve models/);
     const cases: [string[], RegExp][] = [
       [['serve'], /no model to serve/],
-      [['serve', '--model', './no/such/folder'], /names a folder that does not exist/],
+      [['serve', '--model', './no/such/folder', '--port', '0'], /names a folder that does not exist/],
       [['serve', '--model', 'x', '--max-batch-size', '0'], /--max-batch-size: .*\n {2}TF Serving calls it max_batch_size/],
       [['serve', '--model', 'x', '--port', 'eighty'], /--port: 'eighty' is not a number/],
       [['serve', '--model', 'x', '--inject-error-rate', '0.5'], /needs --allow-fault-injection/],
-      [['serve', '--model', 'Fashion@prod'], /not a valid model reference/],
+      [['serve', '--model', 'Fashion@prod', '--port', '0'], /not a valid model reference/],
       [['serve', '--model', 'x', '--label', 'canary'], /is not label=version/],
     ];
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    cases.push([
+      ['serve', '--model', 'x', '--port', String((busy.address() as AddressInfo).port)],
+      /public port \d+ on 127\.0\.0\.1 is in use/,
+    ]);
     for (const [argv, re] of cases) {
       const r = await run(argv);
       assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
       assert.match(r.err, re);
     }
+    busy.close();
   });
 });
