@@ -159,10 +159,9 @@ export async function handleAdmin(ctl: AdminControl, req: IncomingMessage, res: 
     }
     if (status >= 500) opts.log.warning(`admin ${req.method ?? ''} ${req.url ?? ''}: ${body.error}`);
     const headers: Record<string, string> = err instanceof HttpError ? { ...err.headers } : {};
-    if (!req.complete) {
-      headers['Connection'] = 'close';
-      discardBody(req);
-    }
+    // The rest of an unread body is drained (bounded) so the client can read this answer; closing
+    // the connection now would hand it a broken pipe instead.
+    if (!req.complete) discardBody(req);
     if (!res.headersSent) send(res, status, body, headers);
   }
 }

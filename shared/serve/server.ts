@@ -449,10 +449,9 @@ class ServerImpl implements ModelServer, AdminControl {
       message = `Internal error: ${errorMessage(err)}`;
       this.log.warning(`request ${req.method ?? ''} ${(req.url ?? '').slice(0, 200)} failed: ${errorMessage(err)}`);
     }
-    if (!req.complete) {
-      headers['Connection'] = 'close';
-      discardBody(req);
-    }
+    // The rest of an unread body is drained (bounded) so the client can read this answer; closing
+    // the connection now would hand it a broken pipe instead.
+    if (!req.complete) discardBody(req);
     if (res.headersSent) {
       res.destroy();
       return status;
