@@ -101,8 +101,8 @@ async function modelDir(scratch: string): Promise<{ dir: string; what: string }>
   await import('@tensorflow/tfjs-backend-cpu');
   const tf = await import('@tensorflow/tfjs-core');
   await tf.setBackend('cpu');
-  const { buildArchitecture, saveModel } = await import('../shared/model/index.ts');
-  const model = buildArchitecture('cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 42 });
+  const { loadArchitecture, saveModel } = await import('../shared/model/index.ts');
+  const model = await loadArchitecture('cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 42 }, root);
   const dir = path.join(scratch, 'cnn');
   await saveModel(model, dir, {
     schemaVersion: 1,
