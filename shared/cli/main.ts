@@ -55,6 +55,10 @@ const subcommands: Readonly<Record<string, { summary: string; verbs?: readonly s
     verbs: ['rules', 'dashboard'],
     load: async () => (await import('./monitor.ts')).monitorCommand,
   },
+  serve: {
+    summary: 'serve models: TF Serving REST API, Open Inference Protocol, /metrics',
+    load: async () => (await import('./serve.ts')).serveCommand,
+  },
 };
 
 /** Short names people type. */

@@ -114,13 +114,20 @@ function defaultExample(kind: string): string {
 /** The grammar of model names (registry repositories): lower-case letters, digits, single . _ - between them. */
 export const MODEL_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
-/** The whole file's schema, from the sections the steps declare. */
-export function projectSchema(sections: Readonly<Record<string, SectionDecl>>): z.ZodType<ProjectConfig> {
+/**
+ * The whole file's schema, from the sections the steps declare, plus sections of commands that are
+ * not steps (`serve:`, read by `modelship serve`), each with its own schema.
+ */
+export function projectSchema(
+  sections: Readonly<Record<string, SectionDecl>>,
+  other: Readonly<Record<string, z.ZodType>> = {},
+): z.ZodType<ProjectConfig> {
   const shape: Record<string, z.ZodType> = {
     version: z.literal(1).optional(),
     name: z.string().regex(MODEL_NAME, 'must be lower-case letters, digits and single . _ - between them (e.g. fashion)').optional(),
   };
   for (const [name, decl] of Object.entries(sections)) shape[name] = sectionSchema(name, decl).optional();
+  for (const [name, schema] of Object.entries(other)) shape[name] = schema.optional();
   return z.strictObject(shape).transform((data) => {
     const { version, name, ...rest } = data as { version?: 1; name?: string } & Record<string, Record<string, unknown> | undefined>;
     const out: Record<string, Readonly<Record<string, unknown>>> = {};

@@ -1,5 +1,12 @@
-/** The data domain: prepare a data set (setup-data) and read a prepared one. */
-export { setupData, detectFormat, parseImageSize, validOutput, writeDataset, cacheKeyOf } from './prepare.ts';
+/**
+ * The data domain: prepare a data set (setup-data) and read a prepared one. Preparing (readers,
+ * sharp, archives) loads on first use; reading a prepared data set is light.
+ */
+import type * as Extract from './extract.ts';
+import type * as ImageFolder from './readers/image-folder.ts';
+import type * as Prepare from './prepare.ts';
+
+export { histogram, PIXEL_BINS, FEATURE_BINS } from './stats.ts';
 export type { DataCache, SetupDataDeps, SetupDataOptions, SetupDataResult } from './prepare.ts';
 export { loadManifest, readSplit, readTensor } from './load.ts';
 export type { LoadedDataset, SplitTensors, TensorArray } from './load.ts';
@@ -8,7 +15,20 @@ export { parseSplit, splitPoint, assignSplit } from './split.ts';
 export type { Ratios } from './split.ts';
 export { hashFile, sha256Hasher, countingHasher, parseChecksum, HASH_READ_SIZE } from './hash.ts';
 export type { Hasher, FileDigest } from './hash.ts';
-export { extractArchive, archiveKind, MAX_ARCHIVE_BYTES, MAX_ARCHIVE_ENTRIES } from './extract.ts';
 export type { ExtractLimits } from './extract.ts';
-export { FASHION_MNIST_CLASSES } from './readers/idx.ts';
-export { REGRESSION_RULE, REGRESSION_MIN_DISTINCT, decideTask } from './readers/csv.ts';
+export type { ImageTarget } from './readers/image-folder.ts';
+
+/** setup-data: fetch, verify, version, validate, split and cache a data set (see prepare.ts). */
+export async function setupData(...a: Parameters<typeof Prepare.setupData>): ReturnType<typeof Prepare.setupData> {
+  return (await import('./prepare.ts')).setupData(...a);
+}
+
+/** Extracts an archive into a folder, after checking every entry (see extract.ts). */
+export async function extractArchive(...a: Parameters<typeof Extract.extractArchive>): ReturnType<typeof Extract.extractArchive> {
+  return (await import('./extract.ts')).extractArchive(...a);
+}
+
+/** Decodes (and resizes) one image as setup-data does, for the model server's b64 inputs (see readers/image-folder.ts). */
+export async function decodeImage(...a: Parameters<typeof ImageFolder.decodeImage>): ReturnType<typeof ImageFolder.decodeImage> {
+  return (await import('./readers/image-folder.ts')).decodeImage(...a);
+}

@@ -3,7 +3,7 @@
  * with what serving and evaluation need to reproduce the input pipeline exactly.
  * The server reads preprocessing from here, so training and serving cannot drift apart.
  */
-import type { SplitName, Task } from '../data/index.ts';
+import type { DatasetStatistics, SplitName, Task, TensorDtype } from '../data/index.ts';
 
 export const MODEL_METADATA_FILE = 'modelship.json';
 export const MODEL_JSON_FILE = 'model.json';
@@ -32,6 +32,23 @@ export interface TrainParams {
   readonly earlyStoppingPatience: number;
 }
 
+/**
+ * The training data's reference statistics, copied from the data set manifest at training time,
+ * so the model server bins live inputs exactly as the reference was binned and monitor-check can
+ * compare the two without the data set at hand.
+ */
+export interface ModelReference {
+  /** Fraction of examples per class, indexed like `classes`. */
+  readonly classDistribution: DatasetStatistics['classDistribution'];
+  /** Histogram of all raw input values (pixels 0..255 in 32 bins, or features over their range). */
+  readonly histogram: DatasetStatistics['histogram'];
+  readonly channels: DatasetStatistics['channels'];
+  /** Per feature, for tabular data. */
+  readonly features?: DatasetStatistics['features'];
+  /** The raw input's dtype: uint8 pixels or float32 features. */
+  readonly dtype?: TensorDtype;
+}
+
 export interface ModelMetadata {
   readonly schemaVersion: typeof MODEL_SCHEMA_VERSION;
   readonly kind: 'modelship.model';
@@ -40,6 +57,8 @@ export interface ModelMetadata {
   readonly inputShape: readonly number[];
   readonly classes: readonly string[];
   readonly preprocessing: Preprocessing;
+  /** Reference statistics of the training data (absent in models trained before it was recorded). */
+  readonly reference?: ModelReference;
   readonly dataset: {
     readonly digest: string;
     /** Digests of the splits used, so evaluation can check it scores held-out data. */

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { projectSchema, type ProjectConfig, type SectionDecl } from '../config/index.ts';
+import { serveSection } from '../serve/index.ts';
 import type { AnyStep } from './spec.ts';
 
 /** The sections of modelship.yml, by name, from the steps that read them. */
@@ -26,7 +27,8 @@ const cache = new WeakMap<readonly AnyStep[], z.ZodType<ProjectConfig>>();
 export function configSchema(steps: readonly AnyStep[]): z.ZodType<ProjectConfig> {
   let schema = cache.get(steps);
   if (!schema) {
-    schema = projectSchema(configSections(steps));
+    // `serve:` belongs to `modelship serve`, which is a command, not a step.
+    schema = projectSchema(configSections(steps), { serve: serveSection });
     cache.set(steps, schema);
   }
   return schema;

@@ -307,6 +307,13 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
     inputShape: manifest.inputShape,
     classes,
     preprocessing: data.preprocessing satisfies Preprocessing,
+    reference: {
+      classDistribution: manifest.statistics.classDistribution,
+      histogram: manifest.statistics.histogram,
+      channels: manifest.statistics.channels,
+      ...(manifest.statistics.features ? { features: manifest.statistics.features } : {}),
+      dtype: manifest.splits.train.x.dtype,
+    },
     dataset: {
       digest: manifest.digest,
       splits: { train: manifest.splits.train.digest, ...(data.validation ? { validation: manifest.splits.validation.digest } : {}) },

@@ -53,6 +53,15 @@ describe('modelship.yml', () => {
     assert.deepEqual(configInputs(cfg, 'registry', { url: 'registry' }), { name: 'fashion', registry: 'oci://ghcr.io/acme/models' });
   });
 
+  it("holds modelship serve's section beside the steps' (one file, one loader)", () => {
+    const cfg = parseConfig(
+      'name: fashion\nserve:\n  port: 8601\n  models:\n    - name: fashion\n      versions: [fashion@production]\n',
+      'm.yml',
+    );
+    assert.deepEqual(cfg.sections['serve'], { port: 8601, models: [{ name: 'fashion', versions: ['fashion@production'] }] });
+    assert.throws(() => parseConfig('serve:\n  prot: 1\n', 'm.yml'), /m\.yml: unknown key 'prot' in 'serve'/);
+  });
+
   it('is optional unless named, and a named missing file is an error', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
     assert.deepEqual((await loadConfig(undefined, dir, schema)).config, EMPTY_CONFIG);

@@ -1,7 +1,7 @@
 /** Test data for monitor-check: a data set manifest whose statistics are the drift reference. */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FASHION_MNIST_CLASSES } from '../../shared/data/index.ts';
+import { FASHION_MNIST_CLASSES } from '../../shared/data/readers/idx.ts';
 
 /** 32 pixel bins of width 8 (setup-data's PIXEL_BINS over 0..256). */
 export const EDGES = Array.from({ length: 33 }, (_, i) => i * 8);

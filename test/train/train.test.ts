@@ -102,6 +102,8 @@ describe('train', () => {
     });
     assert.equal(metadata.name, 'fashion');
     assert.deepEqual(metadata.preprocessing, { scale: 1 / 255, offset: 0 });
+    // The reference statistics travel with the model, so the server bins inputs as the data set was binned.
+    assert.deepEqual(metadata.reference, { ...manifest.statistics, dtype: manifest.splits.train.x.dtype });
     assert.equal(metadata.metrics.epochsRun, 3);
     const history = JSON.parse(await readFile(r.historyPath, 'utf8')) as unknown[];
     assert.equal(history.length, 3);

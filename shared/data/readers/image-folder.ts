@@ -121,6 +121,41 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
   return out;
 }
 
+export interface ImageTarget {
+  readonly width: number;
+  readonly height: number;
+  /** 1 (greyscale) or 3 (sRGB); alpha is dropped. */
+  readonly channels: number;
+}
+
+/**
+ * Decodes one PNG/JPEG to raw uint8 pixels, height × width × channels, as setup-data reads its
+ * images: stretched to the target size when `resize` is 'always' (or, for 'if-needed', when the
+ * image has another size), alpha dropped, greyscale or sRGB. The model server decodes `{"b64": …}`
+ * inputs through this same path. Throws when the image is corrupt, truncated, larger than
+ * `maxPixels`, or decodes to another size.
+ */
+export async function decodeImage(
+  bytes: Uint8Array,
+  target: ImageTarget,
+  opts: { readonly resize: 'always' | 'never' | 'if-needed'; readonly maxPixels?: number },
+): Promise<Buffer> {
+  const { width, height, channels } = target;
+  let img = sharp(bytes, { failOn: 'truncated', limitInputPixels: opts.maxPixels ?? MAX_IMAGE_PIXELS });
+  let resize = opts.resize === 'always';
+  if (opts.resize === 'if-needed') {
+    const m = await img.metadata();
+    resize = m.width !== width || m.height !== height;
+  }
+  if (resize) img = img.resize(width, height, { fit: 'fill' });
+  img = img.removeAlpha().toColourspace(channels === 1 ? 'b-w' : 'srgb');
+  const { data, info }: { data: Buffer; info: OutputInfo } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.width !== width || info.height !== height || info.channels !== channels || data.length !== width * height * channels) {
+    throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x${channels}`);
+  }
+  return data;
+}
+
 export async function readImageFolder(tree: SourceTree, opts: ReaderOptions): Promise<ReadResult> {
   const { items, classes, given } = layoutImages(tree, opts.log);
   // Pass 1: headers only (sizes, channels), to fail fast on mixed sizes before decoding anything.
@@ -172,21 +207,11 @@ export async function readImageFolder(tree: SourceTree, opts: ReaderOptions): Pr
   let done = 0;
   await mapLimit(items, DECODE_CONCURRENCY, async (it, i) => {
     let data: Buffer;
-    let info: OutputInfo;
     try {
       // Reading the file ourselves and handing sharp the bytes is ~2x faster than a path for small images.
-      let img = sharp(await readFile(it.file.abs), { failOn: 'truncated', limitInputPixels: MAX_IMAGE_PIXELS });
-      if (opts.imageSize) img = img.resize(width, height, { fit: 'fill' });
-      img = img.removeAlpha().toColourspace(channels === 1 ? 'b-w' : 'srgb');
-      ({ data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
+      data = await decodeImage(await readFile(it.file.abs), { width, height, channels }, { resize: opts.imageSize ? 'always' : 'never' });
     } catch (err) {
       throw badImage(it.file, err);
-    }
-    if (info.width !== width || info.height !== height || info.channels !== channels || data.length !== exampleSize) {
-      throw badImage(
-        it.file,
-        new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x${channels}`),
-      );
     }
     x.set(data, i * exampleSize);
     y[i] = classIndex.get(it.className)!;
