@@ -126,7 +126,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 function stepServices(io: CliIo, log: Logger): StepServices {
-  return defaultServices({ env: io.env, cwd: io.cwd, log, ...(io.now ? { now: io.now } : {}), ...io.services });
+  return { ...defaultServices({ env: io.env, cwd: io.cwd, log, ...(io.now ? { now: io.now } : {}) }), ...io.services };
 }
 
 async function runStepCommand(step: AnyStep, argv: readonly string[], io: CliIo, log: Logger): Promise<number> {

@@ -69,18 +69,13 @@ export class PrometheusError extends ModelshipError {
   }
 }
 
-/** Prometheus's number strings: decimals, exponents, `NaN`, `+Inf`, `-Inf`. Anything else throws. */
+/** Prometheus's number strings: decimals, exponents, `NaN`, `+Inf`, `-Inf` (any case). Anything else throws. */
 export function parseSampleValue(text: unknown): number {
   if (typeof text !== 'string') throw new TypeError(`a sample value must be a string, got ${typeof text}`);
-  switch (text) {
-    case 'NaN':
-      return NaN;
-    case '+Inf':
-    case 'Inf':
-      return Infinity;
-    case '-Inf':
-      return -Infinity;
-  }
+  // As Go's strconv.ParseFloat, which Prometheus parses with: NaN and Inf in any case (prom-client writes `Nan`).
+  if (/^nan$/i.test(text)) return NaN;
+  const inf = /^([-+]?)inf(inity)?$/i.exec(text);
+  if (inf) return inf[1] === '-' ? -Infinity : Infinity;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new TypeError(`'${text}' is not a Prometheus sample value`);
   return Number(text);
 }

@@ -96,15 +96,12 @@ export async function deployRollout(o: DeployOptions, s: DeployServices): Promis
   const started = s.now().getTime();
   const { target, registry, log } = s;
   const seconds = (): number => (s.now().getTime() - started) / 1000;
-  const done = (r: Omit<DeployResult, 'seconds' | 'where' | 'strategy' | 'steps'> & { steps?: readonly StepRecord[] }): DeployResult => ({
-    steps: [],
-    ...r,
-    seconds: seconds(),
-    where: target.where,
-    strategy: o.strategy,
-  });
+  const done = (r: Omit<DeployResult, 'seconds' | 'where' | 'strategy' | 'steps'> & { steps?: readonly StepRecord[] }): DeployResult => {
+    log.info(`${r.status}: ${r.reason}`);
+    return { steps: [], ...r, seconds: seconds(), where: target.where, strategy: o.strategy };
+  };
   const serving = await target.serving();
-  const url = serving.url;
+  let url = serving.url;
 
   if (o.action === 'promote' || o.action === 'abort') {
     const canary = serving.canary;
@@ -229,6 +226,7 @@ export async function deployRollout(o: DeployOptions, s: DeployServices): Promis
     ...(s.sleep ? { sleep: s.sleep } : {}),
     ...(s.signal ? { signal: s.signal } : {}),
   });
+  url = (await target.serving()).url ?? url;
   if (outcome.status === 'rolled-back') {
     return done({
       status: 'rolled-back',

@@ -97,14 +97,15 @@ export async function logTail(file: string, lines = 8): Promise<string[]> {
 async function waitForReadyLine(
   file: string,
   word: string,
-  child: { exited: () => number | null | undefined },
+  child: { exited: () => number | null | undefined; offset: number },
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<{ url: string; admin?: string } | { error: string }> {
   const deadline = Date.now() + timeoutMs;
   const re = new RegExp(`^modelship ${word} ready .*?url=(\\S+)(?:.*? admin=(\\S+))?`, 'm');
   for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => '');
+    // Only what this process wrote: the log keeps earlier runs above it.
+    const text = (await readFile(file).catch(() => Buffer.alloc(0))).subarray(child.offset).toString('utf8');
     const m = re.exec(text);
     if (m) return { url: m[1], ...(m[2] ? { admin: m[2] } : {}) };
     const code = child.exited();
@@ -156,9 +157,19 @@ export async function localTarget(o: LocalTargetOptions): Promise<RolloutTarget>
   const readyTimeoutMs = o.readyTimeoutMs ?? 120_000;
   const { mkdir } = await import('node:fs/promises');
   await mkdir(dir, { recursive: true });
+  // A rollout of this deployment in progress elsewhere: it is asked to stop (it aborts its canary), then this one goes on.
+  const running = (await readState(dir))?.owner;
+  if (running && running !== process.pid && (await isModelshipProcess(running))) {
+    log.warning(`a deploy of ${o.name} is in progress (pid ${running}): asking it to stop first; it puts its traffic back on stable.`);
+    try {
+      process.kill(running, 'SIGTERM');
+    } catch {
+      // it ended meanwhile
+    }
+  }
   let release: (() => Promise<void>) | undefined;
   try {
-    release = await lockfile.lock(dir, { retries: { retries: 40, minTimeout: 100, maxTimeout: 500 }, stale: 15_000, realpath: false });
+    release = await lockfile.lock(dir, { retries: { retries: 120, minTimeout: 100, maxTimeout: 500 }, stale: 15_000, realpath: false });
   } catch (err) {
     throw new ModelshipError(
       `another deploy of ${o.name} holds ${dir} (${errorMessage(err)}).`,
@@ -197,9 +208,10 @@ export async function localTarget(o: LocalTargetOptions): Promise<RolloutTarget>
   const spawnLogged = async (
     args: readonly string[],
     logName: string,
-  ): Promise<{ pid: number; log: string; exited: () => number | null | undefined }> => {
+  ): Promise<{ pid: number; log: string; offset: number; exited: () => number | null | undefined }> => {
     const logFile = path.join(dir, logName);
     const fh = await open(logFile, 'a');
+    const offset = (await fh.stat()).size;
     const [cmd, ...pre] = o.cli;
     const child = spawn(cmd, [...pre, ...args], {
       cwd: o.cwd,
@@ -214,7 +226,7 @@ export async function localTarget(o: LocalTargetOptions): Promise<RolloutTarget>
     });
     child.unref();
     if (child.pid === undefined) throw new ModelshipError(`could not start ${args[0]}: no process id (see ${logFile}).`);
-    return { pid: child.pid, log: logFile, exited: () => exit };
+    return { pid: child.pid, log: logFile, offset, exited: () => exit };
   };
 
   const ensureProxy = async (): Promise<ProcessRecord> => {
@@ -274,12 +286,15 @@ export async function localTarget(o: LocalTargetOptions): Promise<RolloutTarget>
       path.join(dir, 'models'),
       ...(o.env['MODELSHIP_ALLOW_FAULT_INJECTION'] === '1' ? ['--allow-fault-injection'] : []),
     ];
-    const p = await spawnLogged(args, `${role}-v${version.version}.log`);
+    const p = await spawnLogged(args, `server-v${version.version}.log`);
     log.info(`${role} ${version.name}:${version.version}: modelship serve started (pid ${p.pid}, log ${path.relative(o.cwd, p.log)})`);
     const ready = await waitForReadyLine(p.log, 'serve', p, readyTimeoutMs, signal);
     if ('error' in ready) {
       await stopProcess(p.pid, 2000);
-      const lines = (await logTail(p.log, 5)).filter((l) => l.trim() !== '');
+      const all = (await logTail(p.log, 40)).filter((l) => l.trim() !== '');
+      // The server's own failure line (and its hint) says it best; otherwise the last lines.
+      const failed = all.findLastIndex((l) => / failed: /.test(l));
+      const lines = (failed >= 0 ? all.slice(failed, failed + 2) : all.slice(-5)).map((l) => l.trim());
       return {
         ok: false,
         reason: `the server of ${version.name}:${version.version} is not ready: ${ready.error}${lines.length ? `; its last lines: ${lines.join(' | ')}` : ''}`,
@@ -303,6 +318,14 @@ export async function localTarget(o: LocalTargetOptions): Promise<RolloutTarget>
     await save(strip(state, 'canary'));
     await stopProcess(canary.pid);
   };
+
+  // The proxy first: a port already taken is a configuration problem, said before anything starts.
+  try {
+    await ensureProxy();
+  } catch (err) {
+    await release?.();
+    throw err;
+  }
 
   return {
     kind: 'local',

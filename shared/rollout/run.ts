@@ -91,7 +91,7 @@ export async function runRollout(r: RolloutRun): Promise<RolloutOutcome> {
           return { status: a.status, reason: a.reason, steps, seconds: (r.now().getTime() - started) / 1000 };
         case 'set-weight': {
           record('set-weight', { weight: a.weight });
-          r.log.info(`canary ${r.version.name}:${r.version.version} → ${a.weight}% of the traffic`);
+          r.log.info(`${r.version.name}:${r.version.version} → ${a.weight}% of the traffic`);
           let readiness;
           try {
             readiness = await r.target.setWeight(r.version, a.weight, stop.signal);
@@ -115,7 +115,6 @@ export async function runRollout(r: RolloutRun): Promise<RolloutOutcome> {
             m = { status: 'error', summary: errorMessage(err) };
           }
           record('analyse', { weight: a.weight, note: `${m.status}: ${m.summary}` });
-          r.log.info(`analysis at ${a.weight}%: ${m.status} — ${m.summary}`);
           event = interruption() ?? { kind: 'measured', status: m.status, summary: m.summary };
           break;
         }

@@ -171,7 +171,7 @@ export const deployRolloutStep = defineStep({
           ...(inputs.reference ? { reference: inputs.reference } : {}),
           ...(inputs.promoteAlias ? { promoteAlias: inputs.promoteAlias } : {}),
         },
-        { registry, target, log: ctx.log, now: ctx.now, cwd: ctx.cwd, ...(scrapeFetch ? { scrapeFetch } : {}) },
+        { registry, target, log: ctx.log, now: ctx.now, cwd: ctx.cwd, signal: ctx.interrupt(), ...(scrapeFetch ? { scrapeFetch } : {}) },
       );
       return {
         outputs: {

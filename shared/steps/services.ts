@@ -14,7 +14,6 @@ export function defaultServices(opts: {
   readonly now?: () => Date;
   readonly dataCache?: StepServices['dataCache'];
   readonly cli?: readonly string[];
-  readonly signal?: AbortSignal;
 }): StepServices {
   const { env, cwd } = opts;
   return {
@@ -26,7 +25,7 @@ export function defaultServices(opts: {
     github: lazyGithub(env, cwd),
     // From the sources: bin/modelship.js of this checkout (the bundle's door passes its own).
     cli: opts.cli ?? [process.execPath, path.resolve(import.meta.dirname, '..', '..', 'bin', 'modelship.js')],
-    ...(opts.signal ? { signal: opts.signal } : {}),
+    interrupt: processInterrupt,
     // @kubernetes/client-node loads only when a step asks for a cluster.
     kube: async (target = {}) => (await import('../k8s/index.ts')).KubeClient.connect(target, env, cwd),
   };
@@ -41,4 +40,27 @@ function lazyGithub(env: Readonly<Record<string, string | undefined>>, cwd: stri
     provenance: async () => (await get()).provenance(),
     client: async (token) => (await get()).client(token),
   };
+}
+
+let interruption: AbortController | undefined;
+
+/** SIGINT/SIGTERM as an AbortSignal, listened for from the first request on (once per process). */
+function processInterrupt(): AbortSignal {
+  if (!interruption) {
+    const ctrl = new AbortController();
+    interruption = ctrl;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (ctrl.signal.aborted) {
+        // A second signal: stop listening and let it do what it does by default (end the process).
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        process.kill(process.pid, sig);
+        return;
+      }
+      ctrl.abort(new Error(`interrupted by ${sig}`));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  return interruption.signal;
 }

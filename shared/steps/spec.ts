@@ -31,8 +31,12 @@ export interface StepServices {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The command that runs modelship's CLI from here (node and its entry), for processes a step starts (servers, the proxy). */
   readonly cli: readonly string[];
-  /** Aborted when the process is asked to stop (SIGINT, SIGTERM): long work winds down cleanly. */
-  readonly signal?: AbortSignal;
+  /**
+   * A signal aborted when the process is asked to stop (SIGINT, SIGTERM), for long work that winds
+   * down cleanly. Asking for it is what makes the first signal wind down instead of kill; a second
+   * one then ends the process.
+   */
+  readonly interrupt: () => AbortSignal;
 }
 
 export interface StepContext extends StepServices {

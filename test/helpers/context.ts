@@ -18,6 +18,8 @@ export function testContext(
   const { cwd, env = {}, now, config, ...services } = opts;
   return {
     ...defaultServices({ env, cwd, log, ...(now ? { now } : {}) }),
+    // Tests do not take over the test runner's signals.
+    interrupt: () => new AbortController().signal,
     ...services,
     log,
     config: config ?? EMPTY_CONFIG,

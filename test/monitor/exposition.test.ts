@@ -41,6 +41,16 @@ describe('parseExposition', () => {
     assert.equal(f.has('modelship_request_duration_seconds_bucket'), false, 'buckets belong to their histogram');
   });
 
+  it("reads NaN and Inf in any case, as Prometheus does (prom-client writes 'Nan')", () => {
+    const f = parseExposition(['a Nan', 'b nan', 'c +inf', 'd -Inf', 'e Infinity', ''].join('\n'));
+    assert.ok(Number.isNaN(f.get('a')!.samples[0].value) && Number.isNaN(f.get('b')!.samples[0].value));
+    assert.deepEqual(
+      ['c', 'd', 'e'].map((n) => f.get(n)!.samples[0].value),
+      [Infinity, -Infinity, Infinity],
+    );
+    assert.throws(() => parseExposition('x nann\n'), /'nann' is not a number/);
+  });
+
   it('keeps NaN, ±Inf, timestamps and untyped samples; ignores comments; accepts # EOF', () => {
     const f = parseExposition(['# a comment', 'x NaN', 'y{a="1"} +Inf 1700000000000', 'y{a="2"} -Inf', 'z 1.5e3', '# EOF', ''].join('\n'));
     assert.ok(Number.isNaN(f.get('x')!.samples[0].value));
