@@ -22,14 +22,18 @@ export interface PodLike {
       readonly reason?: string;
       readonly message?: string;
     }[];
-    readonly containerStatuses?: readonly {
-      readonly name: string;
-      readonly image?: string;
-      readonly restartCount?: number;
-      readonly state?: ContainerStateLike;
-      readonly lastState?: ContainerStateLike;
-    }[];
+    readonly containerStatuses?: readonly ContainerStatusLike[];
+    /** Init containers run first, one after the other; a pod whose init container fails never starts the others. */
+    readonly initContainerStatuses?: readonly ContainerStatusLike[];
   };
+}
+
+export interface ContainerStatusLike {
+  readonly name: string;
+  readonly image?: string;
+  readonly restartCount?: number;
+  readonly state?: ContainerStateLike;
+  readonly lastState?: ContainerStateLike;
 }
 
 export interface JobLike {
@@ -71,6 +75,7 @@ function terminatedProblem(
   container: string,
   t: NonNullable<ContainerStateLike['terminated']>,
   restarts: number | undefined,
+  what = `container ${container}`,
 ): PodProblem | undefined {
   if (t.exitCode === 0 && t.reason !== 'OOMKilled') return undefined;
   const again = restarts ? `, restarted ${restarts} time${restarts === 1 ? '' : 's'}` : '';
@@ -80,7 +85,7 @@ function terminatedProblem(
       reason: 'OOMKilled',
       container,
       exitCode: t.exitCode,
-      summary: `container ${container} OOMKilled (exit ${t.exitCode}${again})`,
+      summary: `${what} OOMKilled (exit ${t.exitCode}${again})`,
       terminal: true,
     };
   const reason = t.reason ?? 'Error';
@@ -90,7 +95,7 @@ function terminatedProblem(
     reason,
     container,
     exitCode: t.exitCode,
-    summary: `container ${container} exited with code ${t.exitCode}${reason !== 'Error' ? ` (${reason})` : ''}${again}`,
+    summary: `${what} exited with code ${t.exitCode}${reason !== 'Error' ? ` (${reason})` : ''}${again}`,
     ...(detail ? { detail } : {}),
     terminal: true,
   };
@@ -127,7 +132,12 @@ export function explainPodFailure(pod: PodLike): PodProblem | undefined {
       ...(scheduled.message ? { detail: scheduled.message } : {}),
       terminal: false,
     };
-  for (const c of status.containerStatuses ?? []) {
+  // Init containers first: while one fails, the others have not started.
+  const all = [
+    ...(status.initContainerStatuses ?? []).map((c) => ({ c, what: `init container ${c.name}` })),
+    ...(status.containerStatuses ?? []).map((c) => ({ c, what: `container ${c.name}` })),
+  ];
+  for (const { c, what } of all) {
     const w = c.state?.waiting;
     if (w?.reason && IMAGE_PULL.has(w.reason)) {
       const image = c.image || pod.spec?.containers?.find((x) => x.name === c.name)?.image || '?';
@@ -135,7 +145,7 @@ export function explainPodFailure(pod: PodLike): PodProblem | undefined {
         kind: 'ImagePull',
         reason: w.reason,
         container: c.name,
-        summary: `container ${c.name} cannot pull image "${image}" (${w.reason})`,
+        summary: `${what} cannot pull image "${image}" (${w.reason})`,
         ...(w.message ? { detail: w.message } : {}),
         terminal: w.reason !== 'ErrImagePull',
       };
@@ -145,7 +155,7 @@ export function explainPodFailure(pod: PodLike): PodProblem | undefined {
         kind: 'ContainerConfig',
         reason: w.reason,
         container: c.name,
-        summary: `container ${c.name} cannot start (${w.reason})`,
+        summary: `${what} cannot start (${w.reason})`,
         ...(w.message ? { detail: w.message } : {}),
         terminal: true,
       };
@@ -157,15 +167,15 @@ export function explainPodFailure(pod: PodLike): PodProblem | undefined {
         reason: 'CrashLoopBackOff',
         container: c.name,
         ...(last ? { exitCode: last.exitCode } : {}),
-        summary: `container ${c.name} keeps crashing (CrashLoopBackOff${code}, restarted ${c.restartCount ?? 0} times)`,
+        summary: `${what} keeps crashing (CrashLoopBackOff${code}, restarted ${c.restartCount ?? 0} times)`,
         terminal: true,
       };
     }
   }
-  for (const c of status.containerStatuses ?? []) {
+  for (const { c, what } of all) {
     const t = c.state?.terminated;
     if (t) {
-      const p = terminatedProblem(c.name, t, c.restartCount);
+      const p = terminatedProblem(c.name, t, c.restartCount, what);
       if (p) return p;
     }
   }

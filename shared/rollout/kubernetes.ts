@@ -35,6 +35,8 @@ import {
 import type { Readiness, RolloutTarget, ServedVersion, Serving } from './target.ts';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+/** The canary Deployment's annotation: the weight it is at (or being moved to). */
+const WEIGHT = 'modelship.dev/weight';
 const HTTPROUTE = { apiVersion: `${GATEWAY_GROUP}/v1`, kind: 'HTTPRoute' } as const;
 
 export interface KubernetesTargetOptions extends ServerSettings {
@@ -129,7 +131,9 @@ export async function kubernetesTarget(o: KubernetesTargetOptions): Promise<Roll
         (type, pod: PodJson): PodProblemSeen | undefined => {
           if (type === 'DELETED') return undefined;
           const problem = explainPodFailure(pod);
-          return problem?.terminal ? { pod: pod.metadata?.name ?? '?', problem } : undefined;
+          // A server that exits once is restarted by the kubelet; it is broken when it keeps crashing.
+          if (!problem?.terminal || problem.kind === 'ExitCode' || problem.kind === 'OOMKilled') return undefined;
+          return { pod: pod.metadata?.name ?? '?', problem };
         },
         { labelSelector: podsOf, namespace: ns, signal: inner.signal },
       );
@@ -163,9 +167,15 @@ export async function kubernetesTarget(o: KubernetesTargetOptions): Promise<Roll
     }
   };
 
-  const applyRole = async (role: Role, version: ServedVersion, replicas: number, previous?: ServedVersion): Promise<V1Deployment> => {
-    const d = serverDeployment(o, role, version, replicas, previous);
-    if (role === 'canary') d.metadata!.annotations = { ...d.metadata!.annotations, 'modelship.dev/weight': '0' };
+  /** Applies a role's whole Deployment (server-side apply owns exactly what it applies, so it is always whole). */
+  const applyRole = async (
+    role: Role,
+    version: ServedVersion,
+    replicas: number,
+    opts: { previous?: ServedVersion; weight?: number } = {},
+  ): Promise<V1Deployment> => {
+    const d = serverDeployment(o, role, version, replicas, opts.previous);
+    if (opts.weight !== undefined) d.metadata!.annotations = { ...d.metadata!.annotations, [WEIGHT]: String(opts.weight) };
     return client.apply(d);
   };
 
@@ -186,7 +196,7 @@ export async function kubernetesTarget(o: KubernetesTargetOptions): Promise<Roll
       const [stable, canary] = await Promise.all([read('stable'), read('canary')]);
       const s = servedBy(stable);
       const c = servedBy(canary);
-      const weight = Number(canary?.metadata?.annotations?.['modelship.dev/weight'] ?? 0);
+      const weight = Number(canary?.metadata?.annotations?.[WEIGHT] ?? 0);
       return {
         ...(s ? { stable: s } : {}),
         ...(c ? { canary: { ...c, weight } } : {}),
@@ -200,20 +210,15 @@ export async function kubernetesTarget(o: KubernetesTargetOptions): Promise<Roll
       if (o.strategy === 'rolling' || !current) {
         // A rolling update (or the first version): stable itself takes the new version.
         previousStable = current;
-        const applied = await applyRole('stable', version, o.replicas, current);
+        const applied = await applyRole('stable', version, o.replicas, current ? { previous: current } : {});
         return waitReady('stable', version, applied, signal);
       }
       const stableReplicas = stable?.spec?.replicas ?? o.replicas;
       const replicas = route ? Math.max(1, Math.ceil((stableReplicas * weight) / 100)) : canaryReplicas(stableReplicas, weight);
-      const applied = await applyRole('canary', version, replicas);
+      const applied = await applyRole('canary', version, replicas, { weight });
       const ready = await waitReady('canary', version, applied, signal);
       if (!ready.ready) return ready;
       await setRouteWeight(weight);
-      await client.apply({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: deploymentName(o, 'canary'), namespace: ns, annotations: { 'modelship.dev/weight': String(weight) } },
-      });
       if (!route)
         log.info(`replicas: stable ${stableReplicas}, canary ${replicas} (about ${replicaShare(stableReplicas, replicas)}% to the canary)`);
       return ready;
@@ -223,7 +228,7 @@ export async function kubernetesTarget(o: KubernetesTargetOptions): Promise<Roll
       const current = servedBy(stable);
       if (current?.digest !== version.digest) {
         // Stable takes the new version while the canary still serves: no request without a ready pod.
-        const applied = await applyRole('stable', version, o.replicas, current);
+        const applied = await applyRole('stable', version, o.replicas, current ? { previous: current } : {});
         const ready = await waitReady('stable', version, applied, new AbortController().signal);
         if (!ready.ready) throw new Error(`promoting ${version.name}:${version.version}: stable did not roll out: ${ready.reason}`);
       }
