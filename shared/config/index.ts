@@ -3,16 +3,8 @@
  * typed input declarations themselves, shared by the Actions runner, the CLI and the file.
  */
 export { DEFAULT_CONFIG_FILE, MAX_YAML_ALIASES, configInputs, loadConfig, parseConfig } from './load.ts';
-export {
-  EMPTY_CONFIG,
-  MODEL_NAME,
-  projectSchema,
-  rawValue,
-  sectionSchema,
-  type ProjectConfig,
-  type SectionDecl,
-  type SectionValue,
-} from './schema.ts';
+export { NAME_HINT, NAME_MAX, assertModelName, describeChar, nameError, nameProblem, printable } from './names.ts';
+export { EMPTY_CONFIG, projectSchema, rawValue, sectionSchema, type ProjectConfig, type SectionDecl, type SectionValue } from './schema.ts';
 export {
   camelCase,
   defaultOf,
@@ -21,9 +13,11 @@ export {
   isExpression,
   parseDuration,
   parseInputs,
+  parseSize,
   splitLines,
   type InputDecl,
   type InputDecls,
   type InputKind,
   type ParsedInputs,
 } from './inputs.ts';
+export { lineOf, type Lines } from '../util/index.ts';

@@ -9,7 +9,9 @@
  * An input with a default, a fallback or `required` is typed as present; only inputs that may be
  * left out are typed `| undefined`.
  */
-import { ConfigurationError } from '../util/index.ts';
+import { parseRule, type RuleKind } from '../rules/index.ts';
+import { ConfigurationError, formatBytes, lineOf, withLineNumbers, type Lines } from '../util/index.ts';
+import { assertModelName } from './names.ts';
 
 export interface InputDecl<T> {
   readonly description: string;
@@ -26,6 +28,8 @@ export interface InputDecl<T> {
   readonly choices?: readonly string[];
   /** How the CLI and the docs name the kind of value (`duration`, `url`, `number` …). */
   readonly kind: InputKind;
+  /** A value to show in a hint when one of the wrong shape is given (`accuracy >= 0.9`). */
+  readonly example?: string;
   /**
    * Turns the raw string ('' when not given) into the typed value, or throws ConfigurationError.
    * `label` names where the value came from in messages (default `input '<name>'`).
@@ -33,7 +37,7 @@ export interface InputDecl<T> {
   parse(raw: string, name: string, label?: string): T;
 }
 
-export type InputKind = 'string' | 'secret' | 'bool' | 'int' | 'number' | 'choice' | 'list' | 'duration' | 'url';
+export type InputKind = 'string' | 'secret' | 'bool' | 'int' | 'number' | 'choice' | 'list' | 'duration' | 'url' | 'name' | 'size';
 
 type Opts = {
   readonly description: string;
@@ -42,6 +46,8 @@ type Opts = {
   /** Applied after modelship.yml, when neither the step nor the file gives a value. */
   readonly fallback?: string;
   readonly required?: boolean;
+  /** A value to show in a hint when one of the wrong shape is given. */
+  readonly example?: string;
 };
 
 /** An input that always has a value after parsing: required, or with a default or fallback. */
@@ -80,6 +86,30 @@ export function parseDuration(text: string): number | undefined {
 export function formatDuration(ms: number): string {
   for (const [unit, size] of Object.entries(DURATION_UNITS).reverse()) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   return `${Math.round(ms)}ms`;
+}
+
+/** Size units: decimal (kB, MB, GB, TB) and binary (KiB, MiB, GiB, TiB), B or none for bytes. */
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+const SIZE = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/;
+
+/** `10GiB`, `512MiB`, `4GB`, `1000` → bytes; undefined when it is not a size. */
+export function parseSize(text: string): number | undefined {
+  const m = SIZE.exec(text.trim());
+  const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
+  if (!m || unit === undefined) return undefined;
+  const bytes = Math.round(Number(m[1]) * unit);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 function boundsHint(name: string, min?: number, max?: number, exclusiveMin?: boolean): string {
@@ -173,11 +203,71 @@ export const input = {
       choices,
     );
   },
-  /** Several values, one a line (comments with # and blank lines dropped) or comma-separated on one line. */
-  list(opts: Opts & { readonly commas?: boolean }): InputDecl<readonly string[]> {
+  /**
+   * Several values, one a line (comments with # and blank lines dropped) or comma-separated on one
+   * line. Each value remembers the line it came from (see `lineOf`), for errors about it later.
+   */
+  list(opts: Opts & { readonly commas?: boolean }): InputDecl<Lines> {
     return decl(opts, 'list', (raw, name, label) => {
       requireValue(raw, name, opts.required, label);
       return splitLines(raw, opts.commas ?? false);
+    });
+  },
+  /**
+   * Rule lines of the one rule language (shared/rules), one a line: a list whose every line is
+   * checked for the form of a rule of `kinds` as it is read (metric names are checked where the
+   * metrics are known), so modelship.yml and `with:` refuse a value that is not a rule at once.
+   */
+  rules(opts: Opts & { readonly kinds: readonly RuleKind[] }): InputDecl<Lines> {
+    const example = opts.example ?? (opts.kinds.includes('threshold') ? "['accuracy >= 0.9']" : "['accuracy: 1pp']");
+    return decl({ ...opts, example }, 'list', (raw, name, label) => {
+      requireValue(raw, name, opts.required, label);
+      const lines = splitLines(raw, false);
+      lines.forEach((line, i) =>
+        parseRule(line, { syntaxOnly: true, kinds: opts.kinds }, `${labelOf(name, label)} line ${lineOf(lines, i)}`),
+      );
+      return lines;
+    });
+  },
+  /** A model name (a registry repository name component), checked by the one name grammar. */
+  name<const O extends Opts>(opts: O): InputDecl<Maybe<O, string>> {
+    return decl(opts, 'name', (raw, name, label) => {
+      requireValue(raw, name, opts.required, label);
+      const v = raw.trim();
+      if (v === '') return undefined as Maybe<O, string>;
+      return assertModelName(v, labelOf(name, label));
+    });
+  },
+  /** A size in bytes, written with a unit (512MiB, 10GiB, 4GB), within bounds. */
+  size<const O extends Opts & { readonly min?: string; readonly max?: string }>(opts: O): InputDecl<Maybe<O, number>> {
+    const min = opts.min !== undefined ? parseSize(opts.min) : undefined;
+    const max = opts.max !== undefined ? parseSize(opts.max) : undefined;
+    return decl(opts, 'size', (raw, name, label) => {
+      requireValue(raw, name, opts.required, label);
+      const v = raw.trim();
+      if (v === '') return undefined as Maybe<O, number>;
+      const bytes = parseSize(v);
+      const range =
+        opts.min !== undefined && opts.max !== undefined
+          ? ` from ${opts.min} to ${opts.max}`
+          : opts.min !== undefined
+            ? ` of at least ${opts.min}`
+            : opts.max !== undefined
+              ? ` of at most ${opts.max}`
+              : '';
+      if (bytes === undefined) {
+        throw new ConfigurationError(
+          `${labelOf(name, label)} must be a size such as 512MiB, 10GiB or 4GB; got '${v}'.`,
+          `Write a number and a unit (B, KiB, MiB, GiB, TiB or kB, MB, GB, TB), e.g. ${name}: ${opts.fallback ?? '10GiB'}${range ? `, a size${range}` : ''}.`,
+        );
+      }
+      if ((min !== undefined && bytes < min) || (max !== undefined && bytes > max)) {
+        throw new ConfigurationError(
+          `${labelOf(name, label)} is ${v} (${formatBytes(bytes)}), out of range.`,
+          `Set '${name}' to a size${range}.`,
+        );
+      }
+      return bytes;
     });
   },
   /** A duration such as 90s, 5m, 1h or 1h30m, in milliseconds, within bounds. */
@@ -233,12 +323,18 @@ export const input = {
   },
 };
 
-export function splitLines(raw: string, commas: boolean): string[] {
-  return raw
-    .split(/\r?\n/)
-    .flatMap((line) => (commas ? line.split(',') : [line]))
-    .map((l) => l.replace(/(^|\s)#.*$/, '').trim())
-    .filter((l) => l !== '');
+export function splitLines(raw: string, commas: boolean): Lines {
+  const values: string[] = [];
+  const numbers: number[] = [];
+  raw.split(/\r?\n/).forEach((line, n) => {
+    for (const part of commas ? line.split(',') : [line]) {
+      const v = part.replace(/(^|\s)#.*$/, '').trim();
+      if (v === '') continue;
+      values.push(v);
+      numbers.push(n + 1);
+    }
+  });
+  return withLineNumbers(values, numbers);
 }
 
 export type InputDecls = Record<string, InputDecl<unknown>>;

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { ConfigurationError } from '../util/index.ts';
 import type { InputDecls } from './inputs.ts';
+import { NAME_HINT, nameProblem, printable } from './names.ts';
 
 /** One section of modelship.yml, as a step declares it. */
 export interface SectionDecl {
@@ -78,7 +79,7 @@ export function sectionSchema(section: string, decl: SectionDecl): z.ZodType<Rec
           ctx.addIssue({
             code: 'custom',
             message: `${where} must be ${d.kind === 'list' ? 'a string, a list of strings or a mapping of key: value' : 'a string, a number or true/false'}`,
-            params: { hint: `Write e.g. ${key}: ${d.choices?.[0] ?? defaultExample(d.kind)}.` },
+            params: { hint: `Write e.g. ${key}: ${d.example ?? d.choices?.[0] ?? d.fallback ?? defaultExample(d.kind)}.` },
           });
           return;
         }
@@ -106,13 +107,16 @@ function defaultExample(kind: string): string {
       return '5m';
     case 'url':
       return 'http://host:9090';
+    case 'size':
+      return '10GiB';
+    case 'name':
+      return 'fashion';
+    case 'list':
+      return '[first, second]';
     default:
       return 'value';
   }
 }
-
-/** The grammar of model names (registry repositories): lower-case letters, digits, single . _ - between them. */
-export const MODEL_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
 /**
  * The whole file's schema, from the sections the steps declare, plus sections of commands that are
@@ -124,7 +128,20 @@ export function projectSchema(
 ): z.ZodType<ProjectConfig> {
   const shape: Record<string, z.ZodType> = {
     version: z.literal(1).optional(),
-    name: z.string().regex(MODEL_NAME, 'must be lower-case letters, digits and single . _ - between them (e.g. fashion)').optional(),
+    // The one name grammar (config/names.ts), as every name input checks it.
+    name: z
+      .unknown()
+      .superRefine((value, ctx) => {
+        const problem = typeof value === 'string' ? nameProblem(value) : 'it must be a string';
+        if (problem) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `key 'name': '${printable(String(value))}' is not a valid model name: ${problem}`,
+            params: { hint: NAME_HINT },
+          });
+        }
+      })
+      .optional(),
   };
   for (const [name, decl] of Object.entries(sections)) shape[name] = sectionSchema(name, decl).optional();
   for (const [name, schema] of Object.entries(other)) shape[name] = schema.optional();

@@ -2,30 +2,38 @@
  * Safe archive extraction (.zip with yauzl, .tar/.tar.gz/.tgz with tar).
  *
  * Every entry is checked before anything is written: no `../` segments, no absolute paths, no
- * links (symbolic or hard) whose target leaves the destination, no device files, and the archive
- * as a whole stays under an entry count and an expanded size. The destination is built in a
+ * symbolic links (setup-data reads regular files only, see util/fs.ts), no hard links whose
+ * target leaves the destination, no device files. The archive as a whole stays under an entry
+ * count, an expanded size and an expansion ratio (limits.ts), counted as it streams: a zip's
+ * central directory is checked before anything is inflated, a tar's stream is metered as it is
+ * decompressed, and the first limit crossed stops the work at once. The destination is built in a
  * temporary sibling and renamed into place, so a refused or broken archive leaves nothing behind.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readlink, realpath, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
-import { buildDirAtomic, ConfigurationError, formatBytes, isInside } from '../util/index.ts';
-
-/** Largest expanded size an archive may have (20 GiB). */
-export const MAX_ARCHIVE_BYTES = 20 * 2 ** 30;
-/** Most entries an archive may have. */
-export const MAX_ARCHIVE_ENTRIES = 1_000_000;
+import { buildDirAtomic, ConfigurationError, fileKind, formatBytes, isInside } from '../util/index.ts';
+import { DEFAULT_DATA_LIMITS, LIMIT_INPUTS, RATIO_GRACE_BYTES, suggestSize } from './limits.ts';
 
 export interface ExtractLimits {
+  /** Largest total expanded size, in bytes (input max-expanded-size). */
   readonly maxBytes: number;
+  /** Most entries (input max-entries). */
   readonly maxEntries: number;
+  /** Largest expanded size over archive size (input max-expansion-ratio). */
+  readonly maxRatio: number;
 }
 
-export const DEFAULT_LIMITS: ExtractLimits = { maxBytes: MAX_ARCHIVE_BYTES, maxEntries: MAX_ARCHIVE_ENTRIES };
+export const DEFAULT_LIMITS: ExtractLimits = {
+  maxBytes: DEFAULT_DATA_LIMITS.maxExpandedSize,
+  maxEntries: DEFAULT_DATA_LIMITS.maxEntries,
+  maxRatio: DEFAULT_DATA_LIMITS.maxExpansionRatio,
+};
 
 export type ArchiveKind = 'zip' | 'tar' | 'tar.gz';
 
@@ -59,71 +67,146 @@ export function checkEntryName(archive: string, name: string): string {
   return parts.filter((p) => p !== '' && p !== '.').join('/');
 }
 
-/** Checks a link target: relative to the link's folder (symlink) or to the root (hardlink), staying inside. */
-export function checkLinkTarget(archive: string, entry: string, target: string, hard: boolean): void {
+/** A hard link's target (relative to the archive root) must stay inside the archive. */
+export function checkLinkTarget(archive: string, entry: string, target: string): void {
   if (target.startsWith('/') || /^[a-zA-Z]:/.test(target) || target.startsWith('\\')) {
     throw refuse(archive, `has a link '${entry}' to an absolute path '${target}'`);
   }
-  const base = hard ? '' : path.posix.dirname(entry);
-  const resolved = path.posix.normalize(path.posix.join(base, target.replace(/\\/g, '/')));
+  const resolved = path.posix.normalize(target.replace(/\\/g, '/'));
   if (resolved === '..' || resolved.startsWith('../')) {
     throw refuse(archive, `has a link '${entry}' to '${target}', outside the archive`);
   }
 }
 
+/** A symbolic link in an archive: refused, as everywhere setup-data reads (util/fs.ts). */
+function symlinkRefused(archive: string, entry: string, target?: string): ConfigurationError {
+  return new ConfigurationError(
+    `archive '${path.basename(archive)}' has a symbolic link '${entry}'${target !== undefined ? ` (to '${target}')` : ''}; setup-data reads regular files only, never what a link points to; nothing was extracted.`,
+    'Repack the archive with the files themselves in place of links (tar --dereference, or zip without -y).',
+  );
+}
+
+/** Entries and bytes spent so far, against the limits. */
 interface Budget {
   entries: number;
   bytes: number;
+  /** The size the ratio allows (at least RATIO_GRACE_BYTES). */
+  readonly ratioBytes: number;
+  readonly archiveSize: number;
+}
+
+function budgetFor(archiveSize: number, limits: ExtractLimits): Budget {
+  return { entries: 0, bytes: 0, ratioBytes: Math.max(RATIO_GRACE_BYTES, limits.maxRatio * archiveSize), archiveSize };
+}
+
+function overLimit(archive: string, what: string, input: string, value: string): ConfigurationError {
+  return new ConfigurationError(
+    `archive '${path.basename(archive)}' ${what} (input '${input}'); it was refused as soon as it got there, and nothing was extracted.`,
+    `If the data set is really that large, raise ${input} (e.g. ${input}: ${value}); otherwise the archive is not what it claims to be (an archive bomb).`,
+  );
+}
+
+/** Checks the bytes counted so far (declared sizes, or bytes decompressed) against the size and ratio limits. */
+function checkBytes(archive: string, budget: Budget, limits: ExtractLimits, bytes: number): void {
+  if (bytes > limits.maxBytes) {
+    throw overLimit(
+      archive,
+      `expands to more than ${formatBytes(limits.maxBytes)}`,
+      LIMIT_INPUTS.maxExpandedSize,
+      suggestSize(limits.maxBytes * 2),
+    );
+  }
+  if (bytes > budget.ratioBytes) {
+    throw overLimit(
+      archive,
+      `expands past ${formatBytes(budget.ratioBytes)}, more than ${limits.maxRatio} times its own ${formatBytes(budget.archiveSize)}`,
+      LIMIT_INPUTS.maxExpansionRatio,
+      String(limits.maxRatio * 10),
+    );
+  }
+}
+
+function checkEntries(archive: string, limits: ExtractLimits, entries: number): void {
+  if (entries > limits.maxEntries) {
+    throw overLimit(
+      archive,
+      `has more than ${limits.maxEntries.toLocaleString('en-US')} entries`,
+      LIMIT_INPUTS.maxEntries,
+      String(Math.max(limits.maxEntries * 2, entries)),
+    );
+  }
 }
 
 function spend(archive: string, budget: Budget, limits: ExtractLimits, bytes: number): void {
   budget.entries += 1;
   budget.bytes += bytes;
-  if (budget.entries > limits.maxEntries) throw refuse(archive, `has more than ${limits.maxEntries.toLocaleString('en-US')} entries`);
-  if (budget.bytes > limits.maxBytes) throw refuse(archive, `expands to more than ${formatBytes(limits.maxBytes)}`);
+  checkEntries(archive, limits, budget.entries);
+  checkBytes(archive, budget, limits, budget.bytes);
 }
 
 /** Extracts `archive` into `dest` (replaced atomically), after checking every entry. */
 export async function extractArchive(archive: string, dest: string, limits: ExtractLimits = DEFAULT_LIMITS): Promise<void> {
   const kind = archiveKind(archive);
   if (!kind) throw new ConfigurationError(`'${archive}' is not a .zip, .tar, .tar.gz or .tgz archive.`);
+  const size = (await stat(archive)).size;
   await buildDirAtomic(dest, async (tmp) => {
-    if (kind === 'zip') await extractZip(archive, tmp, limits);
-    else await extractTar(archive, tmp, limits);
-    await checkLinksInside(archive, tmp);
+    if (kind === 'zip') await extractZip(archive, tmp, limits, size);
+    else await extractTar(archive, kind, tmp, limits, size);
+    await checkRegularInside(archive, tmp);
   });
 }
 
 // ---- tar ---------------------------------------------------------------------------------------
 
-const TAR_ALLOWED = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+const TAR_ALLOWED = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'Link']);
 
-async function scanTar(archive: string, limits: ExtractLimits): Promise<void> {
-  const budget: Budget = { entries: 0, bytes: 0 };
+/**
+ * Pass 1: every header, before anything is written. The decompressed stream is metered as it flows
+ * (so a gzip bomb of empty blocks stops too), and the declared entry sizes are summed; the first
+ * limit crossed destroys the stream.
+ */
+async function scanTar(archive: string, kind: ArchiveKind, limits: ExtractLimits, size: number): Promise<void> {
+  const budget = budgetFor(size, limits);
   let problem: ConfigurationError | undefined;
+  const input = createReadStream(archive);
+  const stop = (err: unknown): void => {
+    problem ??= err instanceof ConfigurationError ? err : brokenArchive(archive, err);
+    input.destroy(problem);
+  };
   const parser = new tar.Parser({
     strict: true,
     onReadEntry: (entry) => {
       try {
         if (problem === undefined) {
           const name = checkEntryName(archive, entry.path);
+          if (entry.type === 'SymbolicLink') throw symlinkRefused(archive, name, entry.linkpath ?? '');
           if (!TAR_ALLOWED.has(entry.type))
-            throw refuse(archive, `has a ${entry.type} entry '${entry.path}' (only files, folders and links are allowed)`);
-          if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
-            checkLinkTarget(archive, name, entry.linkpath ?? '', entry.type === 'Link');
-          }
+            throw refuse(archive, `has a ${entry.type} entry '${entry.path}' (only files, folders and hard links are allowed)`);
+          if (entry.type === 'Link') checkLinkTarget(archive, name, entry.linkpath ?? '');
           spend(archive, budget, limits, entry.type === 'Directory' ? 0 : entry.size);
         }
       } catch (err) {
-        problem = err instanceof ConfigurationError ? err : brokenArchive(archive, err);
-        input.destroy(problem);
+        stop(err);
       }
       entry.resume();
     },
   });
-  const input = createReadStream(archive);
+  let raw = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      raw += chunk.length;
+      try {
+        checkBytes(archive, budget, limits, raw);
+        cb(null, chunk);
+      } catch (err) {
+        stop(err);
+        cb(problem);
+      }
+    },
+  });
   try {
-    await pipeline(input, parser);
+    if (kind === 'tar.gz') await pipeline(input, createGunzip(), meter, parser);
+    else await pipeline(input, meter, parser);
   } catch (err) {
     throw problem ?? brokenArchive(archive, err);
   }
@@ -138,8 +221,8 @@ function brokenArchive(archive: string, err: unknown): ConfigurationError {
   );
 }
 
-async function extractTar(archive: string, dest: string, limits: ExtractLimits): Promise<void> {
-  await scanTar(archive, limits);
+async function extractTar(archive: string, kind: ArchiveKind, dest: string, limits: ExtractLimits, size: number): Promise<void> {
+  await scanTar(archive, kind, limits, size);
   try {
     await tar.x({
       file: archive,
@@ -179,18 +262,17 @@ async function openZip(archive: string): Promise<yauzl.ZipFile> {
   }
 }
 
-async function extractZip(archive: string, dest: string, limits: ExtractLimits): Promise<void> {
-  // Pass 1 reads only the central directory: names, kinds and declared sizes (yauzl checks the
-  // real sizes against these while inflating, so a lying header fails the extraction).
+async function extractZip(archive: string, dest: string, limits: ExtractLimits, size: number): Promise<void> {
+  // Pass 1 reads only the central directory: the entry count (from its end record, before any
+  // entry), names, kinds and declared sizes. yauzl checks the real sizes against these while
+  // inflating, so a header that lies fails the extraction; nothing is inflated until all fit.
   const scan = await openZip(archive);
-  if (scan.entryCount > limits.maxEntries) {
-    scan.close();
-    throw refuse(archive, `has more than ${limits.maxEntries.toLocaleString('en-US')} entries`);
-  }
-  const budget: Budget = { entries: 0, bytes: 0 };
   try {
+    checkEntries(archive, limits, scan.entryCount);
+    const budget = budgetFor(size, limits);
     for await (const entry of scan.eachEntry()) {
-      checkEntryName(archive, zipEntryName(entry));
+      const name = checkEntryName(archive, zipEntryName(entry));
+      if (isZipSymlink(entry)) throw symlinkRefused(archive, name);
       spend(archive, budget, limits, entry.uncompressedSize);
     }
   } catch (err) {
@@ -199,9 +281,7 @@ async function extractZip(archive: string, dest: string, limits: ExtractLimits):
   } finally {
     scan.close();
   }
-  // Pass 2 writes files and folders; links are made last, once every file is in place, so nothing
-  // is ever written through a link (a chain of links that each look inside can still lead out).
-  const links: { name: string; target: string; link: string }[] = [];
+  // Pass 2 writes files and folders, each created fresh ('wx': never through an existing entry).
   const zip = await openZip(archive);
   try {
     for await (const entry of zip.eachEntry()) {
@@ -213,25 +293,18 @@ async function extractZip(archive: string, dest: string, limits: ExtractLimits):
         await mkdir(target, { recursive: true });
         continue;
       }
+      if (isZipSymlink(entry)) throw symlinkRefused(archive, name);
       await mkdir(path.dirname(target), { recursive: true });
       const stream = await zip.openReadStreamPromise(entry);
-      if (isZipSymlink(entry)) {
-        const chunks: Buffer[] = [];
-        for await (const c of stream) chunks.push(c as Buffer);
-        const link = Buffer.concat(chunks).toString('utf8');
-        checkLinkTarget(archive, name, link, false);
-        links.push({ name, target, link });
-      } else {
-        let written = 0;
-        const guard = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            written += chunk.length;
-            if (written > entry.uncompressedSize) cb(refuse(archive, `has an entry '${name}' larger than its header says`));
-            else cb(null, chunk);
-          },
-        });
-        await pipeline(stream, guard, createWriteStream(target, { flags: 'wx' }));
-      }
+      let written = 0;
+      const guard = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          written += chunk.length;
+          if (written > entry.uncompressedSize) cb(refuse(archive, `has an entry '${name}' larger than its header says`));
+          else cb(null, chunk);
+        },
+      });
+      await pipeline(stream, guard, createWriteStream(target, { flags: 'wx' }));
     }
   } catch (err) {
     if (err instanceof ConfigurationError) throw err;
@@ -239,36 +312,18 @@ async function extractZip(archive: string, dest: string, limits: ExtractLimits):
   } finally {
     zip.close();
   }
-  for (const { name, target, link } of links) {
-    try {
-      await symlink(link, target);
-    } catch (err) {
-      throw refuse(archive, `has a link '${name}' that clashes with another entry (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
 }
 
 // ---- after extraction --------------------------------------------------------------------------
 
-/** Belt and braces: every link in the extracted tree must resolve inside it. */
-async function checkLinksInside(archive: string, root: string): Promise<void> {
-  const realRoot = await realpath(root);
+/** Belt and braces: the extracted tree holds regular files and folders only. */
+async function checkRegularInside(archive: string, root: string): Promise<void> {
   const walk = async (dir: string): Promise<void> => {
     for (const ent of await readdir(dir, { withFileTypes: true })) {
       const p = path.join(dir, ent.name);
-      if (ent.isSymbolicLink()) {
-        let real: string;
-        try {
-          real = await realpath(p);
-        } catch {
-          throw refuse(archive, `has a link '${path.relative(root, p)}' to '${await readlink(p)}', which does not resolve`);
-        }
-        if (!isInside(realRoot, real)) throw refuse(archive, `has a link '${path.relative(root, p)}' that leaves the destination`);
-      } else if (ent.isDirectory()) {
-        await walk(p);
-      } else if (!ent.isFile()) {
-        const st = await lstat(p);
-        throw refuse(archive, `has a special file '${path.relative(root, p)}' (mode ${st.mode.toString(8)})`);
+      if (ent.isDirectory()) await walk(p);
+      else if (!ent.isFile()) {
+        throw refuse(archive, `has '${path.relative(root, p)}', ${fileKind(await lstat(p))}, where only files and folders may be`);
       }
     }
   };

@@ -3,8 +3,7 @@
  * tests can count the files actually read (the fast path must not re-hash unchanged files).
  */
 import { createHash, hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import { ConfigurationError } from '../util/index.ts';
+import { ConfigurationError, openRegularFile } from '../util/index.ts';
 
 /** Bytes read per call: large reads keep the hash, not the syscalls, the bottleneck. */
 export const HASH_READ_SIZE = 4 << 20;
@@ -21,10 +20,11 @@ export interface Hasher {
 
 /**
  * Reads the file and feeds sha256: a file smaller than one block in one read and one-shot hash
- * (many small images), a larger one in HASH_READ_SIZE blocks through one reused buffer.
+ * (many small images), a larger one in HASH_READ_SIZE blocks through one reused buffer. The file
+ * is opened without following a link and must be a regular file (util/fs.ts).
  */
 export async function hashFile(file: string): Promise<FileDigest> {
-  const fh = await open(file, 'r');
+  const fh = await openRegularFile(file);
   try {
     const { size: statSize } = await fh.stat();
     if (statSize < HASH_READ_SIZE) {

@@ -8,10 +8,22 @@ import type * as Prepare from './prepare.ts';
 
 export { histogram, PIXEL_BINS, FEATURE_BINS } from './stats.ts';
 export type { DataCache, SetupDataDeps, SetupDataOptions, SetupDataResult } from './prepare.ts';
-export { loadManifest, readSplit, readTensor } from './load.ts';
-export type { LoadedDataset, SplitTensors, TensorArray } from './load.ts';
+export { loadManifest, openDataset, readSplit, RUN_SETUP_DATA_AGAIN, splitBytes, verifyDataset } from './load.ts';
+export type { LoadedDataset, OpenDatasetOptions, SplitTensors, TensorArray, VerifiedDataset } from './load.ts';
+export {
+  canonicalJson,
+  contentOrder,
+  datasetDigest,
+  digestHeader,
+  manifestDigestOf,
+  RECORD_BYTES,
+  sealManifest,
+  splitDigest,
+  writeRecords,
+} from './digest.ts';
+export { checkMemoryBudget, DEFAULT_DATA_LIMITS, LIMIT_INPUTS, RATIO_GRACE_BYTES, type DataLimits } from './limits.ts';
 export * from './manifest.ts';
-export { parseSplit, splitPoint, assignSplit } from './split.ts';
+export { parseSplit, splitPoint, splitPoints, assignSplit } from './split.ts';
 export type { Ratios } from './split.ts';
 export { hashFile, sha256Hasher, countingHasher, parseChecksum, HASH_READ_SIZE } from './hash.ts';
 export type { Hasher, FileDigest } from './hash.ts';

@@ -4,9 +4,13 @@
  * Everything downstream (train, evaluate-gate, register, monitor-check) reads this, and names the
  * data by `digest`. Tensors are raw little-endian arrays (`<split>.x.bin`, `<split>.y.bin`) so the
  * trainer loads them without decoding images again.
+ *
+ * Every digest here can be recomputed from the tensors (digest.ts), and every reader does so
+ * before it uses or records one (load.ts): a folder changed after setup-data wrote it is refused.
  */
 export const MANIFEST_FILE = 'manifest.json';
-export const DATASET_SCHEMA_VERSION = 1;
+/** 2: the manifest carries its own digest, and every reader verifies the folder against it (see digest.ts). */
+export const DATASET_SCHEMA_VERSION = 2;
 
 export type SplitName = 'train' | 'validation' | 'test';
 export const SPLITS: readonly SplitName[] = ['train', 'validation', 'test'];
@@ -100,4 +104,6 @@ export interface DatasetManifest {
   readonly statistics: DatasetStatistics;
   readonly createdAt: string;
   readonly tool: { readonly name: 'modelship'; readonly version: string };
+  /** sha256:<hex> of this manifest's canonical JSON without this field (see digest.ts). */
+  readonly manifestDigest: string;
 }

@@ -2,15 +2,16 @@
  * setup-data's core: resolve the source, hash it (through the state file), reuse an unchanged
  * output or a cached one, else read, split, and write the data set folder atomically.
  */
-import { createHash, hash } from 'node:crypto';
-import { cp, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { cp, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import pkg from '../../package.json' with { type: 'json' };
 import { buildDirAtomic, ConfigurationError, isInside, type Logger, writeJsonAtomic } from '../util/index.ts';
-import type { ExtractLimits } from './extract.ts';
+import { contentOrder, datasetDigest, digestHeader, RECORD_BYTES, sealManifest, splitDigest, writeRecords } from './digest.ts';
 import { parseChecksum, sha256Hasher, type Hasher } from './hash.ts';
-import { loadManifest } from './load.ts';
+import { DEFAULT_DATA_LIMITS, type DataLimits } from './limits.ts';
+import { loadManifest, verifyDataset } from './load.ts';
 import {
   DATASET_SCHEMA_VERSION,
   MANIFEST_FILE,
@@ -26,14 +27,18 @@ import {
 } from './manifest.ts';
 import { READERS, readerFor } from './readers/index.ts';
 import { resolveSource, type FetchLike } from './source.ts';
-import { assignSplit, parseSplit, splitPoint, type Ratios } from './split.ts';
-import { STATE_FILE, StatCache, readState, writeState } from './state.ts';
+import { assignSplit, parseSplit, splitPoints, type Ratios } from './split.ts';
+import { outputsUnchanged, STATE_FILE, StatCache, statOutputs, readState, writeState, type DataState } from './state.ts';
 import { classDistribution, featureStatistics, imageStatistics } from './stats.ts';
 import { listTree } from './tree.ts';
 import { GIVEN_TEST, GIVEN_VALIDATION, type ReadResult, type SourceFile, type SourceTree } from './types.ts';
+import { Undo } from './undo.ts';
 
 /** Bumped when the prepared output changes for the same source and options. */
-const PREPARE_VERSION = 1;
+const PREPARE_VERSION = 2;
+
+/** The files of a prepared data set folder (besides the state file). */
+export const OUTPUT_FILES: readonly string[] = [MANIFEST_FILE, ...SPLITS.flatMap((s) => [`${s}.x.bin`, `${s}.y.bin`])];
 
 /** Where prepared data comes back from between jobs (the Actions cache, behind this interface). */
 export interface DataCache {
@@ -57,6 +62,8 @@ export interface SetupDataOptions {
   readonly cache: boolean;
   readonly outputDir: string;
   readonly cwd: string;
+  /** Download, archive and memory bounds (limits.ts); each defaults to DEFAULT_DATA_LIMITS. */
+  readonly limits?: Partial<DataLimits>;
 }
 
 export interface SetupDataDeps {
@@ -65,7 +72,6 @@ export interface SetupDataDeps {
   readonly hasher?: Hasher;
   readonly cache?: DataCache | undefined;
   readonly fetch?: FetchLike;
-  readonly limits?: ExtractLimits;
 }
 
 export interface SetupDataResult {
@@ -120,19 +126,31 @@ export async function setupData(opts: SetupDataOptions, deps: SetupDataDeps): Pr
     );
   }
   const outDir = path.resolve(opts.cwd, opts.outputDir);
-  // One run at a time per output folder (two jobs on one machine, or the CLI beside an action).
-  await mkdir(path.dirname(outDir), { recursive: true });
-  const release = await lockfile.lock(outDir, {
-    realpath: false,
-    lockfilePath: `${outDir}.lock`,
-    stale: 30_000,
-    retries: { retries: 600, minTimeout: 200, maxTimeout: 1000 },
-  });
+  const limits: DataLimits = { ...DEFAULT_DATA_LIMITS, ...definedOnly(opts.limits ?? {}) };
+  // Everything this attempt writes outside the output folder; a failure removes it all.
+  const undo = new Undo();
   try {
-    return await prepareLocked(opts, deps, { source: opts.source, outDir, ratios, seed, imageSize, checksum });
-  } finally {
-    await release().catch(() => undefined);
+    // One run at a time per output folder (two jobs on one machine, or the CLI beside an action).
+    await undo.mkdir(path.dirname(outDir));
+    const release = await lockfile.lock(outDir, {
+      realpath: false,
+      lockfilePath: `${outDir}.lock`,
+      stale: 30_000,
+      retries: { retries: 600, minTimeout: 200, maxTimeout: 1000 },
+    });
+    try {
+      return await prepareLocked(opts, deps, { source: opts.source, outDir, ratios, seed, imageSize, checksum, limits, undo });
+    } finally {
+      await release().catch(() => undefined);
+    }
+  } catch (err) {
+    await undo.rollback();
+    throw err;
   }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 interface Parsed {
@@ -142,11 +160,13 @@ interface Parsed {
   readonly seed: number;
   readonly imageSize: [number, number] | undefined;
   readonly checksum: string | undefined;
+  readonly limits: DataLimits;
+  readonly undo: Undo;
 }
 
 async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed: Parsed): Promise<SetupDataResult> {
   const log = deps.log;
-  const { source, outDir, ratios, seed, imageSize, checksum } = parsed;
+  const { source, outDir, ratios, seed, imageSize, checksum, limits, undo } = parsed;
   // Downloads (by URL) and extractions (by archive sha256), shared by outputs in the same folder.
   const workDir = path.join(path.dirname(outDir), '.modelship-work');
   const stats = new StatCache(deps.hasher ?? sha256Hasher, await readState(outDir));
@@ -158,8 +178,9 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
     workDir,
     stats,
     log,
+    limits,
+    undo,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
-    ...(deps.limits ? { limits: deps.limits } : {}),
   });
   const root = resolved.isFile ? path.dirname(resolved.root) : resolved.root;
   if (
@@ -175,7 +196,7 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
       'Write the prepared data outside the source folder (the default .modelship/data is fine).',
     );
   }
-  const listing = resolved.isFile ? { files: [path.basename(resolved.root)], dirs: [] } : await listTree(root);
+  const listing = resolved.isFile ? { files: [path.basename(resolved.root)], dirs: [] } : await listTree(root, resolved.uri);
   const digests = await log.group(`Hashing ${listing.files.length} source file(s)`, async () => {
     const d = await stats.digestAll(listing.files.map((f) => path.join(root, f)));
     log.info(`${stats.hashed} hashed, ${stats.reused} unchanged since the last run (size and mtime).`);
@@ -194,14 +215,15 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
   // 1. Unchanged since the last run: the output folder is still the one built from these bytes.
   const previous = await readState(outDir);
   if (previous.key === key) {
-    const ok = await validOutput(outDir, previous.digest);
+    const ok = await reusableOutput(outDir, previous, log);
     if (ok) {
-      if (stats.hashed > 0) await writeState(outDir, stats.toState(key, ok.digest));
-      log.info(`Source unchanged since the last run: reusing ${outDir} (${ok.digest}).`);
+      if (stats.hashed > 0 || !ok.fast)
+        await writeState(outDir, stats.toState(key, ok.manifest.digest, await statOutputs(outDir, OUTPUT_FILES)));
+      log.info(`Source unchanged since the last run: reusing ${outDir} (${ok.manifest.digest}).`);
       return {
         datasetDir: outDir,
         manifestPath: path.join(outDir, MANIFEST_FILE),
-        manifest: ok,
+        manifest: ok.manifest,
         cacheHit: true,
         origin: 'unchanged',
         ...base,
@@ -217,7 +239,7 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
     if (restored) {
       await buildDirAtomic(outDir, async (tmp) => {
         for (const name of await readdir(stage)) await rename(path.join(stage, name), path.join(tmp, name));
-        await writeState(tmp, stats.toState(key, restored.digest));
+        await writeState(tmp, stats.toState(key, restored.digest, await statOutputs(tmp, OUTPUT_FILES)));
       });
       await rm(stage, { recursive: true, force: true });
       log.info(`Restored the prepared data from the Actions cache (${restored.digest}).`);
@@ -244,7 +266,12 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
   if (opts.labelColumn && format !== 'csv') log.warning(`label-column is ignored: '${resolved.uri}' is read as ${format}, not csv.`);
   const reader = readerFor(format);
   const read = await log.group(`Reading ${format} from ${resolved.uri}`, () =>
-    reader.read(tree, { log, ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(imageSize ? { imageSize } : {}) }),
+    reader.read(tree, {
+      log,
+      memoryBudget: limits.memoryBudget,
+      ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}),
+      ...(imageSize ? { imageSize } : {}),
+    }),
   );
   const now = (deps.now ?? (() => new Date()))();
   const manifest = await log.group('Splitting and writing the data set', () =>
@@ -255,7 +282,7 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
         source: { uri: resolved.uri, ...(resolved.sha256 ? { sha256: resolved.sha256 } : {}) },
         createdAt: now.toISOString(),
       });
-      await writeState(tmp, stats.toState(key, m.digest));
+      await writeState(tmp, stats.toState(key, m.digest, await statOutputs(tmp, OUTPUT_FILES)));
       return m;
     }),
   );
@@ -283,21 +310,39 @@ export function detectFormat(tree: SourceTree): DatasetFormat {
   );
 }
 
-const bytesOf = (dtype: TensorDtype): number => (dtype === 'uint8' ? 1 : 4);
-
-/** The manifest's view of a folder is whole: every tensor file there with the size its shape says. */
-export async function validOutput(dir: string, digest?: string): Promise<DatasetManifest | undefined> {
+/**
+ * The output folder of the last run, when it can be reused: its manifest's own digest checks out
+ * and names the digest the state recorded, and either every file is exactly as written (same size,
+ * mtime, ctime and inode: the fast path, nothing read) or the folder verifies in full. A folder
+ * changed since it was written and no longer valid is rebuilt, with a warning.
+ */
+async function reusableOutput(
+  dir: string,
+  state: DataState,
+  log: Logger,
+): Promise<{ manifest: DatasetManifest; fast: boolean } | undefined> {
+  let manifest: DatasetManifest;
   try {
-    const { manifest } = await loadManifest(dir);
-    if (digest !== undefined && manifest.digest !== digest) return undefined;
-    for (const s of SPLITS) {
-      for (const t of [manifest.splits[s].x, manifest.splits[s].y]) {
-        const st = await stat(path.join(dir, t.file));
-        if (st.size !== t.shape.reduce((a, b) => a * b, 1) * bytesOf(t.dtype)) return undefined;
-      }
-    }
-    return manifest;
-  } catch {
+    manifest = (await loadManifest(dir)).manifest;
+  } catch (err) {
+    log.warning(`The prepared data in ${dir} cannot be reused (${(err as Error).message}); preparing it again.`);
+    return undefined;
+  }
+  if (state.digest !== undefined && manifest.digest !== state.digest) return undefined;
+  if (await outputsUnchanged(dir, state.outputs, OUTPUT_FILES)) return { manifest, fast: true };
+  const verified = await validOutput(dir, state.digest, log);
+  return verified ? { manifest: verified, fast: false } : undefined;
+}
+
+/** The folder's manifest when the folder verifies in full against it (load.ts), else undefined. */
+export async function validOutput(dir: string, digest?: string, log?: Logger): Promise<DatasetManifest | undefined> {
+  try {
+    const ds = await loadManifest(dir);
+    if (digest !== undefined && ds.manifest.digest !== digest) return undefined;
+    await verifyDataset(ds);
+    return ds.manifest;
+  } catch (err) {
+    log?.warning(`The prepared data in ${dir} was changed after it was written (${(err as Error).message}); preparing it again.`);
     return undefined;
   }
 }
@@ -309,8 +354,12 @@ async function restoreFromCache(cache: DataCache, stage: string, key: string, lo
       log.info(`No Actions cache entry for ${key}.`);
       return undefined;
     }
+    // A cache entry is verified in full before it is used: what is restored is what its digests say.
     const m = await validOutput(stage);
-    if (!m) log.warning(`The Actions cache entry ${key} is incomplete; preparing the data again.`);
+    if (!m) {
+      log.warning(`The Actions cache entry ${key} does not verify against its manifest; preparing the data again.`);
+      await rm(stage, { recursive: true, force: true });
+    }
     return m;
   } catch (err) {
     log.warning(`Could not restore from the Actions cache (${(err as Error).message}); preparing the data again.`);
@@ -340,102 +389,100 @@ interface WriteMeta {
   readonly createdAt: string;
 }
 
-async function writeTensor(dir: string, file: string, data: Uint8Array, dtype: TensorDtype, shape: number[]): Promise<TensorFile> {
-  const fh = await open(path.join(dir, file), 'w');
+/** Bytes gathered per write when a split's tensor is written. */
+const WRITE_CHUNK_BYTES = 8 << 20;
+
+async function writeAll(fh: FileHandle, data: Uint8Array, h: Hash): Promise<void> {
+  h.update(data);
+  for (let done = 0; done < data.length;) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done);
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Writes the examples at `indices` of `src` (each `per` bytes) to a new file, gathered in chunks of
+ * at most `chunkBytes` (an example larger than that is written straight from `src`), hashing as it
+ * goes: the memory it takes is one chunk, whatever the split's size.
+ */
+export async function writeGathered(
+  file: string,
+  src: Uint8Array,
+  per: number,
+  indices: ArrayLike<number>,
+  chunkBytes = WRITE_CHUNK_BYTES,
+): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await open(file, 'wx');
   try {
-    await fh.writeFile(data);
+    if (per >= chunkBytes) {
+      for (let k = 0; k < indices.length; k++) await writeAll(fh, src.subarray(indices[k] * per, (indices[k] + 1) * per), h);
+    } else {
+      const perChunk = Math.floor(chunkBytes / Math.max(1, per));
+      const buf = new Uint8Array(Math.min(indices.length, perChunk) * per);
+      for (let k = 0; k < indices.length; k += perChunk) {
+        const m = Math.min(perChunk, indices.length - k);
+        for (let j = 0; j < m; j++) {
+          const i = indices[k + j];
+          buf.set(src.subarray(i * per, (i + 1) * per), j * per);
+        }
+        await writeAll(fh, buf.subarray(0, m * per), h);
+      }
+    }
   } finally {
     await fh.close();
   }
-  return { file, dtype, shape, sha256: createHash('sha256').update(data).digest('hex') };
+  return h.digest('hex');
 }
 
 function bytes(a: Uint8Array | Int32Array | Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-const RECORD = 36;
-
 /**
- * Indices of the records in byte order. The top bits of each record and its index are packed into
- * one 64-bit integer and sorted natively; runs whose top bits tie are then ordered by full compare.
+ * Example records, split, content order, tensors, statistics and the manifest, written into `dir`.
+ * Beyond the examples it was given, it holds about 60 bytes per example (records, order, split)
+ * and one write chunk: no split is copied whole.
  */
-export function contentOrder(records: Buffer, n: number): Int32Array {
-  const idxBits = BigInt(Math.max(1, 32 - Math.clz32(Math.max(1, n - 1))));
-  const mask = (1n << idxBits) - 1n;
-  const packed = new BigUint64Array(n);
-  for (let i = 0; i < n; i++) packed[i] = ((records.readBigUInt64BE(i * RECORD) >> idxBits) << idxBits) | BigInt(i);
-  packed.sort();
-  const order = new Int32Array(n);
-  for (let k = 0; k < n; k++) order[k] = Number(packed[k] & mask);
-  const view = (i: number): Buffer => records.subarray(i * RECORD, (i + 1) * RECORD);
-  for (let k = 0; k < n;) {
-    let end = k + 1;
-    while (end < n && packed[end] >> idxBits === packed[k] >> idxBits) end++;
-    if (end - k > 1) order.subarray(k, end).sort((a, b) => Buffer.compare(view(a), view(b)));
-    k = end;
-  }
-  return order;
-}
-
-/** Example digests, split, ordering, tensors, statistics and the manifest, written into `dir`. */
 export async function writeDataset(dir: string, r: ReadResult, meta: WriteMeta): Promise<DatasetManifest> {
   const n = r.count;
   const exampleSize = r.inputShape.reduce((a, b) => a * b, 1);
   const xBytes = bytes(r.x);
   const yBytes = bytes(r.y);
-  const eb = exampleSize * (r.x instanceof Uint8Array ? 1 : 4);
-  // A record per example: sha256 of its content (32 bytes) then its label (4 bytes, LE).
-  const records = Buffer.alloc(n * RECORD);
-  for (let i = 0; i < n; i++) {
-    records.set(hash('sha256', xBytes.subarray(i * eb, (i + 1) * eb), 'buffer'), i * RECORD);
-    records.set(yBytes.subarray(i * 4, i * 4 + 4), i * RECORD + 32);
-  }
+  const xDtype: TensorDtype = r.x instanceof Uint8Array ? 'uint8' : 'float32';
+  const eb = exampleSize * (xDtype === 'uint8' ? 1 : 4);
+  const records = Buffer.alloc(n * RECORD_BYTES);
+  writeRecords(xBytes, yBytes, n, eb, records);
   const carve = { validation: !(r.given?.includes(GIVEN_VALIDATION) ?? false), test: !(r.given?.includes(GIVEN_TEST) ?? false) };
+  const point = splitPoints(meta.seed);
   const splitOf = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    splitOf[i] = assignSplit(splitPoint(meta.seed, records.subarray(i * RECORD, i * RECORD + 32)), meta.ratios, r.given?.[i], carve);
+    splitOf[i] = assignSplit(point(records.subarray(i * RECORD_BYTES, i * RECORD_BYTES + 32)), meta.ratios, r.given?.[i], carve);
   }
   // Content order: the same data gives the same tensor files whatever the order of the source.
   const order = contentOrder(records, n);
-  const views = Array.from({ length: n }, (_, i) => records.subarray(i * RECORD, (i + 1) * RECORD));
+  const header = { task: r.task, classes: r.classes, inputShape: r.inputShape, ...(r.features ? { features: r.features } : {}) };
+  const digest = datasetDigest(digestHeader(header, xDtype), records, n, order);
 
   const classification = r.task === 'classification';
-  const header = JSON.stringify({
-    kind: 'modelship.dataset',
-    task: r.task,
-    classes: r.classes,
-    inputShape: r.inputShape,
-    features: r.features ?? null,
-    dtype: r.x instanceof Uint8Array ? 'uint8' : 'float32',
-  });
-  const all = createHash('sha256').update(header);
-  for (const i of order) all.update(views[i]);
-  const digest = `sha256:${all.digest('hex')}`;
-
-  const xDtype: TensorDtype = r.x instanceof Uint8Array ? 'uint8' : 'float32';
   const yDtype: TensorDtype = classification ? 'int32' : 'float32';
   const splits = {} as Record<SplitName, SplitRecord>;
   const indices = {} as Record<SplitName, Int32Array>;
   for (const [s, name] of SPLITS.entries()) {
     const idx = order.filter((i) => splitOf[i] === s);
     indices[name] = idx;
-    const xs = new Uint8Array(idx.length * eb);
-    const ys = new Uint8Array(idx.length * 4);
-    const h = createHash('sha256');
     const classCounts = new Array<number>(r.classes.length).fill(0);
-    idx.forEach((i, k) => {
-      xs.set(xBytes.subarray(i * eb, (i + 1) * eb), k * eb);
-      ys.set(yBytes.subarray(i * 4, i * 4 + 4), k * 4);
-      h.update(views[i]);
-      if (classification) classCounts[r.y[i]]++;
-    });
+    if (classification) for (const i of idx) classCounts[r.y[i]]++;
+    const tensor = async (suffix: string, src: Uint8Array, per: number, dtype: TensorDtype, shape: number[]): Promise<TensorFile> => {
+      const file = `${name}.${suffix}.bin`;
+      return { file, dtype, shape, sha256: await writeGathered(path.join(dir, file), src, per, idx) };
+    };
     splits[name] = {
       count: idx.length,
-      digest: `sha256:${h.digest('hex')}`,
+      digest: splitDigest(records, idx),
       classCounts,
-      x: await writeTensor(dir, `${name}.x.bin`, xs, xDtype, [idx.length, ...r.inputShape]),
-      y: await writeTensor(dir, `${name}.y.bin`, ys, yDtype, [idx.length]),
+      x: await tensor('x', xBytes, eb, xDtype, [idx.length, ...r.inputShape]),
+      y: await tensor('y', yBytes, 4, yDtype, [idx.length]),
     };
   }
 
@@ -450,7 +497,7 @@ export async function writeDataset(dir: string, r: ReadResult, meta: WriteMeta):
       ? imageStatistics(r.x, exampleSize, r.inputShape[r.inputShape.length - 1], indices.train)
       : featureStatistics(r.x, r.features ?? [], indices.train)),
   };
-  const manifest: DatasetManifest = {
+  const manifest = sealManifest({
     schemaVersion: DATASET_SCHEMA_VERSION,
     kind: 'modelship.dataset',
     format: r.format,
@@ -473,7 +520,7 @@ export async function writeDataset(dir: string, r: ReadResult, meta: WriteMeta):
     statistics,
     createdAt: meta.createdAt,
     tool: { name: 'modelship', version: pkg.version },
-  };
+  });
   await writeJsonAtomic(path.join(dir, MANIFEST_FILE), manifest);
   return manifest;
 }

@@ -5,13 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ConfigurationError, formatBytes, type Logger, ModelshipError } from '../util/index.ts';
-import { archiveKind, extractArchive, MAX_ARCHIVE_BYTES, type ExtractLimits, DEFAULT_LIMITS } from './extract.ts';
+import { ConfigurationError, fileKind, formatBytes, type Logger, ModelshipError } from '../util/index.ts';
+import { archiveKind, extractArchive } from './extract.ts';
+import { DEFAULT_DATA_LIMITS, LIMIT_INPUTS, suggestSize, type DataLimits } from './limits.ts';
 import type { StatCache } from './state.ts';
+import type { Undo } from './undo.ts';
 
 export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
 
@@ -34,7 +36,9 @@ export interface ResolveOptions {
   readonly stats: StatCache;
   readonly log: Logger;
   readonly fetch?: FetchLike;
-  readonly limits?: ExtractLimits;
+  readonly limits?: DataLimits;
+  /** Records what this attempt writes, so a failure removes it. */
+  readonly undo: Undo;
 }
 
 /** Strips credentials, query and fragment from a URL for logs and the manifest. */
@@ -64,13 +68,22 @@ export async function resolveSource(opts: ResolveOptions): Promise<ResolvedSourc
     file = d.file;
     sha = d.sha256;
   } else {
-    const abs = path.resolve(opts.cwd, source);
+    let abs = path.resolve(opts.cwd, source);
     let st;
     try {
-      st = await stat(abs);
+      // The path named as source may itself be a link (to a data folder elsewhere: the user chose
+      // it); everything read inside it must be a regular file (util/fs.ts).
+      if ((await lstat(abs)).isSymbolicLink()) abs = await realpath(abs);
+      st = await lstat(abs);
     } catch {
       throw new ConfigurationError(
         `input 'source': '${source}' does not exist.`,
+        'Set source to a folder, a file, an archive (.zip, .tar.gz) or an https:// URL.',
+      );
+    }
+    if (!st.isDirectory() && !st.isFile()) {
+      throw new ConfigurationError(
+        `input 'source': '${source}' is ${fileKind(st)}; setup-data reads regular files and folders only.`,
         'Set source to a folder, a file, an archive (.zip, .tar.gz) or an https:// URL.',
       );
     }
@@ -90,7 +103,12 @@ export async function resolveSource(opts: ResolveOptions): Promise<ResolvedSourc
   if (!archiveKind(file)) return { uri, root: file, isFile: true, ...(sha ? { sha256: sha } : {}) };
   const dest = path.join(opts.workDir, 'extracted', sha);
   if (!(await isDir(dest))) {
-    await opts.log.group(`Extracting ${path.basename(file)}`, () => extractArchive(file, dest, opts.limits ?? DEFAULT_LIMITS));
+    const limits = opts.limits ?? DEFAULT_DATA_LIMITS;
+    await opts.undo.mkdir(path.dirname(dest));
+    await opts.log.group(`Extracting ${path.basename(file)}`, () =>
+      extractArchive(file, dest, { maxBytes: limits.maxExpandedSize, maxEntries: limits.maxEntries, maxRatio: limits.maxExpansionRatio }),
+    );
+    opts.undo.made(dest);
   } else {
     opts.log.info(`Reusing the extraction of ${path.basename(file)} (sha256 ${sha.slice(0, 12)}…)`);
   }
@@ -163,7 +181,13 @@ async function download(url: URL, opts: ResolveOptions): Promise<{ file: string;
       // not downloaded yet
     }
   }
-  await mkdir(dir, { recursive: true });
+  const max = (opts.limits ?? DEFAULT_DATA_LIMITS).maxDownloadSize;
+  const tooLarge = (): ConfigurationError =>
+    new ConfigurationError(
+      `input 'source': ${publicUrl} is larger than ${formatBytes(max)} (input '${LIMIT_INPUTS.maxDownloadSize}'); the download was stopped there and nothing was kept.`,
+      `If the data set is really that large, raise ${LIMIT_INPUTS.maxDownloadSize} (e.g. ${LIMIT_INPUTS.maxDownloadSize}: ${suggestSize(max * 2)}); otherwise check the URL.`,
+    );
+  await opts.undo.mkdir(dir);
   const tmp = `${file}.${process.pid}.partial`;
   const fetchImpl: FetchLike = opts.fetch ?? ((u, init) => fetch(u, init));
   const sha256 = await opts.log.group(`Downloading ${publicUrl}`, async () => {
@@ -194,18 +218,18 @@ async function download(url: URL, opts: ResolveOptions): Promise<{ file: string;
         'Check that the URL is right and public (or reachable from the runner).',
       );
     }
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > max) {
+      await res.body.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
     const hash = createHash('sha256');
     let bytes = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         bytes += chunk.length;
-        if (bytes > MAX_ARCHIVE_BYTES) {
-          cb(
-            new ConfigurationError(
-              `input 'source': ${publicUrl} is larger than ${formatBytes(MAX_ARCHIVE_BYTES)}.`,
-              'Use a smaller data set or split it.',
-            ),
-          );
+        if (bytes > max) {
+          cb(tooLarge());
           return;
         }
         hash.update(chunk);
@@ -231,6 +255,7 @@ async function download(url: URL, opts: ResolveOptions): Promise<{ file: string;
       throw err;
     }
     await rename(tmp, file);
+    opts.undo.made(file);
     opts.log.info(`Downloaded ${formatBytes(bytes)}, sha256 ${hex}`);
     return hex;
   });

@@ -33,9 +33,18 @@ export function parseSplit(raw: string, inputName = 'split'): Ratios {
 
 /** A number in [0, 1) from sha256(seed ‖ digest): the first 48 bits over 2^48. */
 export function splitPoint(seed: number, digest: Uint8Array): number {
+  return splitPoints(seed)(digest);
+}
+
+/** splitPoint for one seed, reusing one buffer: for every example of a data set. */
+export function splitPoints(seed: number): (digest: Uint8Array) => number {
   const prefix = Buffer.from(`modelship-split:${seed}:`);
-  const h = hash('sha256', Buffer.concat([prefix, digest]), 'buffer');
-  return h.readUIntBE(0, 6) / 2 ** 48;
+  const buf = Buffer.alloc(prefix.length + 32);
+  prefix.copy(buf);
+  return (digest) => {
+    const input = digest.length === 32 ? (buf.set(digest, prefix.length), buf) : Buffer.concat([prefix, digest]);
+    return hash('sha256', input, 'buffer').readUIntBE(0, 6) / 2 ** 48;
+  };
 }
 
 /**

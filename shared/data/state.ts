@@ -2,8 +2,12 @@
  * The re-run fast path, as DVC does it: a state file remembers each source file's size, mtime
  * (nanoseconds) and inode together with its sha256, so an unchanged file is recognised by one
  * `stat` instead of a full read. A file whose stat differs in any field is hashed again.
+ *
+ * It also remembers the output folder's own files as they were written (size, mtime, ctime and
+ * inode): an output whose files all still match is reused without reading it; one edited since
+ * (an edit in place changes ctime, which no user-space call can set back) is verified in full.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { lstat, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeJsonAtomic } from '../util/index.ts';
 import type { FileDigest, Hasher } from './hash.ts';
@@ -27,6 +31,53 @@ export interface DataState {
   readonly digest?: string;
   /** Absolute path → what it looked like when hashed. */
   readonly files: Readonly<Record<string, StatEntry>>;
+  /** The output folder's files (relative) as setup-data wrote them. */
+  readonly outputs?: Readonly<Record<string, OutputStat>>;
+}
+
+/** What an output file looked like when written: any change to it changes one of these. */
+export interface OutputStat {
+  readonly size: number;
+  readonly mtimeNs: string;
+  readonly ctimeNs: string;
+  readonly ino: string;
+}
+
+/** The stat of each of `files` inside `dir`. */
+export async function statOutputs(dir: string, files: readonly string[]): Promise<Record<string, OutputStat>> {
+  const out: Record<string, OutputStat> = {};
+  for (const f of files) {
+    const st = await lstat(path.join(dir, f), { bigint: true });
+    out[f] = { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), ino: st.ino.toString() };
+  }
+  return out;
+}
+
+/** True when every recorded output file is still exactly as it was written (a regular file, same stat). */
+export async function outputsUnchanged(
+  dir: string,
+  recorded: Readonly<Record<string, OutputStat>> | undefined,
+  files: readonly string[],
+): Promise<boolean> {
+  if (!recorded) return false;
+  try {
+    for (const f of files) {
+      const st = await lstat(path.join(dir, f), { bigint: true });
+      const r = recorded[f];
+      if (
+        !r ||
+        !st.isFile() ||
+        Number(st.size) !== r.size ||
+        st.mtimeNs.toString() !== r.mtimeNs ||
+        st.ctimeNs.toString() !== r.ctimeNs ||
+        st.ino.toString() !== r.ino
+      )
+        return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const emptyState = (): DataState => ({ version: STATE_VERSION, files: {} });
@@ -108,7 +159,13 @@ export class StatCache {
     return this.hashed === 0;
   }
 
-  toState(key: string | undefined, digest: string | undefined): DataState {
-    return { version: STATE_VERSION, ...(key ? { key } : {}), ...(digest ? { digest } : {}), files: { ...this.#next } };
+  toState(key: string | undefined, digest: string | undefined, outputs?: Readonly<Record<string, OutputStat>>): DataState {
+    return {
+      version: STATE_VERSION,
+      ...(key ? { key } : {}),
+      ...(digest ? { digest } : {}),
+      files: { ...this.#next },
+      ...(outputs ? { outputs } : {}),
+    };
   }
 }

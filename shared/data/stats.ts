@@ -57,11 +57,16 @@ export function imageStatistics(
 
 /** Equal-width histogram of `values` between lo and hi (the last bin includes hi). */
 export function histogram(values: ArrayLike<number>, lo: number, hi: number, bins: number): Histogram {
+  return histogramOf(values.length, (i) => values[i], lo, hi, bins);
+}
+
+/** Equal-width histogram of n values read through `at` (the last bin includes hi). */
+function histogramOf(n: number, at: (i: number) => number, lo: number, hi: number, bins: number): Histogram {
   const top = hi > lo ? hi : lo + 1;
   const width = (top - lo) / bins;
   const counts = new Array<number>(bins).fill(0);
-  for (let i = 0; i < values.length; i++) {
-    const b = Math.min(bins - 1, Math.max(0, Math.floor((values[i] - lo) / width)));
+  for (let i = 0; i < n; i++) {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor((at(i) - lo) / width)));
     counts[b]++;
   }
   return { edges: Array.from({ length: bins + 1 }, (_, i) => round(lo + i * width)), counts };
@@ -76,7 +81,6 @@ export function featureStatistics(
   const f = names.length;
   const n = indices.length;
   const features: FeatureStatistics[] = [];
-  const all = new Float64Array(n * f);
   let gSum = 0;
   let gSq = 0;
   let gMin = Infinity;
@@ -90,7 +94,6 @@ export function featureStatistics(
     for (let k = 0; k < n; k++) {
       const v = x[indices[k] * f + j];
       col[k] = v;
-      all[k * f + j] = v;
       sum += v;
       sq += v * v;
       if (v < min) min = v;
@@ -114,9 +117,10 @@ export function featureStatistics(
   const total = n * f;
   const mean = total ? gSum / total : 0;
   const std = total ? Math.sqrt(Math.max(0, gSq / total - mean * mean)) : 0;
+  // Every value of the train rows, read in place (no copy of the split: memory stays per feature).
   return {
     channels: [{ mean: round(mean), std: round(std) }],
-    histogram: histogram(all, total ? gMin : 0, total ? gMax : 1, FEATURE_BINS),
+    histogram: histogramOf(total, (i) => x[indices[Math.floor(i / f)] * f + (i % f)], total ? gMin : 0, total ? gMax : 1, FEATURE_BINS),
     features,
   };
 }

@@ -52,6 +52,12 @@ export interface ReadResult {
 
 export interface ReaderOptions {
   readonly labelColumn?: string;
+  /**
+   * Largest prepared size (x and labels) in bytes: a reader estimates it from headers before it
+   * decodes anything, refuses above it (limits.ts checkMemoryBudget), and then decodes into buffers
+   * of exactly that size.
+   */
+  readonly memoryBudget?: number;
   /** [width, height] to resize images to. */
   readonly imageSize?: readonly [number, number];
   readonly log: Logger;

@@ -7,12 +7,12 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadManifest, readSplit, type LoadedDataset, type SplitTensors } from '../data/index.ts';
+import { openDataset, type LoadedDataset, type SplitTensors } from '../data/index.ts';
 import { MODEL_METADATA_FILE, type ModelMetadata } from '../model/index.ts';
 import { formatReference, isNotFound, openRegistry, parseReference, type OpenOptions, type Registry } from '../registry/index.ts';
 import { renderGateMarkdown, REPORT_FILE, REPORT_MARKDOWN_FILE, type GateReport } from '../report/index.ts';
 import { parseRules, type Rule } from '../rules/index.ts';
-import { buildDirAtomic, ConfigurationError, errorMessage, type Logger, writeFileAtomic } from '../util/index.ts';
+import { buildDirAtomic, ConfigurationError, errorMessage, formatBytes, type Logger, writeFileAtomic } from '../util/index.ts';
 import { decideGate, type GateDecision } from './gate.ts';
 import { metricNames, scalarMetrics } from './metrics.ts';
 import { buildGateReport, type ModelIdentity } from './report.ts';
@@ -32,6 +32,8 @@ export interface EvaluateGateOptions {
   readonly maxRegression: readonly string[];
   readonly significance: number;
   readonly reportDir: string;
+  /** Largest size of the test split held in memory, in bytes (refused above it before reading). */
+  readonly memoryBudget?: number;
   /** The workflow run the report records (links, PR, commit); empty outside Actions. */
   readonly run?: NonNullable<GateReport['run']>;
   readonly log: Logger;
@@ -104,16 +106,26 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
   const score = opts.scoreModel ?? defaultScoreModel;
   const resolvePath = (p: string): string => path.resolve(opts.cwd, p);
 
-  const ds: LoadedDataset = await loadManifest(resolvePath(opts.dataset), 'dataset');
+  // The whole folder is verified against its manifest before anything is scored or recorded.
+  const verified = await log.group('Data set', async () => {
+    const v = await openDataset(resolvePath(opts.dataset), {
+      inputName: 'dataset',
+      load: ['test'],
+      ...(opts.memoryBudget !== undefined ? { memoryBudget: opts.memoryBudget } : {}),
+    });
+    log.info(`Verified ${v.manifest.digest} against its manifest: ${formatBytes(v.verified.bytes)} in ${v.verified.seconds.toFixed(2)} s.`);
+    return v;
+  });
+  const ds: LoadedDataset = { dir: verified.dir, manifestPath: verified.manifestPath, manifest: verified.manifest };
   const task = ds.manifest.task;
   const rules = parseGateRules(task, opts.thresholds, opts.maxRegression);
   if (rules.length === 0)
     log.warning('No thresholds and no max-regression rules: the gate passes on any scores. Add thresholds such as accuracy >= 0.9.');
   const k = ds.manifest.classes.length;
-  const test = await log.group('Test split', async () => {
-    const t = await readSplit(ds, 'test');
+  const test = await log.group('Test split', () => {
+    const t = verified.splits.test!;
     log.info(`${t.count} test examples (split ${ds.manifest.splits.test.digest}) of data set ${ds.manifest.digest}`);
-    return t;
+    return Promise.resolve(t);
   });
   if (test.count === 0) {
     throw new ConfigurationError(
@@ -281,7 +293,9 @@ async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Log
       identity: { name, label: path.basename(asPath), source: 'folder', digest: await modelFilesDigest(asPath) },
     };
   }
-  if (/[\\/]/.test(text) && !/^oci:\/\//i.test(text)) {
+  // A path (a '/' before any '@' selector) that is not a model folder; 'fashion@sha256:…/…' is a
+  // reference with a malformed digest, and parseReference says so.
+  if (/[\\/]/.test(text.split('@')[0]) && !/^oci:\/\//i.test(text)) {
     throw new ConfigurationError(
       `input 'baseline' '${text}' is neither a model folder (no ${MODEL_METADATA_FILE} there) nor a registry reference.`,
       'Pass a model folder, a registry reference such as production or fashion@production, or none.',

@@ -3,11 +3,9 @@
  * the model must have been trained on this data set (candidate) and never on this test split
  * (candidate and baseline). Everything below `scoreOutputs` works on plain arrays.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { LoadedDataset, SplitTensors, TensorArray } from '../data/index.ts';
 import { HISTORY_FILE, MODEL_JSON_FILE, MODEL_METADATA_FILE, type EpochRecord, type ModelMetadata } from '../model/index.ts';
-import { ConfigurationError, sha256, sha256File } from '../util/index.ts';
+import { ConfigurationError, folder, readTextInside, sha256, sha256Inside } from '../util/index.ts';
 import { classificationMetrics, correctness, regressionMetrics, weightedMetric, type Metrics } from './metrics.ts';
 import { pairedBootstrap, type BootstrapResult } from './significance.ts';
 
@@ -78,18 +76,22 @@ export function checkHeldOut(metadata: ModelMetadata, ds: LoadedDataset, role: '
 
 /** sha256 of a model folder's files (model.json, its weight files, modelship.json): the candidate's identity. */
 export async function modelFilesDigest(dir: string): Promise<string> {
+  // Through the safe reader: loadModel has refused links already, and a link here is refused too.
+  const f = folder(dir, 'model folder', dir);
   const names = [MODEL_JSON_FILE, MODEL_METADATA_FILE];
   try {
-    const json = JSON.parse(await readFile(path.join(dir, MODEL_JSON_FILE), 'utf8')) as { weightsManifest?: { paths?: string[] }[] };
+    const json = JSON.parse(await readTextInside(f, MODEL_JSON_FILE)) as { weightsManifest?: { paths?: string[] }[] };
     for (const g of json.weightsManifest ?? []) for (const p of g.paths ?? []) if (!names.includes(p)) names.push(p);
-  } catch {
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
     // loadModel has already refused broken folders; the digest then covers what exists.
   }
   const lines: string[] = [];
   for (const n of names.sort()) {
     try {
-      lines.push(`${(await sha256File(path.join(dir, n))).hex}  ${n}`);
-    } catch {
+      lines.push(`${(await sha256Inside(f, n)).hex}  ${n}`);
+    } catch (err) {
+      if (err instanceof ConfigurationError) throw err;
       // a missing optional file
     }
   }
@@ -99,9 +101,10 @@ export async function modelFilesDigest(dir: string): Promise<string> {
 /** history.json of a model folder, or undefined when it has none. */
 export async function readHistory(dir: string): Promise<EpochRecord[] | undefined> {
   try {
-    const h = JSON.parse(await readFile(path.join(dir, HISTORY_FILE), 'utf8')) as unknown;
+    const h = JSON.parse(await readTextInside(folder(dir, 'model folder', dir), HISTORY_FILE)) as unknown;
     return Array.isArray(h) ? (h as EpochRecord[]) : undefined;
-  } catch {
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
     return undefined;
   }
 }

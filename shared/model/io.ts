@@ -4,14 +4,25 @@
  *
  * Loading checks the folder before tfjs sees it: the topology must be a layers model made only of
  * built-in layer classes (nothing that can run code: no Lambda layers, no custom objects), every
- * weight path must stay inside the folder (no `../`, absolute paths or URLs), and the weight files
- * must hold exactly the bytes the manifest describes.
+ * weight path must stay inside the folder (no `../`, absolute paths or URLs), every file read must
+ * be a regular file inside it (no symbolic link, FIFO or device: the shared safe reader in
+ * util/fs.ts), and the weight files must hold exactly the bytes the manifest describes. The model
+ * server loads through here too.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { buildDirAtomic, ConfigurationError, isInside, writeFileAtomic } from '../util/index.ts';
+import {
+  buildDirAtomic,
+  ConfigurationError,
+  folder,
+  isInside,
+  readFileInside,
+  readTextInside,
+  writeFileAtomic,
+  type Folder,
+} from '../util/index.ts';
 import {
   HISTORY_FILE,
   MODEL_CARD_FILE,
@@ -144,15 +155,24 @@ function layerClasses(layer: unknown, out: string[] = []): string[] {
   return out;
 }
 
-/** Checks model.json and returns the weight bytes, in manifest order. Pure apart from reading files. */
-export async function readModelFiles(dir: string): Promise<ModelFiles> {
-  const jsonPath = path.join(dir, MODEL_JSON_FILE);
-  let text: string;
+/** Reads a file of a model folder through the safe reader; undefined when it is missing. */
+async function readOptional<T>(f: Folder, rel: string, read: (f: Folder, rel: string) => Promise<T>): Promise<T | undefined> {
   try {
-    text = await readFile(jsonPath, 'utf8');
-  } catch {
-    throw notModel(dir, `no ${MODEL_JSON_FILE}`);
+    return await read(f, rel);
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
+    return undefined;
   }
+}
+
+/**
+ * Checks model.json and returns the weight bytes, in manifest order. Pure apart from reading files.
+ * `what` names the folder in errors (a model folder, a checkpoint).
+ */
+export async function readModelFiles(dir: string, what = 'model folder'): Promise<ModelFiles> {
+  const f = folder(dir, what, dir);
+  const text = await readOptional(f, MODEL_JSON_FILE, readTextInside);
+  if (text === undefined) throw notModel(dir, `no ${MODEL_JSON_FILE}`);
   let json: tf.io.ModelJSON;
   try {
     json = JSON.parse(text) as tf.io.ModelJSON;
@@ -203,13 +223,8 @@ export async function readModelFiles(dir: string): Promise<ModelFiles> {
       }
       const file = path.resolve(dir, p);
       if (p.split(/[\\/]/).includes('..') || !isInside(dir, file)) throw badModel(dir, `weight path '${p}' leaves the model folder`);
-      let buf: Buffer;
-      try {
-        if (!(await stat(file)).isFile()) throw new Error('not a file');
-        buf = await readFile(file);
-      } catch {
-        throw badModel(dir, `weight file '${p}' is missing`);
-      }
+      const buf = await readOptional(f, p, readFileInside);
+      if (buf === undefined) throw badModel(dir, `weight file '${p}' is missing`);
       got += buf.byteLength;
       parts.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
     }
@@ -243,12 +258,8 @@ export async function modelFromFiles(files: ModelFiles): Promise<tfl.LayersModel
 
 /** Reads and checks `modelship.json`. */
 export async function readMetadata(dir: string): Promise<ModelMetadata> {
-  let text: string;
-  try {
-    text = await readFile(path.join(dir, MODEL_METADATA_FILE), 'utf8');
-  } catch {
-    throw notModel(dir, `no ${MODEL_METADATA_FILE}`);
-  }
+  const text = await readOptional(folder(dir, 'model folder', dir), MODEL_METADATA_FILE, readTextInside);
+  if (text === undefined) throw notModel(dir, `no ${MODEL_METADATA_FILE}`);
   let metadata: ModelMetadata;
   try {
     metadata = JSON.parse(text) as ModelMetadata;

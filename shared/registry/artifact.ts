@@ -6,11 +6,21 @@
  * and so the same digest, which is what makes registering twice idempotent. The version number is
  * therefore not in the manifest; it is the tag (and, in a local layout, an index annotation).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { loadManifest } from '../data/index.ts';
+import { openDataset } from '../data/index.ts';
 import { HISTORY_FILE, MODEL_CARD_FILE, MODEL_JSON_FILE, MODEL_METADATA_FILE } from '../model/index.ts';
-import { ConfigurationError, isInside, sha256, sha256File, type Provenance } from '../util/index.ts';
+import {
+  ConfigurationError,
+  folder,
+  isInside,
+  readTextInside,
+  sha256,
+  sha256Inside,
+  statInside,
+  type Folder,
+  type Provenance,
+} from '../util/index.ts';
 import { encodeManifest, OCI_MANIFEST, type BlobSource, type Descriptor, type StoredManifest } from './store.ts';
 import type { ModelConfig } from './types.ts';
 
@@ -51,23 +61,25 @@ function notModel(dir: string, why: string): ConfigurationError {
   );
 }
 
-async function readJson(file: string): Promise<unknown> {
-  return JSON.parse(await readFile(file, 'utf8')) as unknown;
+/** A JSON file of the model folder, through the safe reader (a link or special file is refused). */
+async function readJsonInside(f: Folder, rel: string): Promise<unknown> {
+  return JSON.parse(await readTextInside(f, rel)) as unknown;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
+/** True when `rel` is a regular file inside the folder; a link or special file there is refused. */
+async function exists(f: Folder, rel: string): Promise<boolean> {
+  return (await statInside(f, rel)) !== undefined;
 }
 
-/** Checks a folder is a tfjs layers model with modelship.json; returns the weight file names in manifest order. */
+/**
+ * Checks a folder is a tfjs layers model with modelship.json; returns the weight file names in
+ * manifest order. Every file is read through the safe reader (util/fs.ts): a link in the folder,
+ * or a FIFO or device, is refused, so nothing outside the folder is ever uploaded.
+ */
 export async function inspectModelDir(dir: string): Promise<{ weightFiles: string[]; metadata: Record<string, unknown> }> {
   try {
     if (!(await stat(dir)).isDirectory()) throw notModel(dir, 'it is not a folder');
@@ -75,10 +87,12 @@ export async function inspectModelDir(dir: string): Promise<{ weightFiles: strin
     if (err instanceof ConfigurationError) throw err;
     throw notModel(dir, 'it does not exist');
   }
+  const f = folder(dir, 'model folder', dir);
   let modelJson: unknown;
   try {
-    modelJson = await readJson(path.join(dir, MODEL_JSON_FILE));
+    modelJson = await readJsonInside(f, MODEL_JSON_FILE);
   } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw notModel(dir, code === 'ENOENT' ? `no ${MODEL_JSON_FILE}` : `${MODEL_JSON_FILE} is not valid JSON`);
   }
@@ -95,14 +109,15 @@ export async function inspectModelDir(dir: string): Promise<{ weightFiles: strin
       if (typeof p !== 'string' || !isSafeRelative(p)) {
         throw notModel(dir, `weight path ${JSON.stringify(p)} in ${MODEL_JSON_FILE} leaves the folder`);
       }
-      if (!(await exists(path.join(dir, p)))) throw notModel(dir, `weight file '${p}' named in ${MODEL_JSON_FILE} is missing`);
+      if (!(await exists(f, p))) throw notModel(dir, `weight file '${p}' named in ${MODEL_JSON_FILE} is missing`);
       if (!weightFiles.includes(p)) weightFiles.push(p);
     }
   }
   let metadata: unknown;
   try {
-    metadata = await readJson(path.join(dir, MODEL_METADATA_FILE));
+    metadata = await readJsonInside(f, MODEL_METADATA_FILE);
   } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw notModel(dir, code === 'ENOENT' ? `no ${MODEL_METADATA_FILE}` : `${MODEL_METADATA_FILE} is not valid JSON`);
   }
@@ -223,9 +238,20 @@ export function buildConfig(args: {
   });
 }
 
-async function fileBlob(file: string, label: string, mediaType: string, title: string): Promise<{ blob: BlobSource; desc: Descriptor }> {
-  const { hex, size } = await sha256File(file);
+/**
+ * A layer from a file inside `f`, hashed through the safe reader. The upload reads the file again
+ * and checks it against this digest, so what is stored is what was hashed here.
+ */
+async function fileBlob(
+  f: Folder,
+  rel: string,
+  label: string,
+  mediaType: string,
+  title: string,
+): Promise<{ blob: BlobSource; desc: Descriptor }> {
+  const { hex, size } = await sha256Inside(f, rel);
   const digest = `sha256:${hex}`;
+  const file = path.join(f.root, rel);
   return { blob: { digest, size, label, file }, desc: { mediaType, digest, size, annotations: { [ANNOTATION.title]: title } } };
 }
 
@@ -239,8 +265,10 @@ export async function buildArtifact(
   let report: unknown;
   if (opts.report !== undefined) {
     try {
-      report = await readJson(path.resolve(opts.report));
+      const file = path.resolve(opts.report);
+      report = await readJsonInside(folder(path.dirname(file), "input 'report' folder", path.dirname(opts.report)), path.basename(file));
     } catch (err) {
+      if (err instanceof ConfigurationError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       throw new ConfigurationError(
         `report '${opts.report}' ${code === 'ENOENT' ? 'does not exist' : 'is not valid JSON'}.`,
@@ -250,7 +278,8 @@ export async function buildArtifact(
   }
   let dataset: Parameters<typeof buildConfig>[0]['dataset'];
   if (opts.dataset !== undefined) {
-    const ds = await loadManifest(opts.dataset, 'dataset');
+    // Verified against its manifest (data/load.ts): the lineage recorded is that of the files there.
+    const ds = await openDataset(opts.dataset, { inputName: 'dataset' });
     const splits: Record<string, string> = {};
     for (const [k, v] of Object.entries(ds.manifest.splits)) splits[k] = v.digest;
     dataset = {
@@ -268,15 +297,19 @@ export async function buildArtifact(
     now: opts.now,
   });
 
+  const f = folder(dir, 'model folder', modelDir);
   const layers: { blob: BlobSource; desc: Descriptor }[] = [];
-  layers.push(await fileBlob(path.join(dir, MODEL_JSON_FILE), MODEL_JSON_FILE, LAYER_MEDIA_TYPES.modelJson, MODEL_JSON_FILE));
-  for (const w of weightFiles) layers.push(await fileBlob(path.join(dir, w), w, LAYER_MEDIA_TYPES.weights, w));
-  layers.push(await fileBlob(path.join(dir, MODEL_METADATA_FILE), MODEL_METADATA_FILE, LAYER_MEDIA_TYPES.metadata, MODEL_METADATA_FILE));
-  if (await exists(path.join(dir, HISTORY_FILE)))
-    layers.push(await fileBlob(path.join(dir, HISTORY_FILE), HISTORY_FILE, LAYER_MEDIA_TYPES.history, HISTORY_FILE));
-  if (await exists(path.join(dir, MODEL_CARD_FILE)))
-    layers.push(await fileBlob(path.join(dir, MODEL_CARD_FILE), MODEL_CARD_FILE, LAYER_MEDIA_TYPES.card, MODEL_CARD_FILE));
-  if (opts.report !== undefined) layers.push(await fileBlob(path.resolve(opts.report), REPORT_FILE, LAYER_MEDIA_TYPES.report, REPORT_FILE));
+  layers.push(await fileBlob(f, MODEL_JSON_FILE, MODEL_JSON_FILE, LAYER_MEDIA_TYPES.modelJson, MODEL_JSON_FILE));
+  for (const w of weightFiles) layers.push(await fileBlob(f, w, w, LAYER_MEDIA_TYPES.weights, w));
+  layers.push(await fileBlob(f, MODEL_METADATA_FILE, MODEL_METADATA_FILE, LAYER_MEDIA_TYPES.metadata, MODEL_METADATA_FILE));
+  if (await exists(f, HISTORY_FILE)) layers.push(await fileBlob(f, HISTORY_FILE, HISTORY_FILE, LAYER_MEDIA_TYPES.history, HISTORY_FILE));
+  if (await exists(f, MODEL_CARD_FILE))
+    layers.push(await fileBlob(f, MODEL_CARD_FILE, MODEL_CARD_FILE, LAYER_MEDIA_TYPES.card, MODEL_CARD_FILE));
+  if (opts.report !== undefined) {
+    const report = path.resolve(opts.report);
+    const rf = folder(path.dirname(report), "input 'report' folder", path.dirname(opts.report));
+    layers.push(await fileBlob(rf, path.basename(report), REPORT_FILE, LAYER_MEDIA_TYPES.report, REPORT_FILE));
+  }
 
   const configBytes = new TextEncoder().encode(JSON.stringify(config));
   const configBlob: BlobSource = { digest: `sha256:${sha256(configBytes)}`, size: configBytes.length, label: 'config', bytes: configBytes };

@@ -11,6 +11,13 @@
  *   after a settle delay; a lost race moves on to the next number. OCI registries have no
  *   compare-and-swap on tags, so the settle delay (several times the check→PUT time, at least
  *   half a second) is what makes a lost race visible to the loser.
+ * - Alias moves (moveTags): the same protocol on the alias history tag. Its digest is read, the
+ *   move planned, the digest checked again just before the history is PUT, then read back after
+ *   the settle delay; only a mover that still finds its own history there PUTs the alias tag. A
+ *   mover whose history was replaced by one that contains its move is done (superseded); one whose
+ *   move is not in the winner's history plans again on it. What can still race: two movers whose check→PUT
+ *   takes longer than the other's settle delay both believe they won, and the later history PUT
+ *   replaces the earlier (the README's registry decision says so).
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, openAsBlob } from 'node:fs';
@@ -31,6 +38,8 @@ import {
   type Descriptor,
   type OciStore,
   type StoredManifest,
+  type TagPlan,
+  type TagView,
 } from './store.ts';
 import type { OpenOptions } from './types.ts';
 
@@ -329,7 +338,7 @@ export class DistributionStore implements OciStore {
         },
       });
       try {
-        await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tap, createWriteStream(dest));
+        await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tap, createWriteStream(dest, { flags: 'wx' }));
       } catch (err) {
         await rm(dest, { force: true });
         throw new RetryableError(`download of ${label} broke off: ${networkCode(err) ?? (err as Error).message}`);
@@ -462,6 +471,39 @@ export class DistributionStore implements OciStore {
         );
       }
     });
+  }
+
+  async moveTags<T>(name: string, guard: string, plan: (tags: TagView) => Promise<TagPlan<T>>): Promise<T> {
+    const view: TagView = { tag: (t) => this.tagDigest(name, t), list: () => this.listTags(name) };
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const before = await this.tagDigest(name, guard);
+      const { put, result, applied } = await plan(view);
+      const mine = put.find((p) => p.tag === guard);
+      if (!mine) throw new Error(`a tag move of ${name} must rewrite its guard tag ${guard}`);
+      const started = Date.now();
+      // Checked again just before the PUT: a move that landed meanwhile means planning again.
+      if ((await this.tagDigest(name, guard)) !== before) {
+        this.log.debug(`${name}:${guard} moved while this move was planned; planning again`);
+        continue;
+      }
+      await this.putManifest(name, mine.manifest, guard);
+      const window = Date.now() - started;
+      await sleep(Math.max(500, 4 * window) + Math.random() * 100);
+      if ((await this.tagDigest(name, guard)) !== mine.manifest.digest) {
+        // Replaced: either by a move built on ours (ours is in, and superseded: the later move
+        // writes the other tags), or by one that started from the same state (ours is lost).
+        if (await applied?.(view)) return result;
+        this.log.info(`${name}:${guard} went to another move at the same time; planning again on top of it.`);
+        await sleep(Math.random() * 200);
+        continue;
+      }
+      for (const p of put) if (p !== mine) await this.putManifest(name, p.manifest, p.tag);
+      return result;
+    }
+    throw new ModelshipError(
+      `could not move the tags of ${name} on ${this.loc.host} after 30 attempts (${guard} kept changing).`,
+      'Too many alias moves at once; run again.',
+    );
   }
 
   async createVersion(name: string, m: StoredManifest): Promise<{ version: number; created: boolean }> {

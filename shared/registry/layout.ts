@@ -28,6 +28,8 @@ import {
   type Descriptor,
   type OciStore,
   type StoredManifest,
+  type TagPlan,
+  type TagView,
 } from './store.ts';
 
 interface LayoutIndex {
@@ -99,6 +101,8 @@ export class LayoutStore implements OciStore {
 
   private async ensureLayout(): Promise<void> {
     await mkdir(path.join(this.root, 'blobs', 'sha256'), { recursive: true });
+    // Blobs being written live here until whole; a failed or refused write removes its file.
+    await mkdir(path.join(this.root, '.partial'), { recursive: true });
     try {
       await stat(path.join(this.root, 'oci-layout'));
     } catch {
@@ -106,13 +110,14 @@ export class LayoutStore implements OciStore {
     }
   }
 
-  /** Runs a read-modify-write of index.json under the lock. */
   /**
    * Runs a read-modify-write of index.json under the lock. As a second guard (a holder stalled for
    * longer than the stale time loses its lock to another process), the index is re-read just
    * before the rename: if it changed since it was read, the update starts over.
    */
-  private async updateIndex<T>(fn: (idx: LayoutIndex) => { index?: LayoutIndex; result: T }): Promise<T> {
+  private async updateIndex<T>(
+    fn: (idx: LayoutIndex) => { index?: LayoutIndex; result: T } | Promise<{ index?: LayoutIndex; result: T }>,
+  ): Promise<T> {
     await this.ensureLayout();
     for (let attempt = 1; ; attempt++) {
       let compromised: Error | undefined;
@@ -127,7 +132,7 @@ export class LayoutStore implements OciStore {
       });
       try {
         const before = await this.readIndexText();
-        const { index, result } = fn(this.parseIndex(before));
+        const { index, result } = await fn(this.parseIndex(before));
         if (!index) return result;
         const unchanged = (await this.readIndexText()) === before;
         if (unchanged && !compromised) {
@@ -163,7 +168,6 @@ export class LayoutStore implements OciStore {
     // Partial blobs live outside blobs/sha256 (where every file must be a whole, named blob), so a
     // writer killed midway leaves at most a stray file in .partial/.
     const partial = path.join(this.root, '.partial');
-    await mkdir(partial, { recursive: true });
     const tmp = path.join(partial, `${blob.digest.slice('sha256:'.length)}.${process.pid}.${randomBytes(4).toString('hex')}`);
     try {
       if (blob.bytes) {
@@ -208,9 +212,9 @@ export class LayoutStore implements OciStore {
         hash.update(b);
         size += b.length;
       });
-      await pipeline(rs, createWriteStream(dest));
+      await pipeline(rs, createWriteStream(dest, { flags: 'wx' }));
     } catch (err) {
-      await rm(dest, { force: true });
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await rm(dest, { force: true });
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new ModelshipError(
           `blob ${desc.digest} (${label}) is missing from ${this.root}.`,
@@ -305,6 +309,22 @@ export class LayoutStore implements OciStore {
       const manifests = idx.manifests.filter((d) => d.annotations?.[REF_NAME] !== ref);
       manifests.push(LayoutStore.descriptor(m, ref));
       return { index: { ...idx, manifests }, result: undefined };
+    });
+  }
+
+  async moveTags<T>(name: string, _guard: string, plan: (tags: TagView) => Promise<TagPlan<T>>): Promise<T> {
+    // The whole read-plan-write under the one index lock; every tag moves in one rename.
+    return this.updateIndex(async (idx) => {
+      const tags = LayoutStore.tagsOf(idx, name);
+      const { put, result } = await plan({ tag: (t) => Promise.resolve(tags.get(t)), list: () => Promise.resolve([...tags.keys()]) });
+      if (put.length === 0) return { result };
+      for (const p of put) await this.writeManifestBlob(p.manifest);
+      const refs = new Set(put.map((p) => `${name}:${p.tag}`));
+      const manifests = [
+        ...idx.manifests.filter((d) => !refs.has(d.annotations?.[REF_NAME] ?? '')),
+        ...put.map((p) => LayoutStore.descriptor(p.manifest, `${name}:${p.tag}`)),
+      ];
+      return { index: { ...idx, manifests }, result };
     });
   }
 

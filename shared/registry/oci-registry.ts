@@ -4,10 +4,10 @@
  * lineage through the config's parent, pulls verified blob by blob into a temporary sibling.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { MODEL_METADATA_FILE } from '../model/index.ts';
-import { ConfigurationError, type Logger, ModelshipError, sha256, shortDigest } from '../util/index.ts';
+import { ConfigurationError, fileKind, type Logger, ModelshipError, sha256, shortDigest } from '../util/index.ts';
 import { ANNOTATION, buildArtifact, isSafeRelative, MODEL_ARTIFACT_TYPE, MODEL_CONFIG_MEDIA_TYPE } from './artifact.ts';
 import {
   assertAlias,
@@ -27,6 +27,7 @@ import {
   versionOfTag,
   type OciStore,
   type StoredManifest,
+  type TagView,
 } from './store.ts';
 import type {
   AliasMove,
@@ -70,6 +71,8 @@ export interface AliasRecord {
     readonly action: 'promote' | 'rollback';
     readonly from?: AliasTarget;
     readonly to: AliasTarget;
+    /** Tells this move apart from any other (a random hex string), so a mover can find it in a later history. */
+    readonly id?: string;
   }[];
 }
 
@@ -81,13 +84,17 @@ export function recordPromotion(
   current: AliasTarget | undefined,
   to: AliasTarget,
   at: string,
+  id?: string,
 ): AliasRecord {
   let stack = [...(prev?.stack ?? [])];
   // The tag is the truth: if the record missed a move, put the tag's actual target on the stack.
   if (current && (stack.length === 0 || stack[stack.length - 1].digest !== current.digest)) stack.push({ ...current, at });
   if (stack.length === 0 || stack[stack.length - 1].digest !== to.digest) stack.push({ ...to, at });
   if (stack.length > 100) stack = stack.slice(stack.length - 100);
-  const log = [...(prev?.log ?? []), { at, action: 'promote' as const, ...(current ? { from: current } : {}), to }].slice(-200);
+  const log = [
+    ...(prev?.log ?? []),
+    { at, action: 'promote' as const, ...(current ? { from: current } : {}), to, ...(id ? { id } : {}) },
+  ].slice(-200);
   return { kind: 'modelship.alias', name, alias, stack, log };
 }
 
@@ -96,6 +103,7 @@ export function planRollback(
   record: AliasRecord | undefined,
   current: AliasTarget,
   at: string,
+  id?: string,
 ): { to: AliasTarget; record: AliasRecord } | undefined {
   if (!record) return undefined;
   const stack = [...record.stack];
@@ -105,7 +113,11 @@ export function planRollback(
   const to = { version: top.version, digest: top.digest };
   return {
     to,
-    record: { ...record, stack, log: [...record.log, { at, action: 'rollback' as const, from: current, to }].slice(-200) },
+    record: {
+      ...record,
+      stack,
+      log: [...record.log, { at, action: 'rollback' as const, from: current, to, ...(id ? { id } : {}) }].slice(-200),
+    },
   };
 }
 
@@ -298,6 +310,12 @@ export class OciRegistry implements Registry {
             'Refusing to write outside the destination folder; the artifact was not made by modelship.',
           );
         }
+        if (files.includes(title)) {
+          throw new ModelshipError(
+            `${resolved.ref}: two layers are named '${title}'.`,
+            'Refusing to write one file over another; the artifact was not made by modelship.',
+          );
+        }
         const file = path.join(tmp, title);
         await mkdir(path.dirname(file), { recursive: true });
         await this.store.fetchBlob(resolved.name, layer, file, title);
@@ -306,7 +324,7 @@ export class OciRegistry implements Registry {
       }
       let old: string | undefined;
       try {
-        await stat(dest);
+        await lstat(dest);
         old = `${tmp}.old`;
         await rename(dest, old);
       } catch (err) {
@@ -344,10 +362,12 @@ export class OciRegistry implements Registry {
     });
   }
 
-  private async readRecord(name: string, alias: string): Promise<AliasRecord | undefined> {
-    const m = await this.store.getManifest(name, aliasRecordTag(alias));
-    if (!m) return undefined;
+  /** The alias record at a manifest digest (the history tag's), or undefined when there is none or it is unreadable. */
+  private async readRecordAt(name: string, alias: string, digest: string | undefined): Promise<AliasRecord | undefined> {
+    if (!digest) return undefined;
     try {
+      const m = await this.store.getManifest(name, digest);
+      if (!m) return undefined;
       const bytes = await this.store.readBlob(name, m.manifest.config, `alias record ${alias}`);
       const rec = JSON.parse(new TextDecoder().decode(bytes)) as AliasRecord;
       return rec.kind === 'modelship.alias' && Array.isArray(rec.stack) && Array.isArray(rec.log) ? rec : undefined;
@@ -357,14 +377,15 @@ export class OciRegistry implements Registry {
     }
   }
 
-  private async writeRecord(name: string, record: AliasRecord): Promise<void> {
+  /** Stores the record's blobs and returns its manifest (tagged by the caller's transaction). */
+  private async recordManifest(name: string, record: AliasRecord): Promise<StoredManifest> {
     const bytes = new TextEncoder().encode(JSON.stringify(record));
     const digest = `sha256:${sha256(bytes)}`;
     if (!(await this.store.hasBlob(name, digest)))
       await this.store.putBlob(name, { digest, size: bytes.length, label: `alias record ${record.alias}`, bytes });
     if (!(await this.store.hasBlob(name, EMPTY_DESC.digest)))
       await this.store.putBlob(name, { ...EMPTY_DESC, label: 'empty', bytes: EMPTY_BYTES });
-    const m = encodeManifest({
+    return encodeManifest({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       artifactType: ALIAS_ARTIFACT_TYPE,
@@ -372,52 +393,114 @@ export class OciRegistry implements Registry {
       layers: [EMPTY_DESC],
       annotations: { [ANNOTATION.title]: `${record.name}@${record.alias}` },
     });
-    await this.store.putManifest(name, m, aliasRecordTag(record.alias));
   }
 
-  private async currentTarget(name: string, alias: string): Promise<AliasTarget | undefined> {
-    const digest = await this.store.tagDigest(name, alias);
-    if (!digest) return undefined;
-    const version = await this.versionOf(name, digest);
-    return version === undefined ? undefined : { version, digest };
+  /** True when the alias history the tags now point at records the move `id`. */
+  private async hasMove(name: string, alias: string, tags: TagView, id: string): Promise<boolean> {
+    const rec = await this.readRecordAt(name, alias, await tags.tag(aliasRecordTag(alias)));
+    return rec?.log.some((e) => e.id === id) ?? false;
   }
 
+  /** The version tag of a digest in a transaction's view of the tags (newest first). */
+  private static async versionIn(tags: TagView, digest: string): Promise<number | undefined> {
+    const versions = (await tags.list())
+      .map(versionOfTag)
+      .filter((v): v is number => v !== undefined)
+      .sort((a, b) => b - a);
+    for (const v of versions) if ((await tags.tag(String(v))) === digest) return v;
+    return undefined;
+  }
+
+  /**
+   * Where the alias points as the transaction sees it: the last move its history records (the
+   * history is what every move rewrites under the transaction), else the tag. The tag lags its
+   * history only where an earlier move's tag write is in flight (remotely) or was lost; a tag moved
+   * outside modelship is reported.
+   */
+  private async currentIn(name: string, alias: string, tags: TagView, record: AliasRecord | undefined): Promise<AliasTarget | undefined> {
+    const digest = await tags.tag(alias);
+    const version = digest ? await OciRegistry.versionIn(tags, digest) : undefined;
+    const fromTag = digest && version !== undefined ? { version, digest } : undefined;
+    const last = record?.log[record.log.length - 1]?.to;
+    if (!last) return fromTag;
+    if (fromTag && fromTag.digest !== last.digest) {
+      this.log.warning(
+        `${name}@${alias} points at v${fromTag.version}, but its history's last move went to v${last.version}; moving on from the history's.`,
+      );
+    }
+    return { version: last.version, digest: last.digest };
+  }
+
+  /**
+   * Points an alias at a version: reading where it points, writing the tag and appending the
+   * history are one transaction (OciStore.moveTags), so concurrent moves form a chain (each move's
+   * `from` is the previous move's `to`) and the tag is the history's last `to`.
+   */
   async setAlias(name: string, alias: string, version: number): Promise<AliasMove> {
     assertName(name);
     assertAlias(alias);
+    // Versions never move: the target is resolved outside the transaction.
     const target = await this.resolve({ name, version });
     const m = await this.manifestOf(target);
-    const current = await this.currentTarget(name, alias);
     const to = { version: target.version, digest: target.digest };
-    if (current?.digest !== to.digest) await this.store.putManifest(name, m, alias);
-    const record = recordPromotion(await this.readRecord(name, alias), name, alias, current, to, new Date().toISOString());
-    await this.writeRecord(name, record);
-    this.log.debug(`${name}@${alias}: ${current ? `v${current.version}` : '(new)'} → v${to.version}`);
-    return { name, alias, ...(current ? { from: current } : {}), to, action: 'promote' };
+    const recordTag = aliasRecordTag(alias);
+    const move = await this.store.moveTags(name, recordTag, async (tags) => {
+      const prev = await this.readRecordAt(name, alias, await tags.tag(recordTag));
+      const current = await this.currentIn(name, alias, tags, prev);
+      const id = randomBytes(8).toString('hex');
+      const record = recordPromotion(prev, name, alias, current, to, new Date().toISOString(), id);
+      const put = [{ tag: recordTag, manifest: await this.recordManifest(name, record) }];
+      if ((await tags.tag(alias)) !== to.digest) put.push({ tag: alias, manifest: m });
+      const result: AliasMove = { name, alias, ...(current ? { from: current } : {}), to, action: 'promote' };
+      return { put, result, applied: (now) => this.hasMove(name, alias, now, id) };
+    });
+    this.log.debug(`${name}@${alias}: ${move.from ? `v${move.from.version}` : '(new)'} → v${to.version}`);
+    return move;
   }
 
+  /** Points an alias back at its previous target, as one transaction (see setAlias). */
   async rollback(name: string, alias: string): Promise<AliasMove> {
     assertName(name);
     assertAlias(alias);
-    const current = await this.currentTarget(name, alias);
-    if (!current) {
-      throw new ConfigurationError(
-        `${name}@${alias} does not exist in ${this.display}, so there is nothing to roll back.`,
-        `Promote a version first: modelship registry promote ${name}:<version> ${alias}`,
-      );
-    }
-    const plan = planRollback(await this.readRecord(name, alias), current, new Date().toISOString());
-    if (!plan) {
-      throw new ConfigurationError(
-        `${name}@${alias} (v${current.version}) has no earlier target to roll back to.`,
-        `Point it at a version explicitly: modelship registry promote ${name}:<version> ${alias}`,
-      );
-    }
-    const m = await this.manifestOf({ name, version: plan.to.version, digest: plan.to.digest, aliases: [], ref: '' });
-    await this.store.putManifest(name, m, alias);
-    await this.writeRecord(name, plan.record);
-    this.log.debug(`${name}@${alias}: rolled back v${current.version} → v${plan.to.version}`);
-    return { name, alias, from: current, to: plan.to, action: 'rollback' };
+    const recordTag = aliasRecordTag(alias);
+    const move = await this.store.moveTags(name, recordTag, async (tags) => {
+      const prev = await this.readRecordAt(name, alias, await tags.tag(recordTag));
+      const current = await this.currentIn(name, alias, tags, prev);
+      if (!current) {
+        throw new ConfigurationError(
+          `${name}@${alias} does not exist in ${this.display}, so there is nothing to roll back.`,
+          `Promote a version first: modelship registry promote ${name}:<version> ${alias}`,
+        );
+      }
+      const id = randomBytes(8).toString('hex');
+      const plan = planRollback(prev, current, new Date().toISOString(), id);
+      if (!plan) {
+        throw new ConfigurationError(
+          `${name}@${alias} (v${current.version}) has no earlier target to roll back to.`,
+          `Point it at a version explicitly: modelship registry promote ${name}:<version> ${alias}`,
+        );
+      }
+      const m = await this.manifestOf({ name, version: plan.to.version, digest: plan.to.digest, aliases: [], ref: '' });
+      const result: AliasMove = { name, alias, from: current, to: plan.to, action: 'rollback' };
+      return {
+        put: [
+          { tag: recordTag, manifest: await this.recordManifest(name, plan.record) },
+          { tag: alias, manifest: m },
+        ],
+        result,
+        applied: (now) => this.hasMove(name, alias, now, id),
+      };
+    });
+    this.log.debug(`${name}@${alias}: rolled back v${move.from!.version} → v${move.to.version}`);
+    return move;
+  }
+
+  /** The alias history: every move, oldest first (for `registry history` and tests). */
+  async aliasHistory(name: string, alias: string): Promise<AliasRecord['log']> {
+    assertName(name);
+    assertAlias(alias);
+    const digest = await this.store.tagDigest(name, aliasRecordTag(alias));
+    return (await this.readRecordAt(name, alias, digest))?.log ?? [];
   }
 
   async show(ref: Reference | string): Promise<VersionDetails> {
@@ -452,8 +535,18 @@ function layerInfo(d: { mediaType: string; digest: string; size: number; annotat
 async function checkPullDestination(dest: string): Promise<void> {
   let entries: string[];
   try {
-    const s = await stat(dest);
-    if (!s.isDirectory()) throw new ConfigurationError(`pull destination '${dest}' is a file.`, 'Pass a folder that does not exist yet.');
+    // lstat: a link at the destination is never followed (the pull would replace the link, and
+    // a model folder read there later is read through the safe reader, util/fs.ts).
+    const s = await lstat(dest);
+    if (s.isSymbolicLink()) {
+      throw new ConfigurationError(
+        `pull destination '${dest}' is a symbolic link (to ${await readlink(dest)}); a pull writes a real folder, never through a link.`,
+        'Pass a path that is not a link: a new folder, an empty one or a model folder to replace.',
+      );
+    }
+    if (!s.isDirectory()) {
+      throw new ConfigurationError(`pull destination '${dest}' is ${fileKind(s)}.`, 'Pass a folder that does not exist yet.');
+    }
     entries = await readdir(dest);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;

@@ -18,7 +18,11 @@
  * the repository `acme/models/fashion` on ghcr.io).
  */
 import path from 'node:path';
+import { assertModelName, describeChar, NAME_MAX, nameProblem, printable } from '../config/index.ts';
 import { ConfigurationError } from '../util/index.ts';
+
+/** The one name grammar lives in config/names.ts; the registry speaks it. */
+export { nameProblem, NAME_MAX };
 
 export const DEFAULT_REGISTRY = '.modelship/registry';
 
@@ -56,33 +60,12 @@ export type RegistryLocation =
       readonly display: string;
     };
 
-const NAME_MAX = 128;
 const ALIAS_MAX = 64;
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-const COMPONENT_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const ALIAS_RE = /^[a-z][a-z0-9-]*$/;
 const VERSION_RE = /^[1-9][0-9]{0,8}$/;
 const HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?$/;
 const IPV6_HOST_RE = /^\[[0-9a-fA-F:.]+\](?::[0-9]{1,5})?$/;
-
-/** Why a string is not a valid name, or undefined when it is one. */
-export function nameProblem(name: string): string | undefined {
-  if (name === '') return 'it is empty';
-  if (name.length > NAME_MAX) return `it is ${name.length} characters long; registries accept at most ${NAME_MAX}`;
-  for (const ch of name) {
-    if (ch === '/')
-      return `'/' is refused: a model name is one path component (put the namespace in the registry location, e.g. oci://ghcr.io/acme/models)`;
-    if (/[A-Z]/.test(ch)) return `'${ch}' is refused: OCI registries accept only lower-case names (use '${name.toLowerCase()}')`;
-    if (!/[a-z0-9._-]/.test(ch))
-      return `${describeChar(ch)} is refused: OCI repository names allow only a-z, 0-9 and the separators '.', '_', '-'`;
-  }
-  if (!/^[a-z0-9]/.test(name)) return `'${name[0]}' is refused at the start: a name starts with a letter or digit`;
-  if (!/[a-z0-9]$/.test(name)) return `'${name[name.length - 1]}' is refused at the end: a name ends with a letter or digit`;
-  const sep = /[._-]{2,}/.exec(name);
-  if (sep) return `'${sep[0]}' is refused: separators ('.', '_', '-') cannot follow each other`;
-  if (!COMPONENT_RE.test(name)) return 'it does not follow the OCI repository name grammar';
-  return undefined;
-}
 
 /** Why a string is not a valid alias, or undefined when it is one. */
 export function aliasProblem(alias: string): string | undefined {
@@ -97,24 +80,9 @@ export function aliasProblem(alias: string): string | undefined {
   return undefined;
 }
 
-function describeChar(ch: string): string {
-  if (ch === ' ') return 'a space';
-  if (ch === '\t') return 'a tab';
-  const cp = ch.codePointAt(0) ?? 0;
-  if (cp < 0x20 || cp === 0x7f) return `the control character U+${cp.toString(16).padStart(4, '0').toUpperCase()}`;
-  return `'${ch}'`;
-}
-
-/** Throws a ConfigurationError naming the refused character, for a model name. */
+/** Throws a ConfigurationError naming the refused character, for a model name (the one grammar, config/names.ts). */
 export function assertName(name: string, where = 'model name'): string {
-  const problem = nameProblem(name);
-  if (problem) {
-    throw new ConfigurationError(
-      `${where}: '${printable(name)}' is not a valid registry name: ${problem}.`,
-      'Use lower-case letters, digits and single ".", "_" or "-" between them, e.g. fashion or fashion-mnist.',
-    );
-  }
-  return name;
+  return assertModelName(name, where);
 }
 
 /** Throws a ConfigurationError naming the refused character, for an alias. */
@@ -127,11 +95,6 @@ export function assertAlias(alias: string, where = 'alias'): string {
     );
   }
   return alias;
-}
-
-function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 200);
 }
 
 export interface ParseOptions {
@@ -153,38 +116,45 @@ export function parseReference(text: string, opts: ParseOptions = {}): Reference
   };
   if (raw === '') fail('it is empty');
 
+  // The selector first (after the first '@'): a bad digest is named as one, whatever it holds
+  // (fashion@sha256:../../etc is a malformed digest, not a path or a registry).
+  const at = raw.indexOf('@');
+  const locator = at >= 0 ? raw.slice(0, at) : raw;
+  let digest: string | undefined;
+  let alias: string | undefined;
+  if (at >= 0) {
+    const sel = raw.slice(at + 1);
+    if (sel.startsWith('sha256:')) {
+      if (!DIGEST_RE.test(sel)) {
+        fail(
+          `'${printable(sel.slice(0, 80))}' is not a sha256 digest (sha256: and 64 lower-case hex digits${/[/\\.]/.test(sel) ? '; a digest is never a path' : ''})`,
+        );
+      }
+      digest = sel;
+    } else if (/^[a-z0-9+.-]+:/i.test(sel)) {
+      fail(`only sha256 digests are supported, got '${printable(sel.slice(0, sel.indexOf(':')))}'`);
+    } else {
+      const p = aliasProblem(sel);
+      if (p) fail(`alias '${printable(sel)}': ${p}`);
+      alias = sel;
+    }
+  }
+
   let registry: string | undefined;
-  let rest = raw;
-  if (/^oci:\/\//i.test(raw)) {
-    const body = raw.slice('oci://'.length);
+  let head = locator;
+  if (/^oci:\/\//i.test(locator)) {
+    const body = locator.slice('oci://'.length);
     const slash = body.lastIndexOf('/');
     if (slash <= 0) fail('an oci:// reference needs a host and a model name (oci://ghcr.io/acme/models/fashion)');
     registry = `oci://${body.slice(0, slash)}`;
     const loc = tryParseOci(registry);
     if (typeof loc === 'string') fail(loc);
-    rest = body.slice(slash + 1);
-    if (rest === '') fail('the model name after the last / is missing');
-  } else if (rest.includes('/')) {
-    fail(`'/' is refused in a model name; a registry in the reference is written oci://host/path/${rest.slice(rest.lastIndexOf('/') + 1)}`);
-  }
-
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  let head = rest;
-  let alias: string | undefined;
-  if (at >= 0) {
-    head = rest.slice(0, at);
-    const sel = rest.slice(at + 1);
-    if (sel.startsWith('sha256:')) {
-      if (!DIGEST_RE.test(sel)) fail(`'${sel}' is not a sha256 digest (sha256: and 64 lower-case hex digits)`);
-      digest = sel;
-    } else if (/^[a-z0-9+.-]+:/i.test(sel)) {
-      fail(`only sha256 digests are supported, got '${sel.slice(0, sel.indexOf(':'))}'`);
-    } else {
-      const p = aliasProblem(sel);
-      if (p) fail(`alias '${sel}': ${p}`);
-      alias = sel;
-    }
+    head = body.slice(slash + 1);
+    if (head === '') fail('the model name after the last / is missing');
+  } else if (locator.includes('/')) {
+    fail(
+      `'/' is refused in a model name; a registry in the reference is written oci://host/path/${locator.slice(locator.lastIndexOf('/') + 1)}`,
+    );
   }
 
   let version: number | undefined;

@@ -2,10 +2,10 @@
  * `register`: store a model folder as a version and move aliases to it. The one core function
  * behind the register action and `modelship register`.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { nameError } from '../config/index.ts';
 import { MODEL_METADATA_FILE } from '../model/index.ts';
-import { ConfigurationError, formatBytes, shortDigest, type Logger, type Provenance } from '../util/index.ts';
+import { ConfigurationError, folder, formatBytes, readTextInside, shortDigest, type Logger, type Provenance } from '../util/index.ts';
 import { openRegistry } from './index.ts';
 import { assertAlias, assertName, nameProblem } from './reference.ts';
 
@@ -33,11 +33,21 @@ export async function modelName(model: string, given: string | undefined): Promi
   if (given !== undefined && given !== '') return assertName(given, "input 'name'");
   let fromMetadata: unknown;
   try {
-    fromMetadata = (JSON.parse(await readFile(path.join(model, MODEL_METADATA_FILE), 'utf8')) as { name?: unknown }).name;
-  } catch {
+    fromMetadata = (JSON.parse(await readTextInside(folder(model, 'model folder', model), MODEL_METADATA_FILE)) as { name?: unknown }).name;
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
     fromMetadata = undefined;
   }
-  if (typeof fromMetadata === 'string' && nameProblem(fromMetadata) === undefined) return fromMetadata;
+  if (typeof fromMetadata === 'string') {
+    // The one name grammar: a model folder naming itself badly says so, rather than "not set".
+    const problem = nameProblem(fromMetadata);
+    if (problem === undefined) return fromMetadata;
+    const err = nameError(fromMetadata, `the name in ${path.join(model, MODEL_METADATA_FILE)}`, problem);
+    throw new ConfigurationError(
+      err.message,
+      "Set 'name' in the step's 'with:' (or name: in modelship.yml) to a valid name, e.g. name: fashion.",
+    );
+  }
   throw new ConfigurationError(
     "input 'name' is not set and the model folder does not name the model.",
     "Set 'name' in the step's 'with:' (or name: in modelship.yml), e.g. name: fashion.",

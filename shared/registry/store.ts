@@ -47,6 +47,25 @@ export interface BlobSource {
   readonly bytes?: Uint8Array;
 }
 
+/** The tags of one repository, as a transaction sees them. */
+export interface TagView {
+  /** The digest a tag points at, or undefined. */
+  tag(tag: string): Promise<string | undefined>;
+  /** Every tag of the repository. */
+  list(): Promise<readonly string[]>;
+}
+
+/** What a tag transaction writes: tags to point at manifests, and what it returns. */
+export interface TagPlan<T> {
+  readonly put: readonly { readonly tag: string; readonly manifest: StoredManifest }[];
+  readonly result: T;
+  /**
+   * After a lost race (remotely): whether the winner built on this plan's write, so that its
+   * effect is in already and must not be applied again (it is then superseded, not lost).
+   */
+  readonly applied?: (tags: TagView) => Promise<boolean>;
+}
+
 export interface OciStore {
   hasBlob(name: string, digest: string): Promise<boolean>;
   putBlob(name: string, blob: BlobSource): Promise<void>;
@@ -69,6 +88,16 @@ export interface OciStore {
    * holds this digest (idempotent). Never gives one number to two digests.
    */
   createVersion(name: string, m: StoredManifest): Promise<{ version: number; created: boolean }>;
+  /**
+   * Reads the current tags and moves some, as one transaction against every other `moveTags`
+   * (alias moves: read the target, write the tag, append the history). `plan` sees the tags and
+   * returns the tags to point at manifests (it may store blobs, which are content-addressed, and it
+   * may run more than once). Locally: under the index lock, and readers see all tags move at once.
+   * Remotely, where OCI registries have no compare-and-swap: optimistic on `guard`, a tag the plan
+   * always rewrites (the alias history): its digest is checked just before it is replaced and read
+   * back after a settle delay, and a lost race runs the plan again on the winner's state.
+   */
+  moveTags<T>(name: string, guard: string, plan: (tags: TagView) => Promise<TagPlan<T>>): Promise<T>;
 }
 
 /** Canonical manifest bytes: the same content always gives the same digest. */

@@ -86,6 +86,15 @@ export interface AliasTarget {
   readonly digest: string;
 }
 
+/** One move in an alias's history: each entry's `from` is the previous entry's `to`. */
+export interface AliasLogEntry {
+  readonly at: string;
+  readonly action: 'promote' | 'rollback';
+  readonly from?: AliasTarget;
+  readonly to: AliasTarget;
+  readonly id?: string;
+}
+
 export interface AliasMove {
   readonly name: string;
   readonly alias: string;
@@ -120,6 +129,8 @@ export interface Registry {
   setAlias(name: string, alias: string, version: number): Promise<AliasMove>;
   /** Points an alias back at its previous target. */
   rollback(name: string, alias: string): Promise<AliasMove>;
+  /** Every recorded move of an alias, oldest first ([] when it has none). */
+  aliasHistory(name: string, alias: string): Promise<readonly AliasLogEntry[]>;
   show(ref: Reference | string): Promise<VersionDetails>;
 }
 

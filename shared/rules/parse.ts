@@ -10,7 +10,7 @@
  * The caller passes the metric names it knows (the gate's metrics, later the SLO metrics); an
  * unknown name is an error that lists them. Which direction is "worse" comes from `metricDirection`.
  */
-import { ConfigurationError } from '../util/index.ts';
+import { ConfigurationError, lineOf } from '../util/index.ts';
 
 export type Operator = '>=' | '>' | '<=' | '<' | '==' | '!=';
 export const OPERATORS: readonly Operator[] = ['>=', '>', '<=', '<', '==', '!='];
@@ -45,8 +45,10 @@ export type Rule = ThresholdRule | RegressionRule;
 export type RuleKind = Rule['kind'];
 
 export interface ParseOptions {
-  /** Metric names the caller can evaluate. */
-  readonly known: readonly string[];
+  /** Metric names the caller can evaluate (with `syntaxOnly`, not needed). */
+  readonly known?: readonly string[];
+  /** Checks only the form of the line (where the metrics are not known yet: reading an input). */
+  readonly syntaxOnly?: boolean;
   /** Where the lines come from, for messages: an input name (`thresholds`) or a file. */
   readonly source?: string;
   /** Kinds allowed here (default: both). */
@@ -101,8 +103,8 @@ export function parseRule(line: string, opts: ParseOptions, where = opts.source 
     ].filter(Boolean);
     fail(where, text, 'is not a rule.', `Write it as ${forms.join(' or ')}.`);
   }
-  if (!opts.known.includes(metric)) {
-    fail(where, text, `names an unknown metric '${metric}'.`, `Use one of: ${knownList(opts.known)}.`);
+  if (!opts.syntaxOnly && !(opts.known ?? []).includes(metric)) {
+    fail(where, text, `names an unknown metric '${metric}'.`, `Use one of: ${knownList(opts.known ?? [])}.`);
   }
   if (threshold) {
     if (!kinds.includes('threshold')) {
@@ -160,7 +162,7 @@ export function parseRule(line: string, opts: ParseOptions, where = opts.source 
       `Write the largest allowed worsening as a positive amount, e.g. '${metric}: ${-value}${amount[2] ?? ''}'.`,
     );
   }
-  const direction = metricDirection(metric, opts.directions);
+  const direction = metricDirection(metric, opts.directions) ?? (opts.syntaxOnly ? 'higher-is-better' : undefined);
   if (!direction) {
     fail(
       where,
@@ -175,8 +177,9 @@ export function parseRule(line: string, opts: ParseOptions, where = opts.source 
 
 /**
  * Parses lines (blank lines and `#` comments are dropped). Every line is checked; the first
- * problem is thrown as a ConfigurationError naming the line. A metric given two regression limits
- * is an error (which one would hold?).
+ * problem is thrown as a ConfigurationError naming the line: its number as written, blank and
+ * comment lines counted (a list input's values carry the lines they came from, see util/lines.ts).
+ * A metric given two regression limits is an error (which one would hold?).
  */
 export function parseRules(lines: readonly string[] | string, opts: ParseOptions): Rule[] {
   const list = typeof lines === 'string' ? lines.split(/\r?\n/) : lines;
@@ -185,7 +188,7 @@ export function parseRules(lines: readonly string[] | string, opts: ParseOptions
   list.forEach((raw, i) => {
     const text = raw.replace(/(^|\s)#.*$/, '').trim();
     if (text === '') return;
-    const where = `${opts.source ?? 'rules'} line ${i + 1}`;
+    const where = `${opts.source ?? 'rules'} line ${lineOf(list, i)}`;
     const rule = parseRule(text, opts, where);
     if (rule.kind === 'regression') {
       if (limited.has(rule.metric)) {

@@ -31,12 +31,13 @@ export const evaluateGateStep = defineStep({
       default: '${{ github.token }}',
       env: 'MODELSHIP_REGISTRY_PASSWORD',
     }),
-    name: input.optional({
+    name: input.name({
       description: 'The model name (registry repository and PR comment key). Default: modelship.yml name, else the model metadata.',
     }),
-    thresholds: input.list({ description: 'Absolute rules, one a line: accuracy >= 0.90, log_loss <= 0.35.' }),
-    'max-regression': input.list({
+    thresholds: input.rules({ description: 'Absolute rules, one a line: accuracy >= 0.90, log_loss <= 0.35.', kinds: ['threshold'] }),
+    'max-regression': input.rules({
       description: 'Largest allowed drop against the baseline, one a line: accuracy: 0.01, f1_macro: 2%, accuracy: 1pp.',
+      kinds: ['regression'],
     }),
     significance: input.number({
       description: 'Significance level of the paired test that tells a real change from noise.',
@@ -56,6 +57,11 @@ export const evaluateGateStep = defineStep({
     }),
     'fail-on-gate': input.bool({ description: 'Fail the step when the gate does not pass.', fallback: 'true' }),
     'report-dir': input.string({ description: 'Where to write report.json and report.md.', fallback: '.modelship/report' }),
+    'memory-budget': input.size({
+      description: 'Largest size of the test split held in memory, e.g. 4GiB; a larger one is refused before it is read.',
+      fallback: '2GiB',
+      min: '1MiB',
+    }),
     config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
   },
   outputs: {
@@ -83,6 +89,7 @@ export const evaluateGateStep = defineStep({
       maxRegression: inputs.maxRegression,
       significance: inputs.significance,
       reportDir: inputs.reportDir,
+      memoryBudget: inputs.memoryBudget,
       run: runInfo(context),
       log: ctx.log,
       cwd: ctx.cwd,

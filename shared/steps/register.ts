@@ -9,9 +9,8 @@ export const registerStep = defineStep({
   configRename: { url: 'registry' },
   inputs: {
     model: input.string({ description: 'The model folder to register (the model-dir output of train).', required: true }),
-    name: input.string({
-      description: 'The model name (registry repository), e.g. fashion. Default: modelship.yml name.',
-      required: false,
+    name: input.name({
+      description: 'The model name (registry repository), e.g. fashion. Default: modelship.yml name, else the model metadata.',
     }),
     registry: input.string({
       description: 'A local folder (OCI image layout) or oci://host[:port]/path, e.g. oci://ghcr.io/acme/models.',

@@ -16,7 +16,8 @@ export const setupDataStep = defineStep({
       fallback: 'auto',
     }),
     'label-column': input.optional({
-      description: 'For csv: the column that holds the label. Default: the column named "label", else the last column.',
+      description:
+        'For csv: the column that holds the label. Default: the first column named label, target, class or y (the log says which); a CSV with none of them needs this input.',
     }),
     split: input.string({
       description: 'Train/validation/test percentages, e.g. 80/10/10. Given train/ and test/ folders are respected.',
@@ -34,6 +35,32 @@ export const setupDataStep = defineStep({
       fallback: 'true',
     }),
     'output-dir': input.string({ description: 'Where to write the prepared data set.', fallback: '.modelship/data' }),
+    'max-download-size': input.size({
+      description: 'Largest download, e.g. 10GiB; a larger one is stopped there and removed.',
+      fallback: '10GiB',
+      min: '1KiB',
+    }),
+    'max-expanded-size': input.size({
+      description: 'Largest total size an archive may expand to, e.g. 10GiB; checked as it expands, before anything passes it.',
+      fallback: '10GiB',
+      min: '1KiB',
+    }),
+    'max-entries': input.int({
+      description: 'Most entries (files and folders) an archive may have.',
+      min: 1,
+      fallback: '100000',
+    }),
+    'max-expansion-ratio': input.number({
+      description: 'Largest expansion of an archive: expanded size over archive size (counted above 64 MiB expanded).',
+      min: 1,
+      fallback: '100',
+    }),
+    'memory-budget': input.size({
+      description:
+        'Largest prepared data set (examples × height × width × channels bytes, and labels) to hold in memory; estimated from headers and refused above it before anything is decoded.',
+      fallback: '2GiB',
+      min: '1MiB',
+    }),
     config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
   },
   outputs: {
@@ -59,6 +86,13 @@ export const setupDataStep = defineStep({
         cache: inputs.cache,
         outputDir: inputs.outputDir,
         cwd: ctx.cwd,
+        limits: {
+          maxDownloadSize: inputs.maxDownloadSize,
+          maxExpandedSize: inputs.maxExpandedSize,
+          maxEntries: inputs.maxEntries,
+          maxExpansionRatio: inputs.maxExpansionRatio,
+          memoryBudget: inputs.memoryBudget,
+        },
       },
       { log: ctx.log, now: ctx.now, cache: inputs.cache ? ctx.dataCache : undefined },
     );

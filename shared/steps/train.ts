@@ -35,8 +35,15 @@ export const trainStep = defineStep({
       fallback: 'local',
     }),
     'output-dir': input.string({ description: 'Where to write the model folder.', fallback: '.modelship/model' }),
-    name: input.optional({
-      description: 'The model name recorded in its metadata (and used by register and evaluate-gate). Default: modelship.yml name.',
+    'memory-budget': input.size({
+      description:
+        'Largest size of the train and validation splits held in memory, e.g. 4GiB; a larger data set is refused before it is read.',
+      fallback: '2GiB',
+      min: '1MiB',
+    }),
+    name: input.name({
+      description:
+        'The model name recorded in its metadata (and used by register and evaluate-gate): lower-case letters, digits and single . _ - between them. Default: modelship.yml name.',
     }),
   },
   outputs: {
@@ -60,6 +67,7 @@ export const trainStep = defineStep({
       ...(inputs.resumeFrom ? { resumeFrom: inputs.resumeFrom } : {}),
       outputDir: inputs.outputDir,
       ...(inputs.name ? { name: inputs.name } : {}),
+      memoryBudget: inputs.memoryBudget,
     };
     const provenance = await ctx.github.provenance();
     const result =

@@ -6,12 +6,12 @@
  * weights of the best epoch so far, same layout), optimizer.bin + optimizer.json (Adam's moments and
  * step count), state.json (epoch, history, RNG states, early-stopping counters, params, data digest).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { type BackendName, type EpochRecord, type ModelFiles, readModelFiles, type TrainParams, writeModelFiles } from '../model/index.ts';
-import { buildDirAtomic, ConfigurationError, writeFileAtomic } from '../util/index.ts';
+import { buildDirAtomic, ConfigurationError, folder, readFileInside, readTextInside, statInside, writeFileAtomic } from '../util/index.ts';
 import { CHECKPOINT_DIR } from './options.ts';
 
 export { CHECKPOINT_DIR };
@@ -68,9 +68,11 @@ export async function writeCheckpoint(dir: string, ck: CheckpointWrite): Promise
   });
 }
 
+/** True for a regular file (a link named like one is not: the safe reader refuses it when read). */
 async function isFile(p: string): Promise<boolean> {
   try {
-    return (await stat(p)).isFile();
+    const st = await lstat(p);
+    return st.isFile() || st.isSymbolicLink();
   } catch {
     return false;
   }
@@ -92,10 +94,13 @@ export async function readCheckpoint(dirOrModelDir: string, inputName = 'resume-
       `Pass the output-dir of the interrupted run (or its ${CHECKPOINT_DIR} folder); a finished run needs no resume.`,
     );
   }
+  // Every file of the checkpoint through the safe reader: regular files inside the folder only.
+  const f = folder(dir, `input '${inputName}' checkpoint folder`, dir);
   let state: CheckpointState;
   try {
-    state = JSON.parse(await readFile(path.join(dir, CHECKPOINT_STATE_FILE), 'utf8')) as CheckpointState;
+    state = JSON.parse(await readTextInside(f, CHECKPOINT_STATE_FILE)) as CheckpointState;
   } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
     throw new ConfigurationError(
       `${inputName} '${dir}': ${CHECKPOINT_STATE_FILE} is unreadable (${(err as Error).message}).`,
       'Start the training again without resume-from.',
@@ -107,13 +112,12 @@ export async function readCheckpoint(dirOrModelDir: string, inputName = 'resume-
       'Start the training again without resume-from.',
     );
   }
-  const files = await readModelFiles(dir);
-  const best = path.join(dir, BEST_FILE);
-  const bestWeights = (await isFile(best)) ? new Uint8Array(await readFile(best)) : undefined;
+  const files = await readModelFiles(dir, `input '${inputName}' checkpoint folder`);
+  const bestWeights = (await statInside(f, BEST_FILE)) ? new Uint8Array(await readFileInside(f, BEST_FILE)) : undefined;
   let optimizer: Checkpoint['optimizer'];
-  if (await isFile(path.join(dir, OPTIMIZER_FILE))) {
-    const specs = JSON.parse(await readFile(path.join(dir, OPTIMIZER_SPECS_FILE), 'utf8')) as tf.io.WeightsManifestEntry[];
-    optimizer = { specs, data: new Uint8Array(await readFile(path.join(dir, OPTIMIZER_FILE))) };
+  if (await statInside(f, OPTIMIZER_FILE)) {
+    const specs = JSON.parse(await readTextInside(f, OPTIMIZER_SPECS_FILE)) as tf.io.WeightsManifestEntry[];
+    optimizer = { specs, data: new Uint8Array(await readFileInside(f, OPTIMIZER_FILE)) };
   }
   return { dir, state, files, ...(bestWeights ? { bestWeights } : {}), ...(optimizer ? { optimizer } : {}) };
 }

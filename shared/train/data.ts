@@ -2,9 +2,9 @@
  * The training data: the train and validation splits of a prepared data set (never the test
  * split), the preprocessing recorded with the model, and batches cut from them.
  */
-import { type DatasetManifest, type LoadedDataset, loadManifest, readSplit, type SplitTensors, type TensorArray } from '../data/index.ts';
+import { type DatasetManifest, type LoadedDataset, openDataset, type SplitTensors, type TensorArray } from '../data/index.ts';
 import { applyPreprocessing, type Preprocessing } from '../model/index.ts';
-import { ConfigurationError } from '../util/index.ts';
+import { ConfigurationError, formatBytes, type Logger } from '../util/index.ts';
 
 export interface TrainingData {
   readonly dataset: LoadedDataset;
@@ -28,14 +28,27 @@ export function choosePreprocessing(manifest: Pick<DatasetManifest, 'inputShape'
   return { scale: 1, offset: 0 };
 }
 
-export async function loadTrainingData(datasetPath: string): Promise<TrainingData> {
-  const dataset = await loadManifest(datasetPath, 'dataset');
-  const m = dataset.manifest;
+/**
+ * The train and validation splits, after verifying the whole data set folder against its manifest
+ * (data/load.ts): the digest the model records is the digest of the data it was trained on. The
+ * splits kept in memory must fit `memoryBudget` (bytes), checked before anything is read.
+ */
+export async function loadTrainingData(datasetPath: string, opts: { memoryBudget?: number; log?: Logger } = {}): Promise<TrainingData> {
+  const ds = await openDataset(datasetPath, {
+    inputName: 'dataset',
+    load: ['train', 'validation'],
+    ...(opts.memoryBudget !== undefined ? { memoryBudget: opts.memoryBudget } : {}),
+  });
+  opts.log?.info(
+    `Verified data set ${ds.manifest.digest} against its manifest: ${formatBytes(ds.verified.bytes)} in ${ds.verified.seconds.toFixed(2)} s.`,
+  );
+  const m = ds.manifest;
   if (m.splits.train.count === 0) {
     throw new ConfigurationError(`dataset '${datasetPath}' has no training examples.`, 'Check the split ratios given to setup-data.');
   }
-  const train = await readSplit(dataset, 'train');
-  const validation = m.splits.validation.count > 0 ? await readSplit(dataset, 'validation') : undefined;
+  const dataset: LoadedDataset = { dir: ds.dir, manifestPath: ds.manifestPath, manifest: m };
+  const train = ds.splits.train!;
+  const validation = m.splits.validation.count > 0 ? ds.splits.validation : undefined;
   return { dataset, train, ...(validation ? { validation } : {}), preprocessing: choosePreprocessing(m, m.splits.train.x.dtype) };
 }
 

@@ -257,6 +257,7 @@ export function buildTrainJob(plan: TrainJobPlan): V1Job {
     String(o.earlyStoppingPatience),
     ...(plan.resumeFrom ? ['--resume-from', plan.resumeFrom] : []),
     ...(o.name ? ['--name', o.name] : []),
+    ...(o.memoryBudget !== undefined ? ['--memory-budget', String(o.memoryBudget)] : []),
     '--target',
     'local',
   ];

@@ -152,7 +152,10 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
   const startedAt = ctx.now();
   const params = paramsOf(options);
   const backend = await initBackend(options.backend, log);
-  const data = await loadTrainingData(path.resolve(ctx.cwd, options.dataset));
+  const data = await loadTrainingData(path.resolve(ctx.cwd, options.dataset), {
+    ...(options.memoryBudget !== undefined ? { memoryBudget: options.memoryBudget } : {}),
+    log,
+  });
   const manifest = data.dataset.manifest;
   const classification = manifest.task === 'classification';
   const classes = classification ? manifest.classes : [];

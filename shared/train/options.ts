@@ -25,6 +25,8 @@ export interface TrainOptions {
   readonly outputDir: string;
   /** The model's name (modelship.yml `name`), recorded in the metadata. */
   readonly name?: string;
+  /** Largest size of the train and validation splits held in memory, in bytes (refused above it before reading). */
+  readonly memoryBudget?: number;
   /**
    * Stop cleanly (leaving the last checkpoint) on SIGINT/SIGTERM. On by default; tests that run
    * several trainings in one process may pass an AbortSignal instead.

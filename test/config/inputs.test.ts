@@ -13,6 +13,9 @@ const decls = {
   prometheus: input.url({ description: 'p' }),
   user: input.optional({ description: 'u', default: '${{ github.actor }}' }),
   rate: input.number({ description: 'r', min: 0, exclusiveMin: true, max: 10, fallback: '0.001' }),
+  budget: input.size({ description: 'm', fallback: '2GiB', min: '1MiB' }),
+  name: input.name({ description: 'n' }),
+  gate: input.rules({ description: 'g', kinds: ['threshold'] }),
 };
 
 describe('parseInputs', () => {
@@ -43,6 +46,21 @@ describe('parseInputs', () => {
     { raw: { epochs: '2.5' }, error: /input 'epochs' must be a whole number/ },
     { raw: { backend: 'gpu' }, error: /input 'backend' must be one of auto, wasm; got 'gpu'/ },
     { raw: { cache: 'yes' }, error: /input 'cache' must be true or false/ },
+    { raw: {}, want: { budget: 2 * 2 ** 30, name: undefined, gate: [] } },
+    { raw: { budget: '512 MiB' }, want: { budget: 512 * 2 ** 20 } },
+    { raw: { budget: '4GB' }, want: { budget: 4e9 } },
+    { raw: { budget: '1.5GiB' }, want: { budget: 1.5 * 2 ** 30 } },
+    { raw: { budget: '10 parsecs' }, error: /input 'budget' must be a size such as 512MiB, 10GiB or 4GB; got '10 parsecs'/ },
+    { raw: { budget: '100KiB' }, error: /input 'budget' is 100KiB \(100 KiB\), out of range/ },
+    { raw: { name: 'fashion-mnist' }, want: { name: 'fashion-mnist' } },
+    { raw: { name: 'Fashion' }, error: /input 'name': 'Fashion' is not a valid model name: 'F' is refused/ },
+    { raw: { name: 'a__b' }, error: /'__' is refused: separators/ },
+    { raw: { gate: 'accuracy >= 0.9\n\n# c\nf1_macro >= 0.8' }, want: { gate: ['accuracy >= 0.9', 'f1_macro >= 0.8'] } },
+    { raw: { gate: '0.9' }, error: /input 'gate' line 1: '0\.9' is not a rule\./ },
+    {
+      raw: { gate: 'accuracy >= 0.9\n\naccuracy: 1pp' },
+      error: /input 'gate' line 3: 'accuracy: 1pp' is a regression limit, but only thresholds are allowed here/,
+    },
   ];
   for (const c of cases) {
     it(JSON.stringify(c.raw), () => {

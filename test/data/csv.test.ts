@@ -8,7 +8,7 @@ import { decideTask, parseCsv, readCsv } from '../../shared/data/readers/csv.ts'
 import { listTree } from '../../shared/data/tree.ts';
 import type { SourceTree } from '../../shared/data/types.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
-import { silentLogger } from '../../shared/util/log.ts';
+import { memoryLogger, silentLogger } from '../../shared/util/log.ts';
 import { hashFile } from '../../shared/data/hash.ts';
 import { removeTempDirs, tempDir } from './helpers.ts';
 
@@ -103,10 +103,20 @@ describe('readCsv', () => {
     assert.equal(r.x.length, 48);
     assert.equal(r.x[0], Math.fround(5.1));
   });
-  it('uses label-column, else the last column', async () => {
+  it('uses label-column, else the first conventional name (label, target, class, y), saying which', async () => {
     const t = await csvTree('x,y,target\n1,2,5\n3,4,6\n');
-    assert.deepEqual((await readCsv(t, { log: silentLogger })).features, ['x', 'y']);
+    const log = memoryLogger();
+    assert.deepEqual((await readCsv(t, { log })).features, ['x', 'y'], "'target' comes before 'y'");
+    assert.match(log.lines.join('\n'), /Label column 'target' taken by its name/);
     assert.deepEqual((await readCsv(t, { log: silentLogger, labelColumn: 'x' })).classes, ['1', '3']);
+    assert.deepEqual((await readCsv(await csvTree('a,Class,y\n1,p,2\n'), { log: silentLogger })).features, ['a', 'y']);
+  });
+  it('without label-column or a conventional name, the CSV is refused (never the last column by guess)', async () => {
+    await assert.rejects(readCsv(await csvTree('id,amount\n1,2\n'), { log: silentLogger }), (err: unknown) => {
+      assert.ok(err instanceof ConfigurationError);
+      assert.match(err.message, /^input 'label-column' is not set, and CSV file 'data\.csv' has no column named label, target, class, y/);
+      return true;
+    });
   });
   it('a regression target becomes float32 targets', async () => {
     const rows = Array.from({ length: 30 }, (_, i) => `${i},${i * 0.5 + 0.25}`).join('\n');

@@ -15,7 +15,7 @@ const split = (count: number, classCounts: number[]): SplitRecord => ({
 function manifest(classes: string[], over: Partial<DatasetManifest> = {}): DatasetManifest {
   const n = classes.length;
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     kind: 'modelship.dataset',
     format: 'image-folder',
     task: 'classification',
@@ -33,6 +33,7 @@ function manifest(classes: string[], over: Partial<DatasetManifest> = {}): Datas
     statistics: { classDistribution: [], channels: [], histogram: { edges: [], counts: [] } },
     createdAt: '2026-01-01T00:00:00.000Z',
     tool: { name: 'modelship', version: '0.1.0' },
+    manifestDigest: `sha256:${'0'.repeat(64)}`,
     ...over,
   };
 }

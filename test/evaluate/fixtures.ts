@@ -3,14 +3,13 @@
  * hostile Markdown, and tfjs model folders with hand-set weights, so their accuracy is known by
  * construction (a good model, a near-copy, one that confuses two classes).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { DatasetManifest } from '../../shared/data/manifest.ts';
 import { saveModel } from '../../shared/model/io.ts';
 import type { EpochRecord, ModelMetadata } from '../../shared/model/metadata.ts';
 import { mulberry32 } from '../../shared/util/prng.ts';
+import { writeSealedDataset } from '../helpers/dataset.ts';
 
 export const CLASSES = ['cat|dog', '<b>bird</b>', 'fish @octocat'];
 export const DATASET_DIGEST = `sha256:${'1'.repeat(64)}`;
@@ -20,49 +19,28 @@ export const SPLIT_DIGESTS = {
   test: `sha256:${'c'.repeat(64)}`,
 };
 
+/** The manifest the last writeDataset wrote: models written after it were trained on it by default. */
+let written: DatasetManifest | undefined;
+
 /** x[label] is large, the other two features are noise: a model that reads the largest feature is right ~95% of the time. */
 export async function writeDataset(dir: string, testCount = 600, seed = 3): Promise<string> {
-  await mkdir(dir, { recursive: true });
   const rand = mulberry32(seed);
-  const split = async (name: string, n: number) => {
+  const split = (n: number) => {
     const x = new Uint8Array(n * 3);
-    const y = new Uint8Array(n);
+    const y = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const label = i % 3;
       y[i] = label;
       for (let f = 0; f < 3; f++) x[i * 3 + f] = f === label ? 200 + Math.floor(rand() * 56) : Math.floor(rand() * 231);
     }
-    await writeFile(path.join(dir, `${name}.x.bin`), x);
-    await writeFile(path.join(dir, `${name}.y.bin`), y);
-    return {
-      count: n,
-      digest: SPLIT_DIGESTS[name as keyof typeof SPLIT_DIGESTS],
-      classCounts: [n / 3, n / 3, n / 3],
-      x: { file: `${name}.x.bin`, dtype: 'uint8' as const, shape: [n, 3], sha256: '0'.repeat(64) },
-      y: { file: `${name}.y.bin`, dtype: 'uint8' as const, shape: [n], sha256: '0'.repeat(64) },
-    };
+    return { x, y };
   };
-  const manifest: DatasetManifest = {
-    schemaVersion: 1,
-    kind: 'modelship.dataset',
+  written = await writeSealedDataset(dir, {
     format: 'csv',
-    task: 'classification',
-    source: { uri: 'test' },
-    digest: DATASET_DIGEST,
     classes: CLASSES,
     inputShape: [3],
-    split: { ratios: [80, 10, 10], seed: 1, given: false },
-    splits: { train: await split('train', 30), validation: await split('validation', 30), test: await split('test', testCount) },
-    files: [],
-    statistics: {
-      classDistribution: [1 / 3, 1 / 3, 1 / 3],
-      channels: [{ mean: 100, std: 50 }],
-      histogram: { edges: [0, 256], counts: [1] },
-    },
-    createdAt: '2026-01-01T00:00:00Z',
-    tool: { name: 'modelship', version: '0.1.0' },
-  };
-  await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    splits: { train: split(30), validation: split(30), test: split(testCount) },
+  });
   return dir;
 }
 
@@ -91,8 +69,11 @@ export async function writeModel(
     classes: CLASSES,
     preprocessing: { scale: 1 / 255, offset: 0 },
     dataset: {
-      digest: over.datasetDigest ?? DATASET_DIGEST,
-      splits: over.splits ?? { train: SPLIT_DIGESTS.train, validation: SPLIT_DIGESTS.validation },
+      digest: over.datasetDigest ?? written?.digest ?? DATASET_DIGEST,
+      splits: over.splits ?? {
+        train: written?.splits.train.digest ?? SPLIT_DIGESTS.train,
+        validation: written?.splits.validation.digest ?? SPLIT_DIGESTS.validation,
+      },
     },
     params: { architecture: 'dense', epochs: 3, batchSize: 32, learningRate: 0.001, seed: 1, earlyStoppingPatience: 0 },
     backend: 'cpu',

@@ -227,6 +227,19 @@ describe('local registry (OCI image layout)', () => {
     await assert.rejects(stat(path.join(again, 'stale.txt')), /ENOENT/);
   });
 
+  it('a blob that changed after it was hashed is refused and leaves nothing in .partial/ or blobs/', async () => {
+    const { dir } = await fresh('partial');
+    const store = new LayoutStore(dir, memoryLogger());
+    const file = path.join(work, 'changed.bin');
+    await writeFile(file, 'abc');
+    await assert.rejects(
+      store.putBlob('fashion', { digest: `sha256:${sha256('xyz')}`, size: 3, label: 'weights.bin', file }),
+      /weights\.bin changed while it was being registered/,
+    );
+    assert.deepEqual(await readdir(path.join(dir, '.partial')), []);
+    assert.deepEqual(await readdir(path.join(dir, 'blobs', 'sha256')), []);
+  });
+
   it('16 concurrent register processes, one SIGKILLed midway, leave a valid index with every finished version', async () => {
     const dir = path.join(work, 'concurrent');
     const models = await Promise.all(Array.from({ length: 16 }, (_, i) => variantOf(modelA, path.join(work, `conc-${i}`), 100 + i)));

@@ -7,11 +7,13 @@ import { registryCommand } from '../../shared/cli/registry.ts';
 import { registerStep } from '../../shared/steps/register.ts';
 import { resolveInputs } from '../../shared/steps/resolve.ts';
 import { testContext } from '../helpers/context.ts';
+import { writeSealedDataset } from '../helpers/dataset.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
 import { makeModelDir, tempDir, variantOf } from './helpers.ts';
 
 let cwd: string;
+let datasetDigest: string;
 const env = { GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/ml', GITHUB_RUN_ID: '482', GITHUB_SHA: 'a1b2c3d4e5f6' };
 
 before(async () => {
@@ -22,17 +24,15 @@ before(async () => {
     path.join(cwd, 'report.json'),
     JSON.stringify({ passed: true, candidate: { metrics: { accuracy: 0.91, f1_macro: 0.9 } }, baseline: { name: 'fashion', version: 1 } }),
   );
-  const digest = (c: string): string => `sha256:${c.repeat(64)}`;
-  await writeFile(
-    path.join(cwd, 'manifest.json'),
-    JSON.stringify({
-      schemaVersion: 1,
-      kind: 'modelship.dataset',
-      digest: digest('f'),
-      split: { ratios: [80, 10, 10], seed: 42, given: false },
-      splits: { train: { digest: digest('1') }, validation: { digest: digest('2') }, test: { digest: digest('3') } },
-    }),
-  );
+  const split = (n: number, base: number) => ({ x: Uint8Array.from({ length: n * 4 }, (_, i) => (base + i) % 256), y: new Int32Array(n) });
+  datasetDigest = (
+    await writeSealedDataset(cwd, {
+      classes: ['a'],
+      inputShape: [2, 2, 1],
+      seed: 42,
+      splits: { train: split(4, 0), validation: split(2, 50), test: split(2, 100) },
+    })
+  ).digest;
   await writeFile(path.join(cwd, 'modelship.yml'), 'name: fashion\nregistry:\n  url: models-reg\n');
 });
 after(async () => {
@@ -74,7 +74,7 @@ describe('register step', () => {
   it('refuses bad names and aliases naming the input', async () => {
     await assert.rejects(
       register({ model: 'model', name: 'Fashion' }),
-      /input 'name': 'Fashion' is not a valid registry name: 'F' is refused/,
+      /input 'name': 'Fashion' is not a valid model name: 'F' is refused/,
     );
     await assert.rejects(register({ model: 'model', alias: 'prod_1' }), /input 'alias': 'prod_1' is not a valid alias: '_' is refused/);
   });
@@ -98,7 +98,7 @@ describe('modelship registry', () => {
     const { out } = await cli('show', 'production');
     assert.match(out, /^fashion:2 {2}sha256:/);
     assert.match(out, /\nmetrics \(report\)\s+accuracy 0\.9100, f1_macro 0\.9000\n/);
-    assert.match(out, new RegExp(`\\ndata\\s+sha256:${'f'.repeat(64)} \\(split 80/10/10, seed 42\\)\\n`));
+    assert.match(out, new RegExp(`\\ndata\\s+${datasetDigest} \\(split 80/10/10, seed 42\\)\\n`));
     assert.match(out, /\nparams\s+architecture=mlp epochs=1 batchSize=8 learningRate=0\.001 seed=2 /);
     assert.match(out, /\nrun\s+https:\/\/github\.com\/acme\/ml\/actions\/runs\/482\n/);
     assert.match(out, /\nlineage\s+v2 ← v1\n?/);

@@ -159,3 +159,18 @@ describe('evaluateRules', () => {
     );
   });
 });
+
+describe('rule line numbers', () => {
+  it('count blank and comment lines, through a list input (the values carry their lines)', async () => {
+    const { input, parseInputs } = await import('../../shared/config/inputs.ts');
+    const { slos } = parseInputs({ slos: input.list({ description: 's' }) }, { slos: 'p95_latency_ms <= 100\n\n# a note\nlatency <= 3' });
+    assert.deepEqual(slos, ['p95_latency_ms <= 100', 'latency <= 3'], 'still a plain list of the values');
+    assert.throws(
+      () => parseRules(slos, { known: ['p95_latency_ms'], source: 'slos' }),
+      (e: unknown) => e instanceof ConfigurationError && /^slos line 4: 'latency <= 3' names an unknown metric/.test(e.message),
+    );
+    // A plain array numbers by position, and a text by its own lines.
+    assert.throws(() => parseRules(['accuracy >= 1', 'x >= 1'], { known: ['accuracy'] }), /rules line 2:/);
+    assert.throws(() => parseRules('accuracy >= 1\n\nx >= 1', { known: ['accuracy'] }), /rules line 3:/);
+  });
+});

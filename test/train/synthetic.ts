@@ -2,10 +2,8 @@
  * Small synthetic data sets in the setup-data folder format (manifest.json + per-split .bin files),
  * learnable in an epoch or two, for training tests.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import type { DatasetManifest, SplitName, SplitRecord, TensorDtype } from '../../shared/data/manifest.ts';
-import { sha256 } from '../../shared/util/fs.ts';
+import type { SplitName } from '../../shared/data/manifest.ts';
+import { writeSealedDataset, type SplitData } from '../helpers/dataset.ts';
 
 export interface SyntheticOptions {
   readonly kind?: 'images' | 'tabular';
@@ -37,8 +35,7 @@ export async function writeSyntheticDataset(dir: string, o: SyntheticOptions = {
   const rand = rng(o.seed ?? 7);
   const inputShape = kind === 'images' ? [size, size, 1] : [size];
   const per = inputShape.reduce((a, b) => a * b, 1);
-  await mkdir(dir, { recursive: true });
-  const splits: Partial<Record<SplitName, SplitRecord>> = {};
+  const data = {} as Record<SplitName, SplitData>;
   const names: [SplitName, number][] = [
     ['train', nTrain],
     ['validation', nVal],
@@ -47,11 +44,9 @@ export async function writeSyntheticDataset(dir: string, o: SyntheticOptions = {
   for (const [split, n] of names) {
     const x = kind === 'images' ? new Uint8Array(n * per) : new Float32Array(n * per);
     const y = new Int32Array(n);
-    const classCounts = new Array<number>(k).fill(0);
     for (let i = 0; i < n; i++) {
       const label = Math.floor(rand() * k);
       y[i] = o.randomLabels ? Math.floor(rand() * k) : label;
-      classCounts[y[i]]++;
       for (let j = 0; j < per; j++) {
         if (kind === 'images') {
           const row = Math.floor(j / size);
@@ -62,34 +57,15 @@ export async function writeSyntheticDataset(dir: string, o: SyntheticOptions = {
         }
       }
     }
-    const xFile = `${split}.x.bin`;
-    const yFile = `${split}.y.bin`;
-    const xBytes = new Uint8Array(x.buffer);
-    const yBytes = new Uint8Array(y.buffer);
-    await writeFile(path.join(dir, xFile), xBytes);
-    await writeFile(path.join(dir, yFile), yBytes);
-    const xd: TensorDtype = kind === 'images' ? 'uint8' : 'float32';
-    splits[split] = {
-      count: n,
-      digest: `sha256:${sha256(new Uint8Array([...sha256(xBytes), ...sha256(yBytes)].map((c) => c.charCodeAt(0))))}`,
-      classCounts,
-      x: { file: xFile, dtype: xd, shape: [n, ...inputShape], sha256: sha256(xBytes) },
-      y: { file: yFile, dtype: 'int32', shape: [n], sha256: sha256(yBytes) },
-    };
+    data[split] = { x, y };
   }
-  const manifest: DatasetManifest = {
-    schemaVersion: 1,
-    kind: 'modelship.dataset',
+  await writeSealedDataset(dir, {
     format: kind === 'images' ? 'idx' : 'csv',
-    task: 'classification',
-    source: { uri: `synthetic:${kind}` },
-    digest: `sha256:${sha256(JSON.stringify(Object.values(splits).map((s) => s.digest)))}`,
+    source: `synthetic:${kind}`,
     classes: Array.from({ length: k }, (_, i) => `class ${i}`),
     inputShape,
     ...(kind === 'tabular' ? { features: Array.from({ length: size }, (_, i) => `f${i}`) } : {}),
-    split: { ratios: [60, 20, 20], seed: 1, given: false },
-    splits: splits as Record<SplitName, SplitRecord>,
-    files: [],
+    splits: data,
     statistics: {
       classDistribution: new Array<number>(k).fill(1 / k),
       channels: [{ mean: 0, std: 1 }],
@@ -107,9 +83,6 @@ export async function writeSyntheticDataset(dir: string, o: SyntheticOptions = {
           }
         : {}),
     },
-    createdAt: '2026-01-01T00:00:00.000Z',
-    tool: { name: 'modelship', version: '0.0.0-test' },
-  };
-  await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  });
   return dir;
 }

@@ -11,15 +11,15 @@
  * sha256 (so the full data set is named without any extra file); else labels are named "0".."9".
  */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
-import { ConfigurationError } from '../../util/index.ts';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { ConfigurationError, formatBytes, openRegularFile } from '../../util/index.ts';
+import { checkMemoryBudget, DEFAULT_DATA_LIMITS } from '../limits.ts';
 import type { FileRecord } from '../manifest.ts';
 import { GIVEN_TEST, GIVEN_TRAIN, type Reader, type ReaderOptions, type ReadResult, type SourceFile, type SourceTree } from '../types.ts';
-
-const gunzipAsync = promisify(gunzip);
 
 export const IDX_IMAGES = /^(.*?)[-.]images[-.]idx3[-.]ubyte(\.gz)?$/i;
 export const IDX_LABELS = /^(.*?)[-.]labels[-.]idx1[-.]ubyte(\.gz)?$/i;
@@ -55,45 +55,86 @@ function corrupt(file: SourceFile, what: string): ConfigurationError {
   );
 }
 
-async function readMaybeGzip(file: SourceFile): Promise<Buffer> {
-  const raw = await readFile(file.abs);
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      return await gunzipAsync(raw);
-    } catch (err) {
-      throw corrupt(file, `is not a valid gzip stream (${(err as Error).message})`);
-    }
+/**
+ * The file's content stream, gunzipped when it starts with the gzip magic. The file is opened
+ * without following a link (util/fs.ts).
+ */
+async function contentStream(file: SourceFile): Promise<{ stream: Readable; close: () => void }> {
+  const fh = await openRegularFile(file.abs);
+  const magic = Buffer.alloc(2);
+  let bytesRead: number;
+  try {
+    ({ bytesRead } = await fh.read(magic, 0, 2, 0));
+  } catch (err) {
+    await fh.close();
+    throw err;
   }
-  return raw;
+  const raw = createReadStream('', { fd: fh, start: 0 });
+  if (bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
+    const gz = createGunzip();
+    raw.on('error', (err) => gz.destroy(err));
+    return {
+      stream: raw.pipe(gz),
+      close: () => {
+        gz.destroy();
+        raw.destroy();
+      },
+    };
+  }
+  return { stream: raw, close: () => raw.destroy() };
 }
 
-interface IdxImages {
-  readonly n: number;
-  readonly rows: number;
-  readonly cols: number;
-  readonly data: Uint8Array;
+/**
+ * Streams the file's content: the first `header` bytes are returned, the next `into.length` go
+ * into `into` (when given). The stream is stopped as soon as it holds more than the header says,
+ * so a gzip bomb costs no more than the buffer it was budgeted.
+ */
+async function streamIdx(file: SourceFile, header: number, into?: Uint8Array, short?: (got: number) => string): Promise<Buffer> {
+  const head = Buffer.alloc(header);
+  let got = 0;
+  const want = header + (into?.length ?? 0);
+  const { stream, close } = await contentStream(file);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let c = chunk;
+      if (got < header) {
+        const take = Math.min(header - got, c.length);
+        c.copy(head, got, 0, take);
+        got += take;
+        c = c.subarray(take);
+        if (!into && got === header) break;
+      }
+      if (c.length === 0) continue;
+      if (!into || got + c.length > want) {
+        throw corrupt(file, `holds more than its header says (${into ? formatBytes(want - header) : 'nothing'} after the header)`);
+      }
+      into.set(c, got - header);
+      got += c.length;
+    }
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
+    throw corrupt(file, `is not a valid gzip stream (${(err as Error).message})`);
+  } finally {
+    close();
+  }
+  if (got < header) throw corrupt(file, `is ${got} bytes, too short for an IDX header`);
+  if (into && got < want)
+    throw corrupt(file, short ? short(got - header) : `holds ${got - header} bytes after its header, but its header says ${want - header}`);
+  return head;
 }
 
-export function parseIdxImages(file: SourceFile, buf: Buffer): IdxImages {
-  if (buf.length < 16) throw corrupt(file, `is ${buf.length} bytes, too short for an IDX image header`);
-  const magic = buf.readUInt32BE(0);
+/** The image header: n × rows × cols unsigned bytes follow. */
+function imagesHeader(file: SourceFile, head: Buffer): { n: number; rows: number; cols: number } {
+  const magic = head.readUInt32BE(0);
   if (magic !== 0x803) throw corrupt(file, `has magic 0x${magic.toString(16)}, not 0x803 (unsigned-byte images, 3 dimensions)`);
-  const n = buf.readUInt32BE(4);
-  const rows = buf.readUInt32BE(8);
-  const cols = buf.readUInt32BE(12);
-  const expected = 16 + n * rows * cols;
-  if (buf.length !== expected)
-    throw corrupt(file, `holds ${buf.length - 16} bytes of pixels, but its header says ${n} × ${rows} × ${cols} = ${expected - 16}`);
-  return { n, rows, cols, data: buf.subarray(16) };
+  return { n: head.readUInt32BE(4), rows: head.readUInt32BE(8), cols: head.readUInt32BE(12) };
 }
 
-export function parseIdxLabels(file: SourceFile, buf: Buffer): Uint8Array {
-  if (buf.length < 8) throw corrupt(file, `is ${buf.length} bytes, too short for an IDX label header`);
-  const magic = buf.readUInt32BE(0);
+/** The label header: n unsigned bytes follow. */
+function labelsHeader(file: SourceFile, head: Buffer): number {
+  const magic = head.readUInt32BE(0);
   if (magic !== 0x801) throw corrupt(file, `has magic 0x${magic.toString(16)}, not 0x801 (unsigned-byte labels, 1 dimension)`);
-  const n = buf.readUInt32BE(4);
-  if (buf.length !== 8 + n) throw corrupt(file, `holds ${buf.length - 8} labels, but its header says ${n}`);
-  return buf.subarray(8);
+  return head.readUInt32BE(4);
 }
 
 function givenOf(prefix: string): number | undefined {
@@ -135,25 +176,24 @@ export async function readIdx(tree: SourceTree, opts: ReaderOptions): Promise<Re
   }
   const givens = prefixes.map(givenOf);
   const hasGiven = givens.every((g) => g !== undefined) && givens.includes(GIVEN_TRAIN);
-  const parts = await Promise.all(
+  // Headers first: the prepared size is known (and budgeted) before any pixel is decompressed.
+  const heads = await Promise.all(
     prefixes.map(async (p) => {
       const imgFile = images.get(p)!;
       const lblFile = labels.get(p)!;
-      const [img, lbl] = await Promise.all([readMaybeGzip(imgFile), readMaybeGzip(lblFile)]);
-      const parsed = parseIdxImages(imgFile, img);
-      const lab = parseIdxLabels(lblFile, lbl);
-      if (lab.length !== parsed.n) {
+      const img = imagesHeader(imgFile, await streamIdx(imgFile, 16));
+      const n = labelsHeader(lblFile, await streamIdx(lblFile, 8));
+      if (n !== img.n) {
         throw new ConfigurationError(
-          `IDX files '${imgFile.rel}' and '${lblFile.rel}' disagree: ${parsed.n} images but ${lab.length} labels.`,
+          `IDX files '${imgFile.rel}' and '${lblFile.rel}' disagree: ${img.n} images but ${n} labels.`,
           'Use the labels file that belongs to these images.',
         );
       }
-      const labelDigest = createHash('sha256').update(lab).digest('hex');
-      return { imgFile, lblFile, ...parsed, labels: lab, labelDigest };
+      return { imgFile, lblFile, ...img };
     }),
   );
-  const first = parts[0];
-  for (const p of parts) {
+  const first = heads[0];
+  for (const p of heads) {
     if (p.rows !== first.rows || p.cols !== first.cols) {
       throw new ConfigurationError(
         `IDX files differ in image size: '${first.imgFile.rel}' is ${first.cols}x${first.rows} but '${p.imgFile.rel}' is ${p.cols}x${p.rows}.`,
@@ -161,23 +201,38 @@ export async function readIdx(tree: SourceTree, opts: ReaderOptions): Promise<Re
       );
     }
   }
-  const count = parts.reduce((a, p) => a + p.n, 0);
+  const count = heads.reduce((a, p) => a + p.n, 0);
   const exampleSize = first.rows * first.cols;
+  checkMemoryBudget(
+    count * (exampleSize + 4),
+    opts.memoryBudget ?? DEFAULT_DATA_LIMITS.memoryBudget,
+    `${count.toLocaleString('en-US')} images × ${first.cols}×${first.rows} bytes, and their labels`,
+    'Use fewer examples',
+  );
   const x = new Uint8Array(count * exampleSize);
   const y = new Int32Array(count);
   const given = hasGiven ? new Uint8Array(count) : undefined;
   let maxLabel = 0;
   let at = 0;
-  parts.forEach((p, k) => {
-    x.set(p.data, at * exampleSize);
+  const parts = [];
+  for (const [k, p] of heads.entries()) {
+    await streamIdx(
+      p.imgFile,
+      16,
+      x.subarray(at * exampleSize, (at + p.n) * exampleSize),
+      (got) => `holds ${got} bytes of pixels, but its header says ${p.n} × ${p.rows} × ${p.cols} = ${p.n * exampleSize}`,
+    );
+    const lab = new Uint8Array(p.n);
+    await streamIdx(p.lblFile, 8, lab, (got) => `holds ${got} labels, but its header says ${p.n}`);
     for (let i = 0; i < p.n; i++) {
-      const l = p.labels[i];
+      const l = lab[i];
       y[at + i] = l;
       if (l > maxLabel) maxLabel = l;
     }
     if (given) given.fill(givens[k]!, at, at + p.n);
     at += p.n;
-  });
+    parts.push({ ...p, labelDigest: createHash('sha256').update(lab).digest('hex') });
+  }
 
   const files: FileRecord[] = parts.flatMap((p) => [
     { path: p.imgFile.rel, sha256: p.imgFile.sha256, size: p.imgFile.size },

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
 import { ConfigurationError } from '../../util/index.ts';
+import { checkMemoryBudget, DEFAULT_DATA_LIMITS } from '../limits.ts';
 import type { FileRecord } from '../manifest.ts';
 import {
   GIVEN_TEST,
@@ -198,6 +199,15 @@ export async function readImageFolder(tree: SourceTree, opts: ReaderOptions): Pr
   const channels = metas.some((m) => m.colour) ? 3 : 1;
   const exampleSize = width * height * channels;
   const count = items.length;
+  // The prepared size is known from the headers: refuse it before decoding anything.
+  checkMemoryBudget(
+    count * (exampleSize + 4),
+    opts.memoryBudget ?? DEFAULT_DATA_LIMITS.memoryBudget,
+    `${count.toLocaleString('en-US')} image${count === 1 ? '' : 's'} × ${width}×${height}×${channels} bytes, and their labels`,
+    opts.imageSize
+      ? `Set a smaller image-size (e.g. image-size: ${Math.min(width, 224)}x${Math.min(height, 224)}), use fewer images`
+      : 'Set image-size to downscale the images (e.g. image-size: 224x224), use fewer images',
+  );
   const x = new Uint8Array(count * exampleSize);
   const y = new Int32Array(count);
   const givenArr = given ? new Uint8Array(count) : undefined;
