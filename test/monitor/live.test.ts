@@ -9,7 +9,8 @@
  * Server A serves one trained model folder as five versions of `fashion`, one per case:
  *   1 test-split images (healthy) · 2 the same, with 600 ms of injected latency · 3 the same, with
  *   20% of inference requests answered 500 (and status calls beside them, which are not traffic) ·
- *   4 only Trouser images (prediction drift) · 5 inverted images (input drift).
+ *   4 only Trouser images (prediction drift) · 5 inverted images (input drift) · 7 test-split images
+ *   until the tests start (traffic that stops: its series stay). 9 is never served.
  * Server B serves it as version 6 and is stopped before the tests (no data after a server stops).
  *
  * Every case goes through the step as the Actions runner runs it and through `modelship monitor`.
@@ -171,7 +172,7 @@ describe('monitor-check on real modelship serve processes, scraped by a real Pro
     setup.push(`trained in ${model.seconds.toFixed(1)} s (val accuracy ${model.valAccuracy?.toFixed(3)})`);
 
     const config = path.join(root, 'serve.yml');
-    const versions = [1, 2, 3, 4, 5].map((v) => `{ source: ./model, version: ${v} }`).join(', ');
+    const versions = [1, 2, 3, 4, 5, 7].map((v) => `{ source: ./model, version: ${v} }`).join(', ');
     await writeFile(config, `version: 1\nname: fashion\nserve:\n  models:\n    - name: fashion\n      versions: [${versions}]\n`);
     const common = ['--allow-fault-injection', '--shutdown-timeout-ms', '2000'];
     const [a, b] = await Promise.allSettled([
@@ -200,17 +201,19 @@ describe('monitor-check on real modelship serve processes, scraped by a real Pro
     load = startLoad([
       { name: 'v1', url: predict(serverA!, 1), bodies: mixed, perSecond: RATE },
       { name: 'v2', url: predict(serverA!, 2), bodies: mixed, perSecond: RATE },
-      { name: 'v3', url: predict(serverA!, 3), bodies: mixed, perSecond: RATE },
-      { name: 'v3 status', url: `${serverA!.url}/v1/models/fashion/versions/3`, method: 'GET', perSecond: 5 },
+      // Twice the rate, so that a window's error rate moves in steps of ~1%, not ~2.5%.
+      { name: 'v3', url: predict(serverA!, 3), bodies: mixed, perSecond: 2 * RATE },
+      { name: 'v3 status', url: `${serverA!.url}/v1/models/fashion/versions/3`, method: 'GET', perSecond: RATE },
       { name: 'v4', url: predict(serverA!, 4), bodies: trousers, perSecond: RATE },
       { name: 'v5', url: predict(serverA!, 5), bodies: inverted, perSecond: RATE },
       { name: 'v6', url: predict(serverB!, 6), bodies: mixed, perSecond: RATE },
+      { name: 'v7', url: predict(serverA!, 7), bodies: mixed, perSecond: RATE },
     ]);
     const started = Date.now();
     // Every version's traffic is in Prometheus, and a whole window of it.
     await prometheus.waitFor(
       `count(sum by (version) (rate(modelship_examples_total{model="fashion"}[${W}s]) > 0))`,
-      (r) => r[0]?.value[1] === '6',
+      (r) => r[0]?.value[1] === '7',
     );
     await sleep(Math.max(0, started + (W + 2) * 1000 - Date.now()));
     setup.push(`a window of load in Prometheus at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -225,7 +228,7 @@ describe('monitor-check on real modelship serve processes, scraped by a real Pro
         minCount: Number(MIN_COUNT),
       },
     );
-    await load.stop('v6');
+    await Promise.all([load.stop('v6'), load.stop('v7')]);
     await serverB!.stop();
     stoppedB = Date.now();
   });
@@ -318,9 +321,9 @@ describe('monitor-check on real modelship serve processes, scraped by a real Pro
     assert.deepEqual(breached(r), ['error_rate']);
     const m = (await reportOf(r)).measurement;
     const rate = valueOf(m, 'error_rate');
-    // Status calls (5/s, all 200) beside the inference requests would dilute it to ~0.13.
-    assert.ok(Math.abs(rate - ERROR_RATE) < 0.05, `error_rate ${rate}`);
-    assert.ok(Math.abs(valueOf(m, 'availability') - (1 - ERROR_RATE)) < 0.05);
+    // Counted with the status calls (10/s, all 200) beside the inference requests, it would be ~0.13.
+    assert.ok(Math.abs(rate - ERROR_RATE) < 0.04, `error_rate ${rate}`);
+    assert.ok(Math.abs(valueOf(m, 'availability') - (1 - ERROR_RATE)) < 0.04);
     assert.ok(load!.answers('v3')['500'] > 0 && load!.answers('v3 status')['200'] > 0, 'the server answered 500s and status calls');
     assert.match(r.commands, /::error::monitor-check failed: fashion v3 breaches error_rate <= 0\.05 \(0\.\d+\)/);
     const c = await cli(cliArgs('3'));
@@ -511,5 +514,21 @@ describe('monitor-check on real modelship serve processes, scraped by a real Pro
     const failed = await cli(cliArgs('6'));
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /no data for p95_latency_ms, error_rate/);
+  });
+
+  it('has no data, not zero, when traffic stops on a running server (v7), and for a version never served (v9)', async () => {
+    await sleep(Math.max(0, stoppedB + (W + 2) * 1000 - Date.now()));
+    const idle = await action('7', { 'no-data': 'warn' });
+    assert.equal(idle.failed, false);
+    assert.equal(idle.outputs['healthy'], 'false');
+    const m = (await reportOf(idle)).measurement;
+    assert.equal(valueOf(m, 'requests_per_second'), 0, 'the series exist and nothing came in');
+    for (const n of ['p50_latency_ms', 'p95_latency_ms', 'p99_latency_ms', 'error_rate', 'availability'])
+      assert.equal(m.observations[n]?.kind, 'no-data', n);
+    assert.match(JSON.stringify(m.observations['prediction_psi']), /at least 150 are needed/);
+    assert.match(idle.summary, /^### ⚠️ fashion v7 · no data for 4 rules over the last 5s$/m);
+    const never = await cli(cliArgs('9'));
+    assert.equal(never.code, 1);
+    assert.match(never.stderr, /no data for p95_latency_ms, error_rate, prediction_psi, input_psi: no series for fashion v9/);
   });
 });
