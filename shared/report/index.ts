@@ -5,5 +5,5 @@ export { code, escapeMarkdown, table } from './markdown.ts';
 export { modelCard, trainingSummary } from './training.ts';
 export { renderDatasetSummary } from './dataset.ts';
 export { registerSummary } from './register.ts';
-export { monitorSummary } from './monitor.ts';
+export { monitorSummary, monitorText } from './monitor.ts';
 export { rolloutSummary } from './rollout.ts';

@@ -1,6 +1,6 @@
 /**
- * monitor-check's job summary (and terminal summary), rendered from its report. Pure functions,
- * tested on their text. Charts are Mermaid `xychart-beta` with an explicit palette that reads in
+ * monitor-check's job summary (Markdown) and terminal summary (plain text), both rendered from its
+ * report by the same functions, so they say the same things. Pure functions, tested on their text. Charts are Mermaid `xychart-beta` with an explicit palette that reads in
  * GitHub's light and dark modes (every colour ≥ 3:1 against #ffffff and #0d1117), and a line under
  * each chart naming its series, since xychart draws no legend.
  */
@@ -12,6 +12,17 @@ export const CHART_PALETTE = ['#1f6feb', '#cf6a1a'] as const;
 /** Axis and title text: grey (4.6:1 on white, 4.2:1 on dark). */
 export const CHART_TEXT = '#6e7781';
 const COLOUR_NAMES = ['blue', 'orange'] as const;
+
+/** How untrusted text (model names, reasons, URLs) is written: escaped for Markdown, or as is for a terminal. */
+interface Style {
+  readonly esc: (text: string) => string;
+  readonly code: (text: string) => string;
+}
+const MARKDOWN: Style = { esc: escapeMarkdown, code };
+/** Terminal text: control characters (escape sequences included) become spaces. */
+// eslint-disable-next-line no-control-regex
+const plain = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
+const TEXT: Style = { esc: plain, code: plain };
 
 function num(v: number, digits = 4): string {
   if (Number.isNaN(v)) return 'NaN';
@@ -38,8 +49,8 @@ function observed(metric: string, o: Observation | undefined): string {
 }
 
 /** The limit in the value's unit: `≤ 100 ms`, `≤ 1 %`, `≤ 0.2`. */
-function limitText(v: RuleVerdict): string {
-  return `${escapeMarkdown(v.limit.split(' ')[0])} ${formatMetric(v.metric, v.threshold)}`;
+function limitText(v: RuleVerdict, st: Style): string {
+  return `${st.esc(v.limit.split(' ')[0])} ${formatMetric(v.metric, v.threshold)}`;
 }
 
 function verdictCell(v: RuleVerdict | undefined): string {
@@ -56,34 +67,34 @@ function verdictCell(v: RuleVerdict | undefined): string {
   }
 }
 
-function rows(names: readonly string[], report: MonitorReport): string[][] {
+function rows(names: readonly string[], report: MonitorReport, st: Style): string[][] {
   const out: string[][] = [];
   const verdicts = report.judgement.verdicts;
   for (const name of names) {
     const ruled = verdicts.filter((v) => v.metric === name);
     const o = report.measurement.observations[name];
-    if (ruled.length === 0) out.push([code(name), observed(name, o), '—', '']);
-    for (const v of ruled) out.push([code(name), observed(name, o), limitText(v), verdictCell(v)]);
+    if (ruled.length === 0) out.push([st.code(name), observed(name, o), '—', '']);
+    for (const v of ruled) out.push([st.code(name), observed(name, o), limitText(v, st), verdictCell(v)]);
   }
   return out;
 }
 
-function headline(r: MonitorReport): string {
+function headline(r: MonitorReport, st: Style): string {
   const t = r.target;
-  const who = `${escapeMarkdown(t.model)} ${t.version !== undefined ? `v${escapeMarkdown(t.version)}` : '(all versions)'}`;
+  const who = `${st.esc(t.model)} ${t.version !== undefined ? `v${st.esc(t.version)}` : '(all versions)'}`;
   const j = r.judgement;
   const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
   switch (j.status) {
     case 'healthy':
-      return `### ✅ ${who} · healthy over the last ${r.window}`;
+      return `✅ ${who} · healthy over the last ${r.window}`;
     case 'breach':
-      return `### ❌ ${who} · ${n(j.breaches.length, 'rule')} breached over the last ${r.window}`;
+      return `❌ ${who} · ${n(j.breaches.length, 'rule')} breached over the last ${r.window}`;
     case 'no-data': {
       const k = j.verdicts.filter((v) => v.status === 'no-data').length;
-      return `### ${j.failed ? '❌' : '⚠️'} ${who} · no data for ${n(k, 'rule')} over the last ${r.window}`;
+      return `${j.failed ? '❌' : '⚠️'} ${who} · no data for ${n(k, 'rule')} over the last ${r.window}`;
     }
     case 'error':
-      return `### 🛑 ${who} · could not be measured`;
+      return `🛑 ${who} · could not be measured`;
   }
 }
 
@@ -152,8 +163,18 @@ function filled(points: readonly HistoryPoint[], scale: number): { values: numbe
   return { values, gaps };
 }
 
-function historyCharts(r: MonitorReport): string[] {
-  const out: string[] = [];
+interface Chart {
+  readonly title: string;
+  readonly y: string;
+  readonly labels: readonly string[];
+  readonly series: readonly { name: string; values: readonly number[] }[];
+  readonly gaps: number;
+  readonly points: number;
+}
+
+/** p95 latency and error rate over the window (the range query's points), with their limits. */
+function historyCharts(r: MonitorReport): Chart[] {
+  const out: Chart[] = [];
   const specs = [
     { name: 'p95_latency_ms', title: `p95 latency over the last ${r.window}`, y: 'ms', scale: 1, label: 'p95 latency (ms)' },
     { name: 'error_rate', title: `error rate over the last ${r.window}`, y: '%', scale: 100, label: 'error rate (%)' },
@@ -172,72 +193,153 @@ function historyCharts(r: MonitorReport): string[] {
       const limit = rule.threshold * s.scale;
       series.push({ name: `limit ${rule.limit.split(' ')[0]} ${num(limit)} ${s.y}`, values: points.map(() => limit) });
     }
-    out.push(
-      paletteChart({ title: s.title, yTitle: s.y, xLabels: labels, series }) +
-        (f.gaps ? `\n<sub>${f.gaps} of ${points.length} points had no value and repeat the one before.</sub>` : ''),
-    );
+    out.push({ title: s.title, y: s.y, labels, series, gaps: f.gaps, points: points.length });
   }
   return out;
 }
 
-function dispatchLine(d: DispatchOutcome): string | undefined {
+function chartMarkdown(c: Chart): string {
+  return (
+    paletteChart({ title: c.title, yTitle: c.y, xLabels: c.labels, series: c.series }) +
+    (c.gaps ? `\n<sub>${c.gaps} of ${c.points} points had no value and repeat the one before.</sub>` : '')
+  );
+}
+
+const SPARKS = '▁▂▃▄▅▆▇█';
+
+/** A chart for a terminal: a sparkline of the series over the window (its own min to max), the range and the limit. */
+function chartText(c: Chart): string {
+  const [main, limit] = c.series;
+  const lo = Math.min(...main.values);
+  const hi = Math.max(...main.values);
+  const spark = main.values
+    .map((v) => SPARKS[hi > lo ? Math.min(SPARKS.length - 1, Math.floor(((v - lo) / (hi - lo)) * SPARKS.length)) : 0])
+    .join('');
+  return `${c.title} (${c.y}): ${spark}  min ${num(lo)} · max ${num(hi)}${limit ? ` · ${limit.name}` : ''}${c.gaps ? ` (${c.gaps} of ${c.points} points had no value)` : ''}`;
+}
+
+function dispatchLine(d: DispatchOutcome, st: Style, bold: (s: string) => string): string | undefined {
+  const head = bold('Retraining:');
   switch (d.state) {
     case 'not-needed':
       return undefined;
     case 'off':
-      return `**Retraining:** not dispatched (${escapeMarkdown(d.reason)}).`;
+      return `${head} not dispatched (${st.esc(d.reason)}).`;
     case 'dispatched':
-      return `**Retraining:** dispatched ${code(d.workflow)} on ${code(d.ref)} with ${Object.entries(d.inputs)
-        .map(([k, v]) => `${escapeMarkdown(k)} ${code(v)}`)
+      return `${head} dispatched ${st.code(d.workflow)} on ${st.code(d.ref)} with ${Object.entries(d.inputs)
+        .map(([k, v]) => `${st.esc(k)} ${st.code(v)}`)
         .join(', ')}.`;
     case 'skipped':
-      return `**Retraining:** not dispatched: ${escapeMarkdown(d.reason)}.`;
+      return `${head} not dispatched: ${st.esc(d.reason)}.`;
     case 'failed':
-      return `**Retraining:** 🛑 the dispatch of ${code(d.workflow)} failed: ${escapeMarkdown(d.error)}${d.hint ? ` ${escapeMarkdown(d.hint)}` : ''}`;
+      return `${head} 🛑 the dispatch of ${st.code(d.workflow)} failed: ${st.esc(d.error)}${d.hint ? ` ${st.esc(d.hint)}` : ''}`;
   }
+}
+
+/** What both renderings say, in order. */
+interface Parts {
+  readonly headline: string;
+  readonly window: string;
+  readonly errors: readonly { reason: string; hint?: string }[];
+  readonly slo: readonly string[][];
+  readonly driftTitle?: string;
+  readonly drift?: readonly string[][];
+  readonly driftNotes: readonly string[];
+  readonly charts: readonly Chart[];
+  readonly historyNote?: string;
+  readonly dispatch?: string;
+}
+
+function parts(r: MonitorReport, st: Style, bold: (s: string) => string): Parts {
+  const m = r.measurement;
+  const src = m.source.kind === 'prometheus' ? `Prometheus ${st.code(m.source.where)}` : `scrapes of ${st.code(m.source.where)}`;
+  const window = `Window ${r.window} (${m.start.replace(/\.\d{3}Z$/, 'Z')} → ${m.end.replace(/\.\d{3}Z$/, 'Z')}) · ${src} · ${m.stats.requests} ${m.source.kind === 'prometheus' ? 'queries' : 'scrapes'}, ${count(m.stats.series)} series read in ${m.stats.seconds.toFixed(2)} s`;
+  const seen = new Set<string>();
+  const errors = r.judgement.verdicts
+    .filter((v) => v.status === 'error')
+    .filter((e) => !seen.has(e.reason) && seen.add(e.reason))
+    .map((e) => ({ reason: st.esc(e.reason), ...(e.hint ? { hint: st.esc(e.hint) } : {}) }));
+  const sloNames = Object.keys(m.observations).filter((n) => !n.startsWith('prediction_') && !n.startsWith('input_'));
+  const driftNames = Object.keys(m.observations).filter((n) => n.startsWith('prediction_') || n.startsWith('input_'));
+  const driftNotes: string[] = [];
+  let driftTitle: string | undefined;
+  if (driftNames.length) {
+    const ref = r.reference
+      ? ` against ${st.code(r.reference.source)}${r.reference.digest ? ` (${st.code(r.reference.digest.slice(0, 19))}…)` : ''}`
+      : '';
+    driftTitle = `Drift${ref}`;
+    const p = m.drift?.prediction;
+    if (p)
+      driftNotes.push(
+        `${count(Math.round(p.count))} predictions in ${p.classes.length} classes` +
+          (p.chi2.ok
+            ? ` · χ² = ${num(p.chi2.statistic)}, df ${p.chi2.df}, p = ${num(p.chi2.pValue, 3)}`
+            : ` · χ²: ${st.esc(p.chi2.reason)}`),
+      );
+    const i = m.drift?.input;
+    if (i)
+      driftNotes.push(`${count(Math.round(i.values))} input values (${count(Math.round(i.count))} examples) in ${i.served.length} bins`);
+    const reasons = new Set(r.judgement.verdicts.filter((v) => v.status === 'no-data').map((v) => v.reason.replace(/^no data: /, '')));
+    for (const reason of reasons) driftNotes.push(`no data: ${st.esc(reason)}`);
+  }
+  const dispatch = dispatchLine(r.dispatch, st, bold);
+  return {
+    headline: headline(r, st),
+    window,
+    errors,
+    slo: rows(sloNames, r, st),
+    ...(driftTitle ? { driftTitle, drift: rows(driftNames, r, st) } : {}),
+    driftNotes,
+    charts: historyCharts(r),
+    ...(r.historyNote && m.source.kind === 'prometheus' && !errors.length ? { historyNote: st.esc(r.historyNote) } : {}),
+    ...(dispatch ? { dispatch } : {}),
+  };
 }
 
 /** The job summary of one check. */
 export function monitorSummary(r: MonitorReport): string {
-  const m = r.measurement;
-  const parts: string[] = [headline(r)];
-  const src = m.source.kind === 'prometheus' ? `Prometheus ${code(m.source.where)}` : `scrapes of ${code(m.source.where)}`;
-  parts.push(
-    `Window ${r.window} (${m.start.replace(/\.\d{3}Z$/, 'Z')} → ${m.end.replace(/\.\d{3}Z$/, 'Z')}) · ${src} · ${m.stats.requests} ${m.source.kind === 'prometheus' ? 'queries' : 'scrapes'}, ${count(m.stats.series)} series read in ${m.stats.seconds.toFixed(2)} s`,
-  );
-  const errors = r.judgement.verdicts.filter((v) => v.status === 'error');
-  if (errors.length) {
-    const seen = new Set<string>();
-    const lines = errors.filter((e) => !seen.has(e.reason) && seen.add(e.reason));
-    parts.push(lines.map((e) => `> 🛑 ${escapeMarkdown(e.reason)}${e.hint ? `<br>${escapeMarkdown(e.hint)}` : ''}`).join('\n>\n'));
+  const p = parts(r, MARKDOWN, (s) => `**${s}**`);
+  const out: string[] = [`### ${p.headline}`, p.window];
+  if (p.errors.length) out.push(p.errors.map((e) => `> 🛑 ${e.reason}${e.hint ? `<br>${e.hint}` : ''}`).join('\n>\n'));
+  out.push(table(['SLO', 'value', 'limit', 'verdict'], p.slo, ['left', 'right', 'left', 'left']));
+  if (p.driftTitle && p.drift) {
+    out.push(`#### ${p.driftTitle}`);
+    out.push(table(['score', 'value', 'limit', 'verdict'], p.drift, ['left', 'right', 'left', 'left']));
+    if (p.driftNotes.length) out.push(p.driftNotes.join(' · '));
   }
-  const sloNames = [...new Set([...Object.keys(m.observations).filter((n) => !n.startsWith('prediction_') && !n.startsWith('input_'))])];
-  parts.push(table(['SLO', 'value', 'limit', 'verdict'], rows(sloNames, r), ['left', 'right', 'left', 'left']));
-  const driftNames = Object.keys(m.observations).filter((n) => n.startsWith('prediction_') || n.startsWith('input_'));
-  if (driftNames.length) {
-    const ref = r.reference
-      ? ` against ${code(r.reference.source)}${r.reference.digest ? ` (${code(r.reference.digest.slice(0, 19))}…)` : ''}`
-      : '';
-    parts.push(`#### Drift${ref}`);
-    parts.push(table(['score', 'value', 'limit', 'verdict'], rows(driftNames, r), ['left', 'right', 'left', 'left']));
-    const notes: string[] = [];
-    const p = m.drift?.prediction;
-    if (p)
-      notes.push(
-        `${count(Math.round(p.count))} predictions in ${p.classes.length} classes` +
-          (p.chi2.ok
-            ? ` · χ² = ${num(p.chi2.statistic)}, df ${p.chi2.df}, p = ${num(p.chi2.pValue, 3)}`
-            : ` · χ²: ${escapeMarkdown(p.chi2.reason)}`),
-      );
-    const i = m.drift?.input;
-    if (i) notes.push(`${count(Math.round(i.values))} input values (${count(Math.round(i.count))} examples) in ${i.served.length} bins`);
-    const reasons = new Set(r.judgement.verdicts.filter((v) => v.status === 'no-data').map((v) => v.reason.replace(/^no data: /, '')));
-    for (const reason of reasons) notes.push(`no data: ${escapeMarkdown(reason)}`);
-    if (notes.length) parts.push(notes.join(' · '));
+  out.push(...p.charts.map(chartMarkdown));
+  if (p.historyNote) out.push(`<sub>${p.historyNote}</sub>`);
+  if (p.dispatch) out.push(p.dispatch);
+  return `${out.join('\n\n')}\n`;
+}
+
+/** Columns padded to their widest cell (values right-aligned). */
+function textTable(header: readonly string[], body: readonly (readonly string[])[], right: readonly number[]): string {
+  const width = (s: string): number => [...s].length;
+  const widths = header.map((h, i) => Math.max(width(h), ...body.map((r) => width(r[i] ?? ''))));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => {
+        const pad = ' '.repeat(widths[i] - width(c));
+        return right.includes(i) ? pad + c : c + pad;
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...body.map(line)].join('\n');
+}
+
+/** The same summary for a terminal (`modelship monitor` logs it): plain text, a sparkline per chart. */
+export function monitorText(r: MonitorReport): string {
+  const p = parts(r, TEXT, (s) => s);
+  const out: string[] = [p.headline, p.window];
+  for (const e of p.errors) out.push(`🛑 ${e.reason}${e.hint ? `\n   ${e.hint}` : ''}`);
+  out.push(textTable(['SLO', 'value', 'limit', 'verdict'], p.slo, [1]));
+  if (p.driftTitle && p.drift) {
+    out.push(`${p.driftTitle}\n${textTable(['score', 'value', 'limit', 'verdict'], p.drift, [1])}`);
+    if (p.driftNotes.length) out.push(p.driftNotes.join(' · '));
   }
-  parts.push(...historyCharts(r));
-  if (r.historyNote && m.source.kind === 'prometheus' && !errors.length) parts.push(`<sub>${escapeMarkdown(r.historyNote)}</sub>`);
-  const d = dispatchLine(r.dispatch);
-  if (d) parts.push(d);
-  return `${parts.join('\n\n')}\n`;
+  if (p.charts.length) out.push(p.charts.map(chartText).join('\n'));
+  if (p.historyNote) out.push(p.historyNote);
+  if (p.dispatch) out.push(p.dispatch);
+  return `${out.join('\n\n')}\n`;
 }

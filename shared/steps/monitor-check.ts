@@ -60,7 +60,10 @@ export const monitorCheckStep = defineStep({
     drift: 'Each drift score as JSON (null where there was no data).',
   },
   async run(inputs, ctx) {
-    const [{ monitorCheck }, { monitorSummary }] = await Promise.all([import('../monitor/index.ts'), import('../report/index.ts')]);
+    const [{ monitorCheck }, { monitorSummary, monitorText }] = await Promise.all([
+      import('../monitor/index.ts'),
+      import('../report/index.ts'),
+    ]);
     if (!inputs.name) throw new ConfigurationError("input 'name' is required.", "Set 'name' in the step's 'with:' or in modelship.yml.");
     const context = await ctx.github.context();
     const github =
@@ -89,6 +92,8 @@ export const monitorCheckStep = defineStep({
       },
       { github, now: ctx.now, log: ctx.log, cwd: ctx.cwd },
     );
+    // The same summary for whoever reads the log: a terminal (`modelship monitor`) or the job's log.
+    ctx.log.info(monitorText(r.report).trimEnd());
     const j = r.report.judgement;
     return {
       outputs: {

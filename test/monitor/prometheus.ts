@@ -17,12 +17,24 @@ export interface RunningPrometheus {
   readonly dir: string;
   /** Polls until Prometheus has stored at least `n` scrapes of every target (bounded by `timeoutMs`). */
   waitForScrapes(n: number, timeoutMs?: number): Promise<void>;
+  /** An instant query's result (an empty list while Prometheus cannot answer). */
+  query(q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
+  /** Polls `q` until `done(result)` holds (bounded by `timeoutMs`). */
+  waitFor(
+    q: string,
+    done: (r: { metric: Record<string, string>; value: [number, string] }[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<void>;
   /** Prometheus's own log (for failure messages). */
   log(): Promise<string>;
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(targets: readonly string[]): Promise<RunningPrometheus> {
+/** `ruleFiles`: alerting rule files Prometheus evaluates every second (absolute paths). */
+export async function startPrometheus(
+  targets: readonly string[],
+  opts: { ruleFiles?: readonly string[] } = {},
+): Promise<RunningPrometheus> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'modelship-prometheus-'));
   const port = await freePort();
   const config = [
@@ -30,6 +42,7 @@ export async function startPrometheus(targets: readonly string[]): Promise<Runni
     '  scrape_interval: 1s',
     '  scrape_timeout: 1s',
     '  evaluation_interval: 1s',
+    ...(opts.ruleFiles?.length ? ['rule_files:', ...opts.ruleFiles.map((f) => `  - '${f}'`)] : []),
     'scrape_configs:',
     '  - job_name: modelship',
     '    metrics_path: /metrics',
@@ -53,6 +66,9 @@ export async function startPrometheus(targets: readonly string[]): Promise<Runni
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Should the test process end without its after hooks, Prometheus ends with it.
+  const orphan = (): void => void child.kill('SIGKILL');
+  process.once('exit', orphan);
   const url = `http://127.0.0.1:${port}`;
   const log = async (): Promise<string> => readFile(logFile, 'utf8').catch(() => '');
   const stop = async (): Promise<void> => {
@@ -62,6 +78,7 @@ export async function startPrometheus(targets: readonly string[]): Promise<Runni
       await exited;
       clearTimeout(t);
     }
+    process.off('exit', orphan);
     out.end();
     await rm(dir, { recursive: true, force: true });
   };
@@ -84,11 +101,29 @@ export async function startPrometheus(targets: readonly string[]): Promise<Runni
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  const query = async (q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
+    const r = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(q)}`).then(
+      (x) => x.json() as Promise<{ data?: { result?: { metric: Record<string, string>; value: [number, string] }[] } }>,
+      () => ({ data: { result: [] } }),
+    );
+    return r.data?.result ?? [];
+  };
   return {
     url,
     dir,
     log,
     stop,
+    query,
+    async waitFor(q, done, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await query(q);
+        if (done(r)) return;
+        if (Date.now() > until)
+          throw new Error(`Prometheus: ${q} did not reach the awaited result in ${timeoutMs} ms: ${JSON.stringify(r)}`);
+        await new Promise((res) => setTimeout(res, 250));
+      }
+    },
     async waitForScrapes(n, timeoutMs = 30_000) {
       const until = Date.now() + timeoutMs;
       const q = `min(count_over_time(up{job="modelship"}[1m]))`;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { judge, loadReference, measure, metricsUrl, parseSloRules, scrapeSource, type MonitorReport } from '../../shared/monitor/index.ts';
-import { monitorSummary, paletteChart } from '../../shared/report/monitor.ts';
+import { monitorSummary, monitorText, paletteChart } from '../../shared/report/monitor.ts';
 import { writeReferenceManifest } from './fixtures.ts';
 
 /** prom-client-shaped exposition for one version: requests by code and a 3-bucket latency histogram. */
@@ -224,6 +224,47 @@ describe('monitorSummary', () => {
     assert.match(md, /### ⚠️ fa\\\|shion v3 · no data for 1 rule over the last 1h/);
     assert.match(md, /\| ⚠️ no data \|/);
   });
+  it('says the same in a terminal: aligned tables, a sparkline per chart, no Markdown, no control characters', () => {
+    const observations = {
+      p95_latency_ms: { kind: 'value', value: 512.5, series: 1, warnings: [] },
+      error_rate: { kind: 'value', value: 0, series: 1, warnings: [] },
+    } as const;
+    const judgement = judge(parseSloRules(['p95_latency_ms <= 100', 'error_rate <= 0.01']), observations, 'fail');
+    const history = {
+      p95_latency_ms: [10, 20, 400, 512.5].map((value, i) => ({ time: 1000 + i * 60, value })),
+      error_rate: [0, 0].map((value, i) => ({ time: 1000 + i * 60, value })),
+    };
+    const report = base({
+      target: { model: 'fa|shion\u001b[31m', version: '3' },
+      judgement,
+      history,
+      measurement: { ...base({}).measurement, observations },
+      dispatch: { state: 'skipped', workflow: 'retrain.yml', reason: 'run #7 is in progress' },
+    });
+    const text = monitorText(report);
+    assert.equal(
+      text,
+      [
+        '❌ fa|shion [31m v3 · 1 rule breached over the last 1h',
+        '',
+        'Window 1h (2026-03-01T11:00:00Z → 2026-03-01T12:00:00Z) · Prometheus http://p:9090 · 6 queries, 6 series read in 0.05 s',
+        '',
+        'SLO                value  limit     verdict',
+        'p95_latency_ms  512.5 ms  ≤ 100 ms  ❌ breach',
+        'error_rate           0 %  ≤ 1 %     ✅ pass',
+        '',
+        'p95 latency over the last 1h (ms): ▁▁▇█  min 10 · max 512.5 · limit ≤ 100 ms',
+        'error rate over the last 1h (%): ▁▁  min 0 · max 0 · limit ≤ 1 %',
+        '',
+        'Retraining: not dispatched: run #7 is in progress.',
+        '',
+      ].join('\n'),
+    );
+    const md = monitorSummary(report);
+    assert.match(md, /^### ❌ fa\\\|shion/);
+    assert.match(md, /\*\*Retraining:\*\* not dispatched: run \\#7 is in progress\./);
+  });
+
   it('draws a chart with the palette and names its series under it', () => {
     const c = paletteChart({ title: 't', yTitle: 'ms', xLabels: ['-2m', 'now'], series: [{ name: 'p95', values: [1, NaN] }] });
     assert.match(c, /%%\{init: \{"themeVariables":\{"xyChart":\{"plotColorPalette":"#1f6feb"/);
