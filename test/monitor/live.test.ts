@@ -261,7 +261,8 @@ describe('monitor-check on real modelship serve processes, scraped by a real Pro
     assert.equal(drift['input_psi'], valueOf(m, 'input_psi'));
     assert.ok(m.drift?.prediction && m.drift.prediction.count >= Number(MIN_COUNT));
     assert.equal(m.drift?.input?.served.length, 32, "the server's input buckets are the reference's 32 bins");
-    assert.ok(report.history['p95_latency_ms'].length >= 3, 'a range query over the window');
+    // At least a line's two points: under load Prometheus may scrape less often than every second.
+    assert.ok(report.history['p95_latency_ms'].length >= 2, 'a range query over the window');
     assert.match(r.summary, /^### ✅ fashion v1 · healthy over the last 5s$/m);
     assert.match(r.summary, /· \d+ queries, \d+ series read in [\d.]+ s$/m);
     assert.match(r.summary, /\| `p95_latency_ms` \| [\d.]+ ms \| ≤ 250 ms \| ✅ pass \|/);
