@@ -6,6 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { loadManifest } from '../data/index.ts';
 import { ConfigurationError } from '../util/index.ts';
 
 export interface DriftReference {
@@ -80,6 +81,8 @@ export async function loadReference(ref: string, cwd: string): Promise<DriftRefe
   const rel = path.relative(cwd, file) || file;
   const kind = (json as { kind?: unknown } | null)?.kind;
   if (kind === 'modelship.dataset') {
+    // The manifest as setup-data wrote it: bound to its own content, so edited statistics are refused.
+    await loadManifest(file, 'reference');
     const m = manifest.safeParse(json);
     if (!m.success) throw badReference(rel, m.error);
     return checked({ classes: m.data.classes, ...m.data.statistics, source: rel, ...(m.data.digest ? { digest: m.data.digest } : {}) });

@@ -32,7 +32,7 @@ export const deployRolloutStep = defineStep({
         'deploy (roll ref out), promote or abort (finish a canary in progress), rollback (move promote-alias back and deploy the version it pointed at).',
       fallback: 'deploy',
     }),
-    name: input.optional({ description: "The deployment's name (Kubernetes objects, the local folder). Default: the model name." }),
+    name: input.name({ description: "The deployment's name (Kubernetes objects, the local folder). Default: the model name." }),
     registry: input.string({ description: 'The registry the reference resolves in.', fallback: '.modelship/registry' }),
     'registry-username': input.optional({
       description: 'User name for an OCI registry that needs one (for ghcr.io: the workflow actor).',

@@ -23,7 +23,7 @@ export const monitorCheckStep = defineStep({
         'The time window the check covers, e.g. 1h. Default 1h with Prometheus; 30s with endpoint (the wait between two scrapes).',
       min: '1s',
     }),
-    name: input.optional({ description: 'The model name (selects its series). Default: modelship.yml name.' }),
+    name: input.name({ description: 'The model name (selects its series). Default: modelship.yml name.' }),
     version: input.optional({ description: 'The model version to check (its series). Default: every version of the model together.' }),
     'no-data': input.choice(['fail', 'warn', 'pass'], {
       description: 'What an empty result (no series, too few predictions) does: fail, warn or pass. Never counted as zero.',
