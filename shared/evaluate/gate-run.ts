@@ -8,7 +8,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openDataset, type LoadedDataset, type SplitTensors } from '../data/index.ts';
-import { MODEL_METADATA_FILE, type ModelMetadata } from '../model/index.ts';
+import { MODEL_METADATA_FILE, modelFilesDigest, type ModelMetadata } from '../model/index.ts';
 import { formatReference, isNotFound, openRegistry, parseReference, type OpenOptions, type Registry } from '../registry/index.ts';
 import { renderGateMarkdown, REPORT_FILE, REPORT_MARKDOWN_FILE, type GateReport } from '../report/index.ts';
 import { parseRules, type Rule } from '../rules/index.ts';
@@ -16,7 +16,7 @@ import { buildDirAtomic, ConfigurationError, errorMessage, formatBytes, type Log
 import { decideGate, type GateDecision } from './gate.ts';
 import { metricNames, scalarMetrics } from './metrics.ts';
 import { buildGateReport, type ModelIdentity } from './report.ts';
-import { bootstrapIntervals, checkHeldOut, modelFilesDigest, readHistory, scoreOutputs, type Scored } from './score.ts';
+import { bootstrapIntervals, checkHeldOut, readHistory, scoreOutputs, type Scored } from './score.ts';
 
 export interface EvaluateGateOptions {
   readonly model: string;

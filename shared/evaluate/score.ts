@@ -4,8 +4,8 @@
  * (candidate and baseline). Everything below `scoreOutputs` works on plain arrays.
  */
 import type { LoadedDataset, SplitTensors, TensorArray } from '../data/index.ts';
-import { HISTORY_FILE, MODEL_JSON_FILE, MODEL_METADATA_FILE, type EpochRecord, type ModelMetadata } from '../model/index.ts';
-import { ConfigurationError, folder, readTextInside, sha256, sha256Inside } from '../util/index.ts';
+import { HISTORY_FILE, type EpochRecord, type ModelMetadata } from '../model/index.ts';
+import { ConfigurationError, folder, readTextInside } from '../util/index.ts';
 import { classificationMetrics, correctness, regressionMetrics, weightedMetric, type Metrics } from './metrics.ts';
 import { pairedBootstrap, type BootstrapResult } from './significance.ts';
 
@@ -72,30 +72,6 @@ export function checkHeldOut(metadata: ModelMetadata, ds: LoadedDataset, role: '
       'Evaluate it on a data set prepared the same way.',
     );
   }
-}
-
-/** sha256 of a model folder's files (model.json, its weight files, modelship.json): the candidate's identity. */
-export async function modelFilesDigest(dir: string): Promise<string> {
-  // Through the safe reader: loadModel has refused links already, and a link here is refused too.
-  const f = folder(dir, 'model folder', dir);
-  const names = [MODEL_JSON_FILE, MODEL_METADATA_FILE];
-  try {
-    const json = JSON.parse(await readTextInside(f, MODEL_JSON_FILE)) as { weightsManifest?: { paths?: string[] }[] };
-    for (const g of json.weightsManifest ?? []) for (const p of g.paths ?? []) if (!names.includes(p)) names.push(p);
-  } catch (err) {
-    if (err instanceof ConfigurationError) throw err;
-    // loadModel has already refused broken folders; the digest then covers what exists.
-  }
-  const lines: string[] = [];
-  for (const n of names.sort()) {
-    try {
-      lines.push(`${(await sha256Inside(f, n)).hex}  ${n}`);
-    } catch (err) {
-      if (err instanceof ConfigurationError) throw err;
-      // a missing optional file
-    }
-  }
-  return `sha256:${sha256(lines.join('\n'))}`;
 }
 
 /** history.json of a model folder, or undefined when it has none. */

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { MODEL_METADATA_FILE } from '../model/index.ts';
+import { MODEL_METADATA_FILE, modelFilesDigest } from '../model/index.ts';
 import { ConfigurationError, fileKind, type Logger, ModelshipError, sha256, shortDigest } from '../util/index.ts';
 import { ANNOTATION, buildArtifact, isSafeRelative, MODEL_ARTIFACT_TYPE, MODEL_CONFIG_MEDIA_TYPE } from './artifact.ts';
 import {
@@ -53,6 +53,9 @@ export class NotFoundError extends ConfigurationError {
 export function isNotFound(err: unknown): err is NotFoundError {
   return err instanceof NotFoundError;
 }
+
+/** The tag that finds the version holding a model (by its files digest). */
+export const modelTagOf = (modelDigest: string): string => `_model.${modelDigest.replace(/^sha256:/, '')}`;
 
 export const ALIAS_ARTIFACT_TYPE = 'application/vnd.modelship.alias.v1';
 export const ALIAS_RECORD_MEDIA_TYPE = 'application/vnd.modelship.alias.v1+json';
@@ -229,6 +232,33 @@ export class OciRegistry implements Registry {
   async push(modelDir: string, opts: PushOptions): Promise<RegisteredVersion> {
     const name = assertName(opts.name);
     const now = (opts.now ?? (() => new Date()))();
+    // The same model (the same model.json, weights and metadata) is not registered twice, whatever
+    // report or run comes with it: a tag per model digest finds the version that holds it.
+    const modelDigest = await modelFilesDigest(modelDir);
+    const modelTag = modelTagOf(modelDigest);
+    // A registry that refuses the lookup (a push-only token) is told so by the push itself, with the push scope.
+    const held = await this.store.tagDigest(name, modelTag).catch((err: unknown) => {
+      if (err instanceof ConfigurationError) return undefined;
+      throw err;
+    });
+    if (held) {
+      const version = await this.versionOf(name, held);
+      const m = version !== undefined ? await this.store.getManifest(name, held) : undefined;
+      if (version !== undefined && m) {
+        this.log.debug(`${name}: model ${shortDigest(modelDigest)} is version ${version} already`);
+        return {
+          name,
+          version,
+          digest: held,
+          aliases: await this.aliasesOf(name, held),
+          ref: displayRef(this.loc, name, version, held),
+          created: false,
+          config: await this.readConfig(name, m),
+          layers: m.manifest.layers.map(layerInfo),
+          uploadedBytes: 0,
+        };
+      }
+    }
     const built = await buildArtifact(modelDir, {
       name,
       ...(opts.report !== undefined ? { report: opts.report } : {}),
@@ -247,6 +277,7 @@ export class OciRegistry implements Registry {
     });
     const { version, created } = await this.store.createVersion(name, built.manifest);
     const digest = built.manifest.digest;
+    await this.store.putManifest(name, built.manifest, modelTag);
     const layers = built.manifest.manifest.layers.map(layerInfo);
     const aliases = await this.aliasesOf(name, digest);
     return {
