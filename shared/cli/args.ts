@@ -92,11 +92,20 @@ function isBooleanInput(d: InputDecls[string]): boolean {
 }
 
 /** A step's options: its declared inputs (plus `extra` valued options, e.g. the pipeline's own). */
-export function parseStepArgs(argv: readonly string[], decls: InputDecls, command: string, extra: readonly string[] = []): ParsedOptions {
+export function parseStepArgs(
+  argv: readonly string[],
+  decls: InputDecls,
+  command: string,
+  extra: readonly string[] = [],
+  extraBooleans: readonly string[] = [],
+): ParsedOptions {
   const names = Object.keys(decls);
   return parseOptions(
     argv,
-    { valued: [...names.filter((n) => !isBooleanInput(decls[n])), ...extra], booleans: names.filter((n) => isBooleanInput(decls[n])) },
+    {
+      valued: [...names.filter((n) => !isBooleanInput(decls[n])), ...extra],
+      booleans: [...names.filter((n) => isBooleanInput(decls[n])), ...extraBooleans],
+    },
     command,
   );
 }

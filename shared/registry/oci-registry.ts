@@ -229,6 +229,14 @@ export class OciRegistry implements Registry {
     return { name: r.name, version, digest, aliases, ref: displayRef(this.loc, r.name, version, digest) };
   }
 
+  async findModel(name: string, modelDigest: string): Promise<ResolvedRef | undefined> {
+    const digest = await this.store.tagDigest(assertName(name), modelTagOf(modelDigest));
+    if (!digest) return undefined;
+    const version = await this.versionOf(name, digest);
+    if (version === undefined) return undefined;
+    return { name, version, digest, aliases: await this.aliasesOf(name, digest), ref: displayRef(this.loc, name, version, digest) };
+  }
+
   async push(modelDir: string, opts: PushOptions): Promise<RegisteredVersion> {
     const name = assertName(opts.name);
     const now = (opts.now ?? (() => new Date()))();

@@ -119,7 +119,9 @@ export interface Registry {
   readonly display: string;
   /** Resolves a reference to a version and its manifest digest; ConfigurationError when absent. */
   resolve(ref: Reference | string): Promise<ResolvedRef>;
-  /** Stores a model folder as a new version (or returns the existing one for identical content). */
+  /** The version that holds a model (by its files digest, see model/digest.ts), if one does. */
+  findModel(name: string, modelDigest: string): Promise<ResolvedRef | undefined>;
+  /** Stores a model folder as a new version (or returns the version that already holds the same model). */
   push(modelDir: string, opts: PushOptions): Promise<RegisteredVersion>;
   /** Fetches a version into destDir, verifying every blob; nothing half-pulled is left in place. */
   pull(ref: Reference | string, destDir: string): Promise<PulledModel>;

@@ -27,7 +27,15 @@ export {
   type DeployServices,
   type DeployStatus,
 } from './deploy.ts';
-export { deployDir, localStatus, localTarget, stopLocal, type LocalState, type LocalTargetOptions } from './local.ts';
+export {
+  deployDir,
+  localStatus,
+  localTarget,
+  readState as readLocalState,
+  stopLocal,
+  type LocalState,
+  type LocalTargetOptions,
+} from './local.ts';
 export { canaryReplicas, replicaShare, serverDeployment, type Role, type ServerSettings } from './manifests.ts';
 export { SESSION_HEADER, chooseBackend, parseRoutes, startProxy, type Backend, type ProxyOptions, type RunningProxy } from './proxy.ts';
 export { runRollout, type Measured, type RolloutOutcome, type RolloutRun, type StepRecord } from './run.ts';

@@ -33,3 +33,4 @@ export type { InferenceMode } from './runner.ts';
 export async function startServer(...a: Parameters<typeof Server.startServer>): ReturnType<typeof Server.startServer> {
   return (await import('./server.ts')).startServer(...a);
 }
+export { predictBody, replayTraffic, type Replay, type ReplayOptions, type ReplayStats } from './replay.ts';

@@ -22,5 +22,6 @@ export const allSteps: readonly AnyStep[] = Object.values(steps);
 export { setupDataStep, trainStep, evaluateGateStep, registerStep, deployRolloutStep, monitorCheckStep };
 export { configSchema, configSections } from './config.ts';
 export { resolveInputs } from './resolve.ts';
+export { modelshipCodeVersion, producedBy, runCache, type CacheEntry, type RunCache } from './run-cache.ts';
 export { defaultServices } from './services.ts';
 export type { AnyStep, KubeFactory, OutputValue, StepContext, StepResult, StepServices, StepSpec } from './spec.ts';
