@@ -164,7 +164,7 @@ export async function runPipeline(argv: readonly string[], ctx: StepServices, ru
   ): Promise<{ result: StepResult<string>; reused?: string }> => {
     if (!useCache) return { result: await run(step, raw) };
     const { inputs } = await resolveInputs(step, raw, ctx.cwd);
-    const { key, parts } = await cache.key(step.name, inputs as Record<string, unknown>, ctx.cwd, extra);
+    const { key, parts } = await cache.key(step.name, inputs, ctx.cwd, extra);
     const hit = await cache.lookup(step.name, key);
     if (hit) {
       ctx.log.info(
