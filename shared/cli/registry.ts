@@ -52,7 +52,7 @@ export function registryHelp(): string {
     '',
     'Options:',
     `  --registry R   a local folder or oci://host[:port]/path (default: registry.url in modelship.yml, else ${DEFAULT_REGISTRY})`,
-    '  --username U   registry user name (default: registry.username in modelship.yml)',
+    '  --username U   registry user name (default: MODELSHIP_REGISTRY_USERNAME, else registry.username in modelship.yml)',
     '  --password P   registry password or token (default: the MODELSHIP_REGISTRY_PASSWORD environment variable)',
     '  --config F     modelship.yml to read defaults from',
     '  --json         print JSON instead of tables',
@@ -236,7 +236,7 @@ export async function registryCommand(argv: string[], io: RegistryIo): Promise<n
   const location = p.options.registry ?? inline ?? (section['url'] as string | undefined) ?? DEFAULT_REGISTRY;
   const password = p.options.password ?? io.env['MODELSHIP_REGISTRY_PASSWORD'];
   if (password) io.log.secret(password);
-  const username = p.options.username ?? (section['username'] as string | undefined);
+  const username = p.options.username ?? io.env['MODELSHIP_REGISTRY_USERNAME'] ?? (section['username'] as string | undefined);
   const registry: Registry = await openRegistry(location, {
     log: io.log,
     cwd: io.cwd,

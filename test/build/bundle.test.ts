@@ -86,6 +86,39 @@ describe('the built bundle', () => {
     assert.ok(existsSync(path.join(work, 'model', 'model.json')));
   });
 
+  it('is the CLI when run directly, and a step it runs starts its servers from it (deploy-rollout, local target)', async () => {
+    const cli = (...args: string[]): ReturnType<typeof spawnSync> =>
+      spawnSync(process.execPath, [path.join(work, 'dist', 'modelship.js'), ...args], { cwd: work, encoding: 'utf8', timeout: 60_000 });
+    const help = cli('--help');
+    assert.equal(help.status, 0, String(help.stderr));
+    assert.match(String(help.stdout), /^Usage: modelship <command>/m);
+    const reg = runAction('register', { model: 'model', name: 'fashion', registry: 'reg' });
+    assert.equal(reg.status, 0, reg.stdout);
+    // The bundle's stubs and its servers live outside any checkout: the servers run `node dist/modelship.js serve`.
+    const deploy = runAction('deploy-rollout', {
+      ref: 'fashion:1',
+      registry: 'reg',
+      target: 'local',
+      strategy: 'rolling',
+      name: 'bundled',
+      'analysis-interval': '1s',
+      timeout: '2m',
+    });
+    try {
+      assert.equal(deploy.status, 0, deploy.stdout);
+      assert.equal(deploy.outputs['status'], 'promoted', deploy.stdout);
+      const url = deploy.outputs['url'] ?? '';
+      const res = await fetch(`${url.replace(/\/$/, '')}/v1/models/fashion`);
+      assert.equal(res.status, 200, await res.text());
+      const status = cli('deploy', 'status', '--name', 'bundled');
+      assert.equal(status.status, 0, String(status.stderr));
+      assert.match(String(status.stdout), /fashion:1/);
+    } finally {
+      const stop = cli('deploy', 'stop', '--name', 'bundled');
+      assert.equal(stop.status, 0, String(stop.stderr));
+    }
+  });
+
   it('fails a step with "<step> failed: <message>" and a non-zero exit', () => {
     const r = runAction('train', { dataset: 'does-not-exist' });
     assert.notEqual(r.status, 0);

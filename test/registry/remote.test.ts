@@ -242,12 +242,17 @@ describe('OCI distribution registry (docker-registry 2.8 on loopback)', () => {
       const stdout = new PassThrough();
       let out = '';
       stdout.on('data', (c: Buffer) => (out += c.toString()));
-      const code = await registryCommand([...argv, '--registry', `oci://${secured.host}/cli`, '--username', 'alice'], {
-        log: memoryLogger(),
-        stdout,
-        cwd: work,
-        env: { MODELSHIP_REGISTRY_PASSWORD: 's3cret-pw' },
-      });
+      // The user name from --username, or (as a cluster's init container passes it) the environment.
+      const fromEnv = argv[0] === 'pull';
+      const code = await registryCommand(
+        [...argv, '--registry', `oci://${secured.host}/cli`, ...(fromEnv ? [] : ['--username', 'alice'])],
+        {
+          log: memoryLogger(),
+          stdout,
+          cwd: work,
+          env: { MODELSHIP_REGISTRY_PASSWORD: 's3cret-pw', ...(fromEnv ? { MODELSHIP_REGISTRY_USERNAME: 'alice' } : {}) },
+        },
+      );
       assert.equal(code, 0);
       return out;
     };
