@@ -9,7 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDataset, type LoadedDataset, type SplitTensors } from '../data/index.ts';
 import { MODEL_METADATA_FILE, modelFilesDigest, type ModelMetadata } from '../model/index.ts';
-import { formatReference, isNotFound, openRegistry, parseReference, type OpenOptions, type Registry } from '../registry/index.ts';
+import {
+  formatReference,
+  isNotFound,
+  isOciLocation,
+  openRegistry,
+  parseReference,
+  type OpenOptions,
+  type Registry,
+} from '../registry/index.ts';
 import { renderGateMarkdown, REPORT_FILE, REPORT_MARKDOWN_FILE, type GateReport } from '../report/index.ts';
 import { parseRules, type Rule } from '../rules/index.ts';
 import { buildDirAtomic, ConfigurationError, errorMessage, formatBytes, type Logger, writeFileAtomic } from '../util/index.ts';
@@ -295,7 +303,7 @@ async function resolveBaseline(opts: EvaluateGateOptions, name: string, log: Log
   }
   // A path (a '/' before any '@' selector) that is not a model folder; 'fashion@sha256:…/…' is a
   // reference with a malformed digest, and parseReference says so.
-  if (/[\\/]/.test(text.split('@')[0]) && !/^oci:\/\//i.test(text)) {
+  if (/[\\/]/.test(text.split('@')[0]) && !isOciLocation(text)) {
     throw new ConfigurationError(
       `input 'baseline' '${text}' is neither a model folder (no ${MODEL_METADATA_FILE} there) nor a registry reference.`,
       'Pass a model folder, a registry reference such as production or fashion@production, or none.',

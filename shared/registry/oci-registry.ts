@@ -156,7 +156,7 @@ export class OciRegistry implements Registry {
     const r = typeof ref === 'string' ? parseReference(ref, this.defaultName !== undefined ? { defaultName: this.defaultName } : {}) : ref;
     if (r.registry !== undefined) {
       const want = r.registry
-        .replace(/^oci:\/\//i, '')
+        .replace(/^oci(\+http)?:\/\//i, '')
         .replace(/\/+$/, '')
         .toLowerCase();
       if (want !== this.display.toLowerCase()) {

@@ -15,7 +15,9 @@
  *
  * Registry locations: a local folder (OCI image layout) or `oci://host[:port][/path]`, where the
  * path is the namespace the model names live under (`oci://ghcr.io/acme/models` + `fashion` is
- * the repository `acme/models/fashion` on ghcr.io).
+ * the repository `acme/models/fashion` on ghcr.io). `oci://` speaks HTTPS, plain HTTP to a
+ * loopback host; `oci+http://` is plain HTTP to any host (a registry inside a cluster or a CI
+ * network, as oras's --plain-http).
  */
 import path from 'node:path';
 import { assertModelName, describeChar, NAME_MAX, nameProblem, printable } from '../config/index.ts';
@@ -25,6 +27,13 @@ import { ConfigurationError } from '../util/index.ts';
 export { nameProblem, NAME_MAX };
 
 export const DEFAULT_REGISTRY = '.modelship/registry';
+
+const OCI_SCHEME = /^oci(\+http)?:\/\//i;
+
+/** Whether a registry location or reference is a remote one (oci:// or oci+http://), not a folder. */
+export function isOciLocation(text: string): boolean {
+  return OCI_SCHEME.test(text.trim());
+}
 
 /** A parsed reference; at most one of version/alias selects, a digest pins. */
 export interface Reference {
@@ -142,11 +151,12 @@ export function parseReference(text: string, opts: ParseOptions = {}): Reference
 
   let registry: string | undefined;
   let head = locator;
-  if (/^oci:\/\//i.test(locator)) {
-    const body = locator.slice('oci://'.length);
+  const scheme = OCI_SCHEME.exec(locator);
+  if (scheme) {
+    const body = locator.slice(scheme[0].length);
     const slash = body.lastIndexOf('/');
     if (slash <= 0) fail('an oci:// reference needs a host and a model name (oci://ghcr.io/acme/models/fashion)');
-    registry = `oci://${body.slice(0, slash)}`;
+    registry = `${scheme[0].toLowerCase()}${body.slice(0, slash)}`;
     const loc = tryParseOci(registry);
     if (typeof loc === 'string') fail(loc);
     head = body.slice(slash + 1);
@@ -204,7 +214,8 @@ function isLoopback(host: string): boolean {
 }
 
 function tryParseOci(text: string): RegistryLocation | string {
-  const body = text.replace(/^oci:\/\//i, '').replace(/\/+$/, '');
+  const plain = /^oci\+http:/i.test(text);
+  const body = text.replace(OCI_SCHEME, '').replace(/\/+$/, '');
   const slash = body.indexOf('/');
   const host = slash < 0 ? body : body.slice(0, slash);
   const ns = slash < 0 ? '' : body.slice(slash + 1);
@@ -223,7 +234,7 @@ function tryParseOci(text: string): RegistryLocation | string {
     kind: 'oci',
     host: lowerHost,
     namespace: ns,
-    scheme: isLoopback(lowerHost) ? 'http' : 'https',
+    scheme: plain || isLoopback(lowerHost) ? 'http' : 'https',
     display: ns === '' ? lowerHost : `${lowerHost}/${ns}`,
   };
 }
@@ -234,7 +245,7 @@ function tryParseOci(text: string): RegistryLocation | string {
  */
 export function parseLocation(text: string, cwd: string, where = "input 'registry'"): RegistryLocation {
   const raw = text.trim() === '' ? DEFAULT_REGISTRY : text.trim();
-  if (/^oci:\/\//i.test(raw)) {
+  if (isOciLocation(raw)) {
     const loc = tryParseOci(raw);
     if (typeof loc === 'string') {
       throw new ConfigurationError(

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readMetadata, type ModelMetadata } from '../model/index.ts';
-import { assertName, DEFAULT_REGISTRY, openRegistry, parseReference } from '../registry/index.ts';
+import { assertName, DEFAULT_REGISTRY, isOciLocation, openRegistry, parseReference } from '../registry/index.ts';
 import { ConfigurationError, type Logger, sha256, sha256File } from '../util/index.ts';
 
 export interface SourceSpec {
@@ -52,9 +52,7 @@ export interface ResolvedSource {
 }
 
 function looksLikePath(s: string): boolean {
-  return (
-    s.startsWith('.') || s.startsWith('/') || s.startsWith('~') || /^[A-Za-z]:[\\/]/.test(s) || (s.includes('/') && !/^oci:\/\//i.test(s))
-  );
+  return s.startsWith('.') || s.startsWith('/') || s.startsWith('~') || /^[A-Za-z]:[\\/]/.test(s) || (s.includes('/') && !isOciLocation(s));
 }
 
 async function isDirectory(p: string): Promise<boolean> {

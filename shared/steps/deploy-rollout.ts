@@ -82,11 +82,8 @@ export const deployRolloutStep = defineStep({
     previous: 'The version it replaced (its reference), when there was one.',
   },
   async run(inputs, ctx) {
-    const [{ deployRollout, kubernetesTarget, kubeFetch }, { openRegistry, parseReference }, { rolloutSummary }] = await Promise.all([
-      import('../rollout/index.ts'),
-      import('../registry/index.ts'),
-      import('../report/index.ts'),
-    ]);
+    const [{ deployRollout, kubernetesTarget, kubeFetch }, { isOciLocation, openRegistry, parseReference }, { rolloutSummary }] =
+      await Promise.all([import('../rollout/index.ts'), import('../registry/index.ts'), import('../report/index.ts')]);
     const ref = parseReference(inputs.ref, { where: "input 'ref'" });
     const registry = await openRegistry(ref.registry ?? inputs.registry, {
       log: ctx.log,
@@ -99,7 +96,7 @@ export const deployRolloutStep = defineStep({
     let scrapeFetch;
     if (inputs.target === 'kubernetes') {
       const registryUrl = ref.registry ?? inputs.registry;
-      if (!/^oci:\/\//i.test(registryUrl))
+      if (!isOciLocation(registryUrl))
         throw new ConfigurationError(
           `target kubernetes cannot pull from the local registry folder '${registryUrl}': the cluster does not see it.`,
           'Register the model in an OCI registry the cluster can reach (registry: oci://ghcr.io/acme/models), or use target: local.',

@@ -5,6 +5,7 @@ import {
   aliasProblem,
   formatReference,
   nameProblem,
+  isOciLocation,
   parseLocation,
   parseReference,
   repositoryOf,
@@ -112,6 +113,10 @@ describe('nameProblem / aliasProblem', () => {
 });
 
 describe('parseLocation', () => {
+  const schemeOf = (text: string): string | undefined => {
+    const l = parseLocation(text, cwd);
+    return l.kind === 'oci' ? l.scheme : undefined;
+  };
   const cwd = '/work/proj';
   it('defaults to the local folder .modelship/registry', () => {
     assert.deepEqual(parseLocation('', cwd), {
@@ -128,6 +133,21 @@ describe('parseLocation', () => {
     assert.deepEqual(lo, { kind: 'oci', host: '127.0.0.1:5000', namespace: '', scheme: 'http', display: '127.0.0.1:5000' });
     assert.equal(repositoryOf(lo, 'fashion'), 'fashion');
   });
+  it('reads oci+http:// as plain HTTP to any host, in locations and in references', () => {
+    assert.deepEqual(parseLocation('oci+http://kind-registry:5000/models', cwd), {
+      kind: 'oci',
+      host: 'kind-registry:5000',
+      namespace: 'models',
+      scheme: 'http',
+      display: 'kind-registry:5000/models',
+    });
+    assert.equal(schemeOf('oci://kind-registry:5000/models'), 'https');
+    const r = parseReference('OCI+HTTP://kind-registry:5000/models/fashion@production');
+    assert.equal(r.registry, 'oci+http://kind-registry:5000/models');
+    assert.equal(schemeOf(r.registry ?? ''), 'http');
+    assert.ok(isOciLocation('oci+http://x/y') && isOciLocation(' oci://x') && !isOciLocation('./oci'));
+  });
+
   it('refuses unknown schemes and bad hosts', () => {
     assert.throws(() => parseLocation('s3://bucket/x', cwd), /uses a scheme this version does not support/);
     assert.throws(() => parseLocation('oci://a b/x', cwd), /not a valid registry location: 'a b' is not a host/);
