@@ -112,6 +112,14 @@ export function parseSize(text: string): number | undefined {
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
+/** ' from 1s to 1h', ' of at least 1s', ' of at most 1h' or '': the bounds as written in the declaration. */
+function rangeText(opts: { readonly min?: string; readonly max?: string }): string {
+  if (opts.min !== undefined && opts.max !== undefined) return ` from ${opts.min} to ${opts.max}`;
+  if (opts.min !== undefined) return ` of at least ${opts.min}`;
+  if (opts.max !== undefined) return ` of at most ${opts.max}`;
+  return '';
+}
+
 function boundsHint(name: string, min?: number, max?: number, exclusiveMin?: boolean): string {
   if (min !== undefined && max !== undefined)
     return exclusiveMin ? `Set '${name}' to a value above ${min}, at most ${max}.` : `Set '${name}' to a value from ${min} to ${max}.`;
@@ -247,14 +255,7 @@ export const input = {
       const v = raw.trim();
       if (v === '') return undefined as Maybe<O, number>;
       const bytes = parseSize(v);
-      const range =
-        opts.min !== undefined && opts.max !== undefined
-          ? ` from ${opts.min} to ${opts.max}`
-          : opts.min !== undefined
-            ? ` of at least ${opts.min}`
-            : opts.max !== undefined
-              ? ` of at most ${opts.max}`
-              : '';
+      const range = rangeText(opts);
       if (bytes === undefined) {
         throw new ConfigurationError(
           `${labelOf(name, label)} must be a size such as 512MiB, 10GiB or 4GB; got '${v}'.`,
@@ -279,14 +280,7 @@ export const input = {
       const v = raw.trim();
       if (v === '') return undefined as Maybe<O, number>;
       const ms = parseDuration(v);
-      const range =
-        opts.min !== undefined && opts.max !== undefined
-          ? ` from ${opts.min} to ${opts.max}`
-          : opts.min !== undefined
-            ? ` of at least ${opts.min}`
-            : opts.max !== undefined
-              ? ` of at most ${opts.max}`
-              : '';
+      const range = rangeText(opts);
       if (ms === undefined) {
         const unitless = /^\d+(\.\d+)?$/.test(v);
         throw new ConfigurationError(

@@ -2,11 +2,9 @@
  * Content hashing for setup-data: streaming sha256 with large reads, behind a small interface so
  * tests can count the files actually read (the fast path must not re-hash unchanged files).
  */
-import { createHash, hash } from 'node:crypto';
-import { ConfigurationError, openRegularFile } from '../util/index.ts';
+import { ConfigurationError, HASH_READ_SIZE, openRegularFile, sha256Handle } from '../util/index.ts';
 
-/** Bytes read per call: large reads keep the hash, not the syscalls, the bottleneck. */
-export const HASH_READ_SIZE = 4 << 20;
+export { HASH_READ_SIZE };
 
 export interface FileDigest {
   /** Lowercase hex sha256 of the file's bytes. */
@@ -18,29 +16,12 @@ export interface Hasher {
   hashFile(file: string): Promise<FileDigest>;
 }
 
-/**
- * Reads the file and feeds sha256: a file smaller than one block in one read and one-shot hash
- * (many small images), a larger one in HASH_READ_SIZE blocks through one reused buffer. The file
- * is opened without following a link and must be a regular file (util/fs.ts).
- */
+/** sha256 of a file opened without following a link, which must be a regular file (util/fs.ts). */
 export async function hashFile(file: string): Promise<FileDigest> {
   const fh = await openRegularFile(file);
   try {
-    const { size: statSize } = await fh.stat();
-    if (statSize < HASH_READ_SIZE) {
-      const data = await fh.readFile();
-      return { sha256: hash('sha256', data), size: data.length };
-    }
-    const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(HASH_READ_SIZE);
-    let size = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      h.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-    return { sha256: h.digest('hex'), size };
+    const { hex, size } = await sha256Handle(fh);
+    return { sha256: hex, size };
   } finally {
     await fh.close();
   }

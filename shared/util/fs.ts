@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, createReadStream, type Stats } from 'node:fs';
+import { createHash, hash, randomBytes } from 'node:crypto';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigurationError } from './errors.ts';
@@ -63,14 +63,12 @@ export function sha256(data: string | Uint8Array): string {
 }
 
 export async function sha256File(file: string): Promise<{ hex: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    hash.update(buf);
+  const fh = await open(file, 'r');
+  try {
+    return await sha256Handle(fh);
+  } finally {
+    await fh.close();
   }
-  return { hex: hash.digest('hex'), size };
 }
 
 /** True when `child` is `parent` or lies inside it (after resolving both). */
@@ -233,11 +231,21 @@ export async function sha256Inside(f: Folder, rel: string): Promise<{ hex: strin
 }
 
 /** Bytes read per call when hashing: large reads keep the hash, not the syscalls, the bottleneck. */
-const HASH_CHUNK = 4 << 20;
+export const HASH_READ_SIZE = 4 << 20;
 
-async function sha256Handle(fh: FileHandle): Promise<{ hex: string; size: number }> {
+/**
+ * sha256 and size of an open file, from its current position: a file smaller than one block in
+ * one read and a one-shot hash (many small images), a larger one in HASH_READ_SIZE blocks through
+ * one reused buffer.
+ */
+export async function sha256Handle(fh: FileHandle): Promise<{ hex: string; size: number }> {
+  const { size: statSize } = await fh.stat();
+  if (statSize < HASH_READ_SIZE) {
+    const data = await fh.readFile();
+    return { hex: hash('sha256', data), size: data.length };
+  }
   const h = createHash('sha256');
-  const buf = Buffer.allocUnsafe(HASH_CHUNK);
+  const buf = Buffer.allocUnsafe(HASH_READ_SIZE);
   let size = 0;
   for (;;) {
     const { bytesRead } = await fh.read(buf, 0, buf.length, null);
