@@ -2,22 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { parseStepArgs } from '../../shared/cli/args.ts';
-import { main } from '../../shared/cli/main.ts';
 import { trainStep } from '../../shared/steps/index.ts';
 import { ConfigurationError } from '../../shared/util/errors.ts';
+import { runCli } from '../helpers/cli.ts';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr, env: {}, cwd: mkdtempSync(path.join(tmpdir(), 'cli-')) });
-  return { code, out, err };
+  return runCli(argv, { cwd: mkdtempSync(path.join(tmpdir(), 'cli-')) });
 }
 
 describe('CLI arguments', () => {

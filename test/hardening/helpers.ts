@@ -5,24 +5,12 @@
 import { lstat, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../shared/cli/main.ts';
+import { runCli, type CliRun } from '../helpers/cli.ts';
 
-export interface CliRun {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
+export type { CliRun };
 
 export async function cli(argv: readonly string[], cwd: string, env: Readonly<Record<string, string | undefined>> = {}): Promise<CliRun> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr, env, cwd });
-  return { code, out, err };
+  return runCli(argv, { cwd, env });
 }
 
 /**

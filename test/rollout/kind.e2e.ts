@@ -17,12 +17,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../shared/cli/main.ts';
 import { registerModel } from '../../shared/registry/index.ts';
 import { silentLogger } from '../../shared/util/index.ts';
 import { makeModelDir, variantOf } from '../registry/helpers.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const image = process.env['MODELSHIP_E2E_IMAGE'];
 const registry = process.env['MODELSHIP_E2E_REGISTRY'];
@@ -46,21 +45,10 @@ const versionsServing = (): string[] =>
     .sort();
 
 async function deploy(ref: string, ...extra: string[]): Promise<{ code: number; out: Record<string, string>; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = '';
-  let e = '';
-  stdout.on('data', (c: Buffer) => (o += c.toString()));
-  stderr.on('data', (c: Buffer) => (e += c.toString()));
   const argv = ['deploy-rollout', '--target', 'kubernetes', '--namespace', NS, '--registry', registry!, '--ref', ref, '--image', image!];
-  const code = await main([...argv, '--replicas', '2', '--timeout', '8m', ...extra], { stdout, stderr, env: process.env, cwd });
-  process.stdout.write(e.replace(/^/gm, '    | '));
-  const out: Record<string, string> = {};
-  for (const line of o.split('\n')) {
-    const m = /^([a-z-]+)=(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return { code, out, err: e };
+  const r = await runCli([...argv, '--replicas', '2', '--timeout', '8m', ...extra], { env: process.env, cwd });
+  process.stdout.write(r.err.replace(/^/gm, '    | '));
+  return { code: r.code, out: r.outputs, err: r.err };
 }
 
 before(async () => {

@@ -10,14 +10,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { main } from '../../shared/cli/main.ts';
 import { registerModel } from '../../shared/registry/index.ts';
 import { silentLogger } from '../../shared/util/index.ts';
 import { behaviours, deploymentType, httpRouteType, serviceType, startSimulator, type Simulator } from '../k8s-sim/index.ts';
 import { makeModelDir, startRegistry, variantOf, type RunningRegistry } from '../registry/helpers.ts';
+import { noInterrupt, runCli } from '../helpers/cli.ts';
 
 let sim: Simulator;
 let oci: RunningRegistry;
@@ -76,19 +75,8 @@ const profiles: Record<string, Profile> = {};
 const profileOf = (v: string) => (): Profile => profiles[v] ?? { latency: 0.004, errors: 0, requests: 20 };
 
 async function cli(argv: string[]): Promise<{ code: number; out: Record<string, string>; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = '';
-  let e = '';
-  stdout.on('data', (c: Buffer) => (o += c.toString()));
-  stderr.on('data', (c: Buffer) => (e += c.toString()));
-  const code = await main(argv, { stdout, stderr, env: process.env, cwd, services: { interrupt: () => new AbortController().signal } });
-  const out: Record<string, string> = {};
-  for (const line of o.split('\n')) {
-    const m = /^([a-z-]+)=(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return { code, out, err: e };
+  const r = await runCli(argv, { env: process.env, cwd, services: noInterrupt });
+  return { code: r.code, out: r.outputs, err: r.err };
 }
 
 const deploy = (ref: string, ...extra: string[]) =>

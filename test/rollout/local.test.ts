@@ -10,13 +10,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../shared/cli/main.ts';
 import { registerModel } from '../../shared/registry/index.ts';
 import { readState, stopLocal, type LocalState } from '../../shared/rollout/local.ts';
 import { memoryLogger, silentLogger } from '../../shared/util/index.ts';
 import { makeModelDir, variantOf } from '../registry/helpers.ts';
+import { noInterrupt, runCli } from '../helpers/cli.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const NODE = process.execPath;
@@ -25,25 +24,8 @@ const dir = (): string => path.join(cwd, '.modelship', 'deploy', 'fashion');
 const refs: Record<number, string> = {};
 
 async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: Record<string, string>; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = '';
-  let e = '';
-  stdout.on('data', (c: Buffer) => (o += c.toString()));
-  stderr.on('data', (c: Buffer) => (e += c.toString()));
-  const code = await main(argv, {
-    stdout,
-    stderr,
-    env: { ...process.env, ...env },
-    cwd,
-    services: { interrupt: () => new AbortController().signal },
-  });
-  const out: Record<string, string> = {};
-  for (const line of o.split('\n')) {
-    const m = /^([a-z-]+)=(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return { code, out, err: e };
+  const r = await runCli(argv, { env: { ...process.env, ...env }, cwd, services: noInterrupt });
+  return { code: r.code, out: r.outputs, err: r.err };
 }
 
 const deploy = (ref: string, ...extra: string[]): Promise<{ code: number; out: Record<string, string>; err: string }> =>
@@ -363,9 +345,5 @@ describe('deploy-rollout --target local (real servers behind the proxy)', () => 
 });
 
 async function statusOut(): Promise<string> {
-  const stdout = new PassThrough();
-  let o = '';
-  stdout.on('data', (c: Buffer) => (o += c.toString()));
-  await main(['deploy', 'status', '--name', 'fashion'], { stdout, stderr: new PassThrough(), env: process.env, cwd, log: memoryLogger() });
-  return o;
+  return (await runCli(['deploy', 'status', '--name', 'fashion'], { env: process.env, cwd, log: memoryLogger() })).out;
 }
