@@ -18,6 +18,7 @@ const branding: Record<string, string> = {
   register: 'package',
   'deploy-rollout': 'upload-cloud',
   'monitor-check': 'activity',
+  verify: 'shield',
 };
 
 /** Steps that run as composite actions, with the extra steps they take before the node entry. */

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { input } from '../config/index.ts';
+import { sha256File } from '../util/index.ts';
 import { defineStep } from './spec.ts';
 
 export const evaluateGateStep = defineStep({
@@ -67,6 +69,7 @@ export const evaluateGateStep = defineStep({
   outputs: {
     passed: 'true when every rule passed.',
     report: 'Path to report.json.',
+    'report-digest': 'sha256:<hex> of report.json; verify checks a downloaded copy against it.',
     markdown: 'Path to report.md (the PR comment and job summary body).',
     'comment-url': 'URL of the upserted PR comment, when one was written.',
     metrics: 'The candidate metrics as JSON.',
@@ -118,6 +121,7 @@ export const evaluateGateStep = defineStep({
       outputs: {
         passed: r.decision.passed,
         report: r.reportPath,
+        'report-digest': `sha256:${(await sha256File(path.resolve(ctx.cwd, r.reportPath))).hex}`,
         markdown: r.markdownPath,
         'comment-url': comment.url ?? '',
         metrics: JSON.stringify(r.report.candidate.metrics.scalars),
