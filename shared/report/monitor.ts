@@ -226,7 +226,9 @@ function dispatchLine(d: DispatchOutcome, st: Style, bold: (s: string) => string
     case 'off':
       return `${head} not dispatched (${st.esc(d.reason)}).`;
     case 'dispatched':
+      // `reason` repeats in a sentence what the tables above show: the inputs are listed without it.
       return `${head} dispatched ${st.code(d.workflow)} on ${st.code(d.ref)} with ${Object.entries(d.inputs)
+        .filter(([k]) => k !== 'reason')
         .map(([k, v]) => `${st.esc(k)} ${st.code(v)}`)
         .join(', ')}.`;
     case 'skipped':
