@@ -108,7 +108,7 @@ export async function mermaidParser(): Promise<(text: string) => Promise<Mermaid
   let jsdom: JsdomModule;
   let bundle: string;
   try {
-    jsdom = (await import('jsdom' as string)) as JsdomModule;
+    jsdom = (await import('jsdom')) as JsdomModule;
     const { createRequire } = await import('node:module');
     const { readFile } = await import('node:fs/promises');
     bundle = await readFile(createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js'), 'utf8');

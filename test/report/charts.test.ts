@@ -84,7 +84,7 @@ function monitorReport(): MonitorReport {
       stats: { requests: 8, series: 8, seconds: 0.05 },
     },
     judgement,
-  } as MonitorReport;
+  };
 }
 
 /** Every Markdown file of the docs: the README and each action's README. */

@@ -57,7 +57,7 @@ describe('markdown building blocks', () => {
     });
     assert.match(c, /"plotColorPalette":"#1f6feb, #cf6a1a"/);
     assert.match(c, /\n {2}x-axis \["-1m", "now"\]\n {2}y-axis "ms" 0 --> 110\n {2}line \[40, 50\]\n {2}line \[100, 100\]\n```/);
-    assert.match(c, /<sub>blue: p95 latency  ms  · orange: limit<\/sub>$/);
+    assert.match(c, /<sub>blue: p95 latency {2}ms {2}· orange: limit<\/sub>$/);
     assert.throws(
       () => lineChart({ title: 't', xLabels: [1], series: Array.from({ length: 5 }, () => ({ name: 'x', values: [1] })) }),
       /at most 4 series/,
