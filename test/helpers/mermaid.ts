@@ -108,7 +108,8 @@ export async function mermaidParser(): Promise<(text: string) => Promise<Mermaid
   let jsdom: JsdomModule;
   let bundle: string;
   try {
-    jsdom = (await import('jsdom')) as JsdomModule;
+    const jsdomPackage: string = 'jsdom'; // by name: its types need not be installed for the typecheck
+    jsdom = (await import(jsdomPackage)) as JsdomModule;
     const { createRequire } = await import('node:module');
     const { readFile } = await import('node:fs/promises');
     bundle = await readFile(createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js'), 'utf8');
