@@ -8,6 +8,17 @@ export const evaluateGateStep = defineStep({
   description:
     'Score a model on held-out data, compare it with thresholds and with the production model, fail on regression and upsert a PR comment with the metric diff.',
   configSection: 'gate',
+  permissions: {
+    'pull-requests: write': 'the PR comment (comment: auto skips it, and says so, when the token cannot write: fork PRs)',
+    'packages: read': 'a baseline in a private GHCR package (registry: oci://ghcr.io/…)',
+  },
+  example: {
+    model: '${{ steps.train.outputs.model-dir }}',
+    dataset: '${{ steps.data.outputs.dataset-dir }}',
+    baseline: 'production',
+    thresholds: 'accuracy >= 0.90\nlog_loss <= 0.35',
+    'max-regression': 'accuracy: 1pp',
+  },
   configRename: {},
   inputs: {
     model: input.string({ description: 'The candidate model folder (the model-dir output of train).', required: true }),

@@ -6,6 +6,13 @@ export const registerStep = defineStep({
   description:
     'Store a model version with its metadata and lineage in a registry (a local OCI layout folder or any OCI registry); move aliases.',
   configSection: 'registry',
+  permissions: { 'packages: write': 'push the version to GHCR and move its aliases (registry: oci://ghcr.io/…)' },
+  example: {
+    model: '${{ steps.train.outputs.model-dir }}',
+    report: '${{ steps.gate.outputs.report }}',
+    dataset: '${{ steps.data.outputs.manifest }}',
+    alias: 'staging',
+  },
   configRename: { url: 'registry' },
   inputs: {
     model: input.string({ description: 'The model folder to register (the model-dir output of train).', required: true }),

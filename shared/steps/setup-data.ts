@@ -5,6 +5,7 @@ export const setupDataStep = defineStep({
   name: 'setup-data',
   description: 'Fetch, verify, version (content digest), validate, split and cache a data set; record its statistics.',
   configSection: 'data',
+  example: { source: 'data/', split: '80/10/10', 'output-dir': '.modelship/data' },
   inputs: {
     source: input.string({
       description:

@@ -11,6 +11,7 @@ export const trainStep = defineStep({
   configSection: 'train',
   configExtra: { kubernetes: kubernetesSettingsSchema },
   installsTfjsNode: true,
+  example: { dataset: '${{ steps.data.outputs.dataset-dir }}', epochs: '5', 'output-dir': '.modelship/model' },
   inputs: {
     dataset: input.string({ description: 'The data set: the dataset-dir or manifest output of setup-data.', required: true }),
     config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),

@@ -42,6 +42,7 @@ export async function detectKind(p: string): Promise<{ kind: ArtifactKind; path:
 
 export const verifyStep = defineStep({
   name: 'verify',
+  example: { path: '.modelship/model', digest: '${{ needs.train.outputs.model-digest }}', artifact: 'model' },
   description:
     'Check a downloaded artifact (data set, model or report) against the digest the job that uploaded it output; fail, naming it, when it changed or is partial.',
   inputs: {
