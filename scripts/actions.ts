@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { defaultOf, type InputDecls } from '../shared/config/index.ts';
+import { defaultOf } from '../shared/config/index.ts';
 import { serveSection } from '../shared/serve/index.ts';
 import { steps } from '../shared/steps/index.ts';
 import type { AnyStep } from '../shared/steps/index.ts';
@@ -181,7 +181,7 @@ export function actionReadme(step: AnyStep): string {
 /** The keys of a step's modelship.yml section: its inputs (less config and secrets), renamed where the step says. */
 function sectionKeys(step: AnyStep): [key: string, input: string][] {
   const rename = new Map(Object.entries(step.configRename ?? {}).map(([k, v]) => [v, k]));
-  return Object.entries(step.inputs as InputDecls)
+  return Object.entries(step.inputs)
     .filter(([name, d]) => name !== 'config' && !d.secret)
     .map(([name]) => [rename.get(name) ?? name, name]);
 }

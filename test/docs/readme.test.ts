@@ -25,6 +25,9 @@ function actionOf(uses: string): string | undefined {
   return m[1] ?? 'root';
 }
 
+/** A step's `uses:` as text ('' when it has none). */
+const usesOf = (s: Raw): string => (typeof s['uses'] === 'string' ? s['uses'] : '');
+
 const rootYml = rec(parse(readFileSync(path.join(root, 'action.yml'), 'utf8')));
 
 function declared(action: string): { inputs: string[]; outputs: string[] } {
@@ -141,14 +144,14 @@ describe('docs and examples', () => {
           const have = perms[scope];
           assert.ok(have === 'write' || have === level, `${file} job ${id}: ${why} needs ${scope}: ${level}, has ${String(have)}`);
         };
-        if (list.some((s) => actionOf(String(s['uses'] ?? '')) === 'evaluate-gate' && rec(s['with'])['comment'] !== 'false'))
+        if (list.some((s) => actionOf(usesOf(s)) === 'evaluate-gate' && rec(s['with'])['comment'] !== 'false'))
           need('pull-requests', 'write', 'the PR comment');
         if (uses.includes('register')) need('packages', 'write', 'register');
-        if (list.some((s) => actionOf(String(s['uses'] ?? '')) === 'deploy-rollout' && rec(s['with'])['promote-alias']))
+        if (list.some((s) => actionOf(usesOf(s)) === 'deploy-rollout' && rec(s['with'])['promote-alias']))
           need('packages', 'write', 'promote-alias');
-        if (list.some((s) => actionOf(String(s['uses'] ?? '')) === 'monitor-check' && rec(s['with'])['on-breach'] === 'dispatch'))
+        if (list.some((s) => actionOf(usesOf(s)) === 'monitor-check' && rec(s['with'])['on-breach'] === 'dispatch'))
           need('actions', 'write', 'on-breach: dispatch');
-        if (list.some((s) => String(s['uses'] ?? '').startsWith('actions/checkout') && !rec(s['with'])['repository']))
+        if (list.some((s) => usesOf(s).startsWith('actions/checkout') && !rec(s['with'])['repository']))
           need('contents', 'read', 'checking out this repository');
       }
     }
@@ -159,7 +162,7 @@ describe('docs and examples', () => {
       const wf = rec(parse(readFileSync(path.join(root, file), 'utf8')));
       for (const [id, j] of Object.entries(rec(wf['jobs']))) {
         const list = ((rec(j)['steps'] as unknown[] | undefined) ?? []).map(rec);
-        if (!list.some((s) => actionOf(String(s['uses'] ?? '')) === 'deploy-rollout')) continue;
+        if (!list.some((s) => actionOf(usesOf(s)) === 'deploy-rollout')) continue;
         const c = rec(rec(j)['concurrency']);
         assert.equal(c['group'], 'modelship-deploy', `${file} job ${id}`);
         assert.equal(c['cancel-in-progress'], false, `${file} job ${id}: a rollout in progress is not cancelled`);
