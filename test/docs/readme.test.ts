@@ -17,6 +17,7 @@ const rec = (v: unknown): Raw => (v && typeof v === 'object' && !Array.isArray(v
 
 const docs = ['README.md', ...readdirSync(path.join(root, 'actions')).map((a) => path.join('actions', a, 'README.md'))];
 const workflows = readdirSync(path.join(root, 'examples', 'workflows')).map((f) => path.join('examples', 'workflows', f));
+const ours = readdirSync(path.join(root, '.github', 'workflows')).map((f) => path.join('.github', 'workflows', f));
 
 /** The modelship action a `uses:` names (acme/modelship/actions/<name>@…, ./actions/<name>), or 'root' for the one-line action. */
 function actionOf(uses: string): string | undefined {
@@ -98,7 +99,7 @@ describe('docs and examples', () => {
         }
       }
     }
-    for (const file of workflows) {
+    for (const file of [...workflows, ...ours]) {
       for (const [job, j] of Object.entries(rec(rec(parse(readFileSync(path.join(root, file), 'utf8')))['jobs']))) {
         const list = ((rec(j)['steps'] as unknown[] | undefined) ?? []).map(rec);
         checked += list.length;
