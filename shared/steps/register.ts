@@ -44,7 +44,7 @@ export const registerStep = defineStep({
   },
   run: async (inputs, ctx) => {
     // Loaded on use, like every step's domain code: `--help` and other steps stay light.
-    const [{ formatReference, registerModel }, { registerSummary }] = await Promise.all([
+    const [{ formatReference, isOciLocation, registerModel }, { registerSummary }] = await Promise.all([
       import('../registry/index.ts'),
       import('../report/index.ts'),
     ]);
@@ -62,8 +62,8 @@ export const registerStep = defineStep({
       { log: ctx.log, cwd: ctx.cwd, now: ctx.now, provenance: await ctx.github.provenance() },
     );
     const v = result.version;
-    // In the reference grammar (the registry behind oci://), so the next step parses it unchanged.
-    const oci = /^oci:\/\//i.test(inputs.registry) ? inputs.registry.trim().replace(/\/+$/, '') : undefined;
+    // In the reference grammar (the registry behind oci:// or oci+http://), so the next step parses it unchanged.
+    const oci = isOciLocation(inputs.registry) ? inputs.registry.trim().replace(/\/+$/, '') : undefined;
     const ref = formatReference({ ...(oci ? { registry: oci } : {}), name: v.name, version: v.version, digest: v.digest });
     return {
       outputs: { version: v.version, digest: v.digest, ref },
