@@ -9,7 +9,7 @@ import type * as Io from './io.ts';
 import type * as Predict from './predict.ts';
 
 export * from './metadata.ts';
-export { modelFilesDigest } from './digest.ts';
+export { modelFilesDigest, modelFolderDigest, type ModelFolderDigest } from './digest.ts';
 export { PREDICT_BATCH_SIZE, applyPreprocessing, preprocess } from './preprocess.ts';
 export type { ArchitectureBuilder, ArchitectureOptions } from './architectures.ts';
 export type { BackendInfo, BackendPreference } from './backend.ts';

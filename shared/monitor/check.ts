@@ -281,7 +281,7 @@ async function maybeDispatch(o: MonitorCheckOptions, s: MonitorServices, p: Plan
       s.log.info(`not dispatching ${workflow}: ${decision.reason}`);
       return { state: 'skipped', workflow, reason: decision.reason, ...(decision.run ? { run: decision.run } : {}) };
     }
-    const inputs = retrainInputs(j.breaches[0], promDuration(p.windowSeconds), target, p.extraInputs);
+    const inputs = retrainInputs(j.breaches[0], promDuration(p.windowSeconds), target, p.extraInputs, j.breaches.length - 1);
     await dispatchWorkflow({ repository, workflow, ref: o.retrainRef, inputs, token: '', apiUrl: '', client });
     s.log.info(`dispatched ${workflow} on ${o.retrainRef}: ${j.breaches[0].rule} (${inputs['value'] ?? ''})`);
     return { state: 'dispatched', workflow, ref: o.retrainRef, inputs };

@@ -51,22 +51,28 @@ export function decideDispatch(runs: readonly RetrainRun[], now: Date, cooldownS
 }
 
 /** The inputs modelship sends; the retraining workflow must declare them under workflow_dispatch. */
-export const RETRAIN_INPUT_NAMES: readonly string[] = ['rule', 'value', 'limit', 'window', 'model', 'version'];
+export const RETRAIN_INPUT_NAMES: readonly string[] = ['reason', 'rule', 'value', 'limit', 'window', 'model', 'version'];
 
 /**
- * Why retraining starts: the first breached rule, its value and limit, the window and the model
- * version, as strings (workflow_dispatch takes strings only). `extra` (the retrain-inputs JSON)
- * adds inputs or overrides these; a null drops one.
+ * Why retraining starts: a sentence for people (`reason`, e.g. for the run summary), then the
+ * first breached rule, its value and limit, the window and the model version, as strings
+ * (workflow_dispatch takes strings only). `others` is how many more rules were breached.
+ * `extra` (the retrain-inputs JSON) adds inputs or overrides these; a null drops one.
  */
 export function retrainInputs(
   breach: RuleVerdict,
   windowText: string,
   target: Target,
   extra: Readonly<Record<string, string | null>> = {},
+  others = 0,
 ): Record<string, string> {
+  const value = formatValue(breach.metric, breach.value);
+  const who = `${target.model} ${target.version !== undefined ? `v${target.version}` : '(all versions)'}`;
+  const more = others > 0 ? `; ${others} more rule${others === 1 ? '' : 's'} breached` : '';
   const ours: Record<string, string> = {
+    reason: `monitor-check: ${breach.rule} breached by ${who}: ${value} over the last ${windowText}${more}`,
     rule: breach.rule,
-    value: formatValue(breach.metric, breach.value),
+    value,
     limit: breach.limit,
     window: windowText,
     model: target.model,

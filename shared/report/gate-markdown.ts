@@ -172,9 +172,9 @@ function curveDetails(report: GateReport): string | undefined {
   const values = h.map((e) => (useVal ? e.valAcc : e.acc));
   if (!values.some((v) => typeof v === 'number')) return undefined;
   const chart = lineChart({
-    title: useVal ? 'validation accuracy' : 'training accuracy',
+    title: useVal ? 'validation accuracy per epoch' : 'training accuracy per epoch',
     xLabels: h.map((e) => e.epoch),
-    series: [{ name: useVal ? 'val_acc' : 'acc', values: values.map((v) => (typeof v === 'number' ? v : NaN)) }],
+    series: [{ name: useVal ? 'validation accuracy' : 'training accuracy', values: values.map((v) => (typeof v === 'number' ? v : NaN)) }],
   });
   return details('Training curve', chart);
 }

@@ -1,17 +1,11 @@
 /**
  * monitor-check's job summary (Markdown) and terminal summary (plain text), both rendered from its
- * report by the same functions, so they say the same things. Pure functions, tested on their text. Charts are Mermaid `xychart-beta` with an explicit palette that reads in
- * GitHub's light and dark modes (every colour ≥ 3:1 against #ffffff and #0d1117), and a line under
- * each chart naming its series, since xychart draws no legend.
+ * report by the same functions, so they say the same things. Pure functions, tested on their text.
+ * Charts are markdown.ts's lineChart: the palette that reads in light and dark mode, and a line
+ * under each chart naming its series.
  */
 import type { DispatchOutcome, HistoryPoint, MonitorReport, Observation, RuleVerdict } from '../monitor/index.ts';
-import { code, count, escapeMarkdown, table } from './markdown.ts';
-
-/** Series colours: blue (4.6:1 on white, 4.1:1 on dark), orange (3.7:1, 5.2:1). */
-export const CHART_PALETTE = ['#1f6feb', '#cf6a1a'] as const;
-/** Axis and title text: grey (4.6:1 on white, 4.2:1 on dark). */
-export const CHART_TEXT = '#6e7781';
-const COLOUR_NAMES = ['blue', 'orange'] as const;
+import { code, count, escapeMarkdown, lineChart, table } from './markdown.ts';
 
 /** How untrusted text (model names, reasons, URLs) is written: escaped for Markdown, or as is for a terminal. */
 interface Style {
@@ -98,49 +92,6 @@ function headline(r: MonitorReport, st: Style): string {
   }
 }
 
-/** A Mermaid xychart-beta line chart with the palette and a line naming its series. */
-export function paletteChart(opts: {
-  title: string;
-  yTitle: string;
-  xLabels: readonly string[];
-  series: readonly { name: string; values: readonly number[] }[];
-}): string {
-  const all = opts.series.flatMap((s) => s.values).filter(Number.isFinite);
-  const lo = Math.min(0, ...all);
-  const hiRaw = all.length ? Math.max(...all) : 1;
-  const hi = hiRaw > lo ? hiRaw * 1.1 : lo + 1;
-  const fmt = (v: number): string => String(Number(v.toPrecision(4)));
-  const quote = (s: string): string => `"${s.replace(/["\n\r]/g, ' ')}"`;
-  const theme = {
-    themeVariables: {
-      xyChart: {
-        plotColorPalette: CHART_PALETTE.slice(0, Math.max(1, opts.series.length)).join(', '),
-        titleColor: CHART_TEXT,
-        xAxisLabelColor: CHART_TEXT,
-        xAxisTitleColor: CHART_TEXT,
-        xAxisTickColor: CHART_TEXT,
-        xAxisLineColor: CHART_TEXT,
-        yAxisLabelColor: CHART_TEXT,
-        yAxisTitleColor: CHART_TEXT,
-        yAxisTickColor: CHART_TEXT,
-        yAxisLineColor: CHART_TEXT,
-      },
-    },
-  };
-  const chart = [
-    '```mermaid',
-    `%%{init: ${JSON.stringify(theme)}}%%`,
-    'xychart-beta',
-    `  title ${quote(opts.title)}`,
-    `  x-axis [${opts.xLabels.map(quote).join(', ')}]`,
-    `  y-axis ${quote(opts.yTitle)} ${fmt(lo)} --> ${fmt(hi)}`,
-    ...opts.series.map((s) => `  line [${s.values.map((v) => fmt(Number.isFinite(v) ? v : 0)).join(', ')}]`),
-    '```',
-  ].join('\n');
-  const legend = opts.series.map((s, i) => `${COLOUR_NAMES[i] ?? `series ${i + 1}`}: ${s.name.replace(/[<>&|]/g, ' ')}`).join(' · ');
-  return `${chart}\n\n<sub>${legend}</sub>`;
-}
-
 function relLabel(seconds: number): string {
   if (seconds === 0) return 'now';
   const s = Math.round(seconds);
@@ -200,7 +151,7 @@ function historyCharts(r: MonitorReport): Chart[] {
 
 function chartMarkdown(c: Chart): string {
   return (
-    paletteChart({ title: c.title, yTitle: c.y, xLabels: c.labels, series: c.series }) +
+    lineChart({ title: c.title, yTitle: c.y, yFrom: 'zero', xLabels: c.labels, series: c.series }) +
     (c.gaps ? `\n<sub>${c.gaps} of ${c.points} points had no value and repeat the one before.</sub>` : '')
   );
 }
@@ -226,7 +177,9 @@ function dispatchLine(d: DispatchOutcome, st: Style, bold: (s: string) => string
     case 'off':
       return `${head} not dispatched (${st.esc(d.reason)}).`;
     case 'dispatched':
+      // `reason` repeats in a sentence what the tables above show: the inputs are listed without it.
       return `${head} dispatched ${st.code(d.workflow)} on ${st.code(d.ref)} with ${Object.entries(d.inputs)
+        .filter(([k]) => k !== 'reason')
         .map(([k, v]) => `${st.esc(k)} ${st.code(v)}`)
         .join(', ')}.`;
     case 'skipped':

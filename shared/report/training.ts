@@ -24,19 +24,19 @@ function seconds(s: number): string {
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
-/** Loss and accuracy per epoch, as Mermaid charts (accuracy only for classifiers). */
+/** Loss and accuracy per epoch, as Mermaid charts (accuracy only for classifiers), train and validation as two lines. */
 export function trainingCharts(history: readonly EpochRecord[]): string {
   if (history.length === 0) return '';
   const x = history.map((r) => r.epoch);
-  const lossSeries = [{ name: 'loss', values: history.map((r) => r.loss) }];
   const hasVal = history.some((r) => r.valLoss !== undefined);
-  if (hasVal) lossSeries.push({ name: 'val_loss', values: history.map((r) => r.valLoss ?? Number.NaN) });
-  const charts = [lineChart({ title: hasVal ? 'loss (train, validation)' : 'loss', xLabels: x, series: lossSeries })];
+  const lossSeries = [{ name: 'train loss', values: history.map((r) => r.loss) }];
+  if (hasVal) lossSeries.push({ name: 'validation loss', values: history.map((r) => r.valLoss ?? Number.NaN) });
+  const charts = [lineChart({ title: 'loss per epoch', xLabels: x, series: lossSeries })];
   if (history.some((r) => r.acc !== undefined)) {
-    const accSeries = [{ name: 'acc', values: history.map((r) => r.acc ?? Number.NaN) }];
-    const hasValAcc = history.some((r) => r.valAcc !== undefined);
-    if (hasValAcc) accSeries.push({ name: 'val_acc', values: history.map((r) => r.valAcc ?? Number.NaN) });
-    charts.push(lineChart({ title: hasValAcc ? 'accuracy (train, validation)' : 'accuracy', xLabels: x, series: accSeries }));
+    const accSeries = [{ name: 'train accuracy', values: history.map((r) => r.acc ?? Number.NaN) }];
+    if (history.some((r) => r.valAcc !== undefined))
+      accSeries.push({ name: 'validation accuracy', values: history.map((r) => r.valAcc ?? Number.NaN) });
+    charts.push(lineChart({ title: 'accuracy per epoch', xLabels: x, series: accSeries }));
   }
   return charts.join('\n\n');
 }

@@ -24,6 +24,18 @@ export const deployRolloutStep = defineStep({
   description:
     'Roll a registered model version out to Kubernetes or local servers (rolling or canary) with analysis and automatic rollback.',
   configSection: 'deploy',
+  permissions: {
+    'packages: read': 'resolve the version in a private GHCR package',
+    'packages: write': 'move promote-alias (and action: rollback) in GHCR',
+  },
+  example: {
+    ref: '${{ steps.register.outputs.ref }}',
+    strategy: 'canary',
+    steps: '10, 50, 100',
+    analysis: 'error_rate <= 0.01\np95_latency_ms <= 100',
+    'promote-alias': 'production',
+    kubeconfig: '${{ secrets.KUBECONFIG }}',
+  },
   configExtra: { kubernetes: kubernetesSection, local: localSection },
   inputs: {
     ref: input.string({ description: 'The model version to deploy: fashion@staging, fashion:3 or an oci:// reference.', required: true }),

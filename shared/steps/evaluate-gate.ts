@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { input } from '../config/index.ts';
+import { sha256File } from '../util/index.ts';
 import { defineStep } from './spec.ts';
 
 export const evaluateGateStep = defineStep({
@@ -6,6 +8,17 @@ export const evaluateGateStep = defineStep({
   description:
     'Score a model on held-out data, compare it with thresholds and with the production model, fail on regression and upsert a PR comment with the metric diff.',
   configSection: 'gate',
+  permissions: {
+    'pull-requests: write': 'the PR comment (comment: auto skips it, and says so, when the token cannot write: fork PRs)',
+    'packages: read': 'a baseline in a private GHCR package (registry: oci://ghcr.io/…)',
+  },
+  example: {
+    model: '${{ steps.train.outputs.model-dir }}',
+    dataset: '${{ steps.data.outputs.dataset-dir }}',
+    baseline: 'production',
+    thresholds: 'accuracy >= 0.90\nlog_loss <= 0.35',
+    'max-regression': 'accuracy: 1pp',
+  },
   configRename: {},
   inputs: {
     model: input.string({ description: 'The candidate model folder (the model-dir output of train).', required: true }),
@@ -67,6 +80,7 @@ export const evaluateGateStep = defineStep({
   outputs: {
     passed: 'true when every rule passed.',
     report: 'Path to report.json.',
+    'report-digest': 'sha256:<hex> of report.json; verify checks a downloaded copy against it.',
     markdown: 'Path to report.md (the PR comment and job summary body).',
     'comment-url': 'URL of the upserted PR comment, when one was written.',
     metrics: 'The candidate metrics as JSON.',
@@ -118,6 +132,7 @@ export const evaluateGateStep = defineStep({
       outputs: {
         passed: r.decision.passed,
         report: r.reportPath,
+        'report-digest': `sha256:${(await sha256File(path.resolve(ctx.cwd, r.reportPath))).hex}`,
         markdown: r.markdownPath,
         'comment-url': comment.url ?? '',
         metrics: JSON.stringify(r.report.candidate.metrics.scalars),

@@ -6,6 +6,7 @@ import { registerStep } from './register.ts';
 import { setupDataStep } from './setup-data.ts';
 import type { AnyStep } from './spec.ts';
 import { trainStep } from './train.ts';
+import { verifyStep } from './verify.ts';
 
 /** Every step, by the name its action folder and CLI command carry. */
 export const steps: Readonly<Record<string, AnyStep>> = {
@@ -15,11 +16,12 @@ export const steps: Readonly<Record<string, AnyStep>> = {
   register: registerStep,
   'deploy-rollout': deployRolloutStep,
   'monitor-check': monitorCheckStep,
+  verify: verifyStep,
 };
 
 export const allSteps: readonly AnyStep[] = Object.values(steps);
 
-export { setupDataStep, trainStep, evaluateGateStep, registerStep, deployRolloutStep, monitorCheckStep };
+export { setupDataStep, trainStep, evaluateGateStep, registerStep, deployRolloutStep, monitorCheckStep, verifyStep };
 export { configSchema, configSections } from './config.ts';
 export { resolveInputs } from './resolve.ts';
 export { modelshipCodeVersion, producedBy, runCache, type CacheEntry, type RunCache } from './run-cache.ts';

@@ -6,6 +6,14 @@ export const monitorCheckStep = defineStep({
   name: 'monitor-check',
   description: 'Ask Prometheus about latency, errors and drift against SLOs; trigger retraining by workflow_dispatch.',
   configSection: 'monitor',
+  permissions: { 'actions: write': 'on-breach: dispatch (workflow_dispatch, and the list of runs for the cool-down)' },
+  example: {
+    prometheus: 'http://prometheus.example.com:9090',
+    slos: 'p95_latency_ms <= 100\nerror_rate <= 0.01',
+    reference: '${{ steps.data.outputs.manifest }}',
+    'on-breach': 'dispatch',
+    'retrain-workflow': 'retrain.yml',
+  },
   inputs: {
     prometheus: input.url({ description: 'Prometheus base URL, e.g. http://prometheus:9090.' }),
     endpoint: input.list({

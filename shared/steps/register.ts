@@ -6,6 +6,13 @@ export const registerStep = defineStep({
   description:
     'Store a model version with its metadata and lineage in a registry (a local OCI layout folder or any OCI registry); move aliases.',
   configSection: 'registry',
+  permissions: { 'packages: write': 'push the version to GHCR and move its aliases (registry: oci://ghcr.io/…)' },
+  example: {
+    model: '${{ steps.train.outputs.model-dir }}',
+    report: '${{ steps.gate.outputs.report }}',
+    dataset: '${{ steps.data.outputs.manifest }}',
+    alias: 'staging',
+  },
   configRename: { url: 'registry' },
   inputs: {
     model: input.string({ description: 'The model folder to register (the model-dir output of train).', required: true }),
@@ -33,11 +40,14 @@ export const registerStep = defineStep({
   outputs: {
     version: 'The version number (an increasing integer per model name).',
     digest: 'sha256:<hex> of the version manifest.',
-    ref: 'The full reference, e.g. ghcr.io/acme/models/fashion:3@sha256:….',
+    ref: "The version as a reference deploy-rollout's ref takes as is: oci://ghcr.io/acme/models/fashion:3@sha256:… (fashion:3@sha256:… in a local registry folder).",
   },
   run: async (inputs, ctx) => {
     // Loaded on use, like every step's domain code: `--help` and other steps stay light.
-    const [{ registerModel }, { registerSummary }] = await Promise.all([import('../registry/index.ts'), import('../report/index.ts')]);
+    const [{ formatReference, isOciLocation, registerModel }, { registerSummary }] = await Promise.all([
+      import('../registry/index.ts'),
+      import('../report/index.ts'),
+    ]);
     const result = await registerModel(
       {
         model: inputs.model,
@@ -51,8 +61,12 @@ export const registerStep = defineStep({
       },
       { log: ctx.log, cwd: ctx.cwd, now: ctx.now, provenance: await ctx.github.provenance() },
     );
+    const v = result.version;
+    // In the reference grammar (the registry behind oci:// or oci+http://), so the next step parses it unchanged.
+    const oci = isOciLocation(inputs.registry) ? inputs.registry.trim().replace(/\/+$/, '') : undefined;
+    const ref = formatReference({ ...(oci ? { registry: oci } : {}), name: v.name, version: v.version, digest: v.digest });
     return {
-      outputs: { version: result.version.version, digest: result.version.digest, ref: result.version.ref },
+      outputs: { version: v.version, digest: v.digest, ref },
       summary: registerSummary(result),
     };
   },

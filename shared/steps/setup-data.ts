@@ -5,6 +5,7 @@ export const setupDataStep = defineStep({
   name: 'setup-data',
   description: 'Fetch, verify, version (content digest), validate, split and cache a data set; record its statistics.',
   configSection: 'data',
+  example: { source: 'data/', split: '80/10/10', 'output-dir': '.modelship/data' },
   inputs: {
     source: input.string({
       description:
@@ -67,6 +68,8 @@ export const setupDataStep = defineStep({
     'dataset-dir': 'The prepared data set folder (manifest.json and per-split tensors).',
     manifest: 'Path to manifest.json.',
     digest: 'sha256:<hex> of the data set content, independent of file order and location.',
+    'manifest-digest':
+      'sha256:<hex> of manifest.json (content, split and every file digest): the prepared folder exactly; verify checks a downloaded copy against it.',
     examples: 'Number of examples.',
     classes: 'Number of classes (0 for regression).',
     'cache-hit': 'true when the prepared data came from the cache or an unchanged earlier run.',
@@ -103,6 +106,7 @@ export const setupDataStep = defineStep({
         'dataset-dir': result.datasetDir,
         manifest: result.manifestPath,
         digest: m.digest,
+        'manifest-digest': m.manifestDigest,
         examples,
         classes: m.classes.length,
         'cache-hit': result.cacheHit,

@@ -67,6 +67,13 @@ export interface StepSpec<D extends InputDecls, O extends string> {
   readonly configExtra?: Readonly<Record<string, z.ZodType>>;
   /** The action installs and caches tfjs-node on the runner before it runs (a composite action). */
   readonly installsTfjsNode?: boolean;
+  /**
+   * The job's GITHUB_TOKEN permissions the step can need (`pull-requests: write` → what for), for
+   * the generated docs and the check of the example workflows' `permissions:`.
+   */
+  readonly permissions?: Readonly<Record<string, string>>;
+  /** A typical `with:` for the docs (generated READMEs); every key is one of `inputs`. */
+  readonly example?: Readonly<Record<string, string>>;
   run(inputs: ParsedInputs<D>, ctx: StepContext): Promise<StepResult<O>>;
 }
 

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { input } from '../config/index.ts';
+import { modelFilesDigest } from '../model/index.ts';
 import { trainingSummary } from '../report/index.ts';
 import { kubernetesSettingsSchema, train, trainOnKubernetes, type KubernetesSection, type TrainOptions } from '../train/index.ts';
 import { defineStep } from './spec.ts';
@@ -9,6 +11,7 @@ export const trainStep = defineStep({
   configSection: 'train',
   configExtra: { kubernetes: kubernetesSettingsSchema },
   installsTfjsNode: true,
+  example: { dataset: '${{ steps.data.outputs.dataset-dir }}', epochs: '5', 'output-dir': '.modelship/model' },
   inputs: {
     dataset: input.string({ description: 'The data set: the dataset-dir or manifest output of setup-data.', required: true }),
     config: input.optional({ description: 'Path to modelship.yml (default: modelship.yml in the working directory, when present).' }),
@@ -48,6 +51,8 @@ export const trainStep = defineStep({
   },
   outputs: {
     'model-dir': 'The model folder (model.json, weights, metadata, history.json, model-card.md).',
+    'model-digest':
+      'sha256:<hex> of the model files (model.json, its weights, modelship.json): the candidate digest evaluate-gate records; verify checks a downloaded copy against it.',
     history: 'Path to history.json.',
     backend: 'The backend actually used (node, wasm or cpu).',
     'val-accuracy': 'Validation accuracy after the best epoch.',
@@ -80,6 +85,7 @@ export const trainStep = defineStep({
     return {
       outputs: {
         'model-dir': result.modelDir,
+        'model-digest': await modelFilesDigest(path.resolve(ctx.cwd, result.modelDir)),
         history: result.historyPath,
         backend: result.backend,
         'val-accuracy': result.valAccuracy !== undefined ? result.valAccuracy.toFixed(4) : '',

@@ -27,14 +27,15 @@ describe('setup-data as an action', () => {
     const first = await runAsRunner(setupDataStep, inputs, { cwd: dir });
     assert.equal(first.failed, false, first.commands);
     const out = first.outputs;
-    assert.deepEqual(Object.keys(out).sort(), ['cache-hit', 'classes', 'dataset-dir', 'digest', 'examples', 'manifest']);
+    assert.deepEqual(Object.keys(out).sort(), ['cache-hit', 'classes', 'dataset-dir', 'digest', 'examples', 'manifest', 'manifest-digest']);
     assert.equal(out['dataset-dir'], path.join(dir, 'prepared'));
     assert.equal(out['manifest'], path.join(dir, 'prepared', 'manifest.json'));
     assert.equal(out['examples'], '3000');
     assert.equal(out['classes'], '10');
     assert.equal(out['cache-hit'], 'false');
-    const manifest = JSON.parse(await readFile(out['manifest'], 'utf8')) as { digest: string };
+    const manifest = JSON.parse(await readFile(out['manifest'], 'utf8')) as { digest: string; manifestDigest: string };
     assert.equal(out['digest'], manifest.digest);
+    assert.equal(out['manifest-digest'], manifest.manifestDigest);
     const summary = first.summary;
     assert.match(summary, /### 📦 Data set `sha256:[0-9a-f]{12}…` · 3,000 examples · 10 classes/);
     assert.match(summary, /\| T-shirt/);

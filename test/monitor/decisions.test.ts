@@ -253,6 +253,7 @@ describe('the inputs that say why', () => {
   const breach = judge(parseSloRules(['p95_latency_ms <= 100']), { p95_latency_ms: value(143.25) }, 'fail').breaches[0];
   it('names the rule, the value, the limit, the window and the model version', () => {
     assert.deepEqual(retrainInputs(breach, '1h', { model: 'fashion', version: '3' }), {
+      reason: 'monitor-check: p95_latency_ms <= 100 breached by fashion v3: 143.25 ms over the last 1h',
       rule: 'p95_latency_ms <= 100',
       value: '143.25 ms',
       limit: '≤ 100',
@@ -263,7 +264,8 @@ describe('the inputs that say why', () => {
   });
   it('takes extra inputs from retrain-inputs, where null drops one', () => {
     const extra = parseRetrainInputs('{"epochs": 10, "full": true, "version": null, "note": "x"}');
-    assert.deepEqual(retrainInputs(breach, '1h', { model: 'fashion' }, extra), {
+    assert.deepEqual(retrainInputs(breach, '1h', { model: 'fashion' }, extra, 2), {
+      reason: 'monitor-check: p95_latency_ms <= 100 breached by fashion (all versions): 143.25 ms over the last 1h; 2 more rules breached',
       rule: 'p95_latency_ms <= 100',
       value: '143.25 ms',
       limit: '≤ 100',

@@ -21,7 +21,7 @@ import { runAsRunner } from '../helpers/runner.ts';
 
 const REPO = 'acme/shop';
 const repository = { owner: 'acme', repo: 'shop' };
-const RETRAIN_INPUTS = { rule: {}, value: {}, limit: {}, window: {}, model: {}, version: {} };
+const RETRAIN_INPUTS = { reason: {}, rule: {}, value: {}, limit: {}, window: {}, model: {}, version: {} };
 
 /** A Prometheus that answers every SLO query with a fixed value; p95 is what the test sets. */
 async function scriptedPrometheus(state: { p95: number }): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -130,7 +130,15 @@ describe('dispatching retraining against the GitHub stand-in', () => {
       {
         workflow: 'retrain.yml',
         ref: 'main',
-        inputs: { rule: 'p95_latency_ms <= 100', value: '143 ms', limit: '≤ 100', window: '1h', model: 'fashion', version: '3' },
+        inputs: {
+          reason: 'monitor-check: p95_latency_ms <= 100 breached by fashion v3: 143 ms over the last 1h',
+          rule: 'p95_latency_ms <= 100',
+          value: '143 ms',
+          limit: '≤ 100',
+          window: '1h',
+          model: 'fashion',
+          version: '3',
+        },
       },
     ]);
     const calls = gh.requests.slice(before);
@@ -229,7 +237,7 @@ describe('dispatching retraining against the GitHub stand-in', () => {
     );
     const missing = await check({
       retrainWorkflow: 'lean.yml',
-      retrainInputs: '{"value": null, "limit": null, "window": null, "model": null, "version": null}',
+      retrainInputs: '{"value": null, "limit": null, "window": null, "model": null, "version": null, "reason": null}',
     });
     assert.match(missing.failure ?? '', /requires the input 'reason'/);
     const ok = await check({

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { judge, loadReference, measure, metricsUrl, parseSloRules, scrapeSource, type MonitorReport } from '../../shared/monitor/index.ts';
-import { monitorSummary, monitorText, paletteChart } from '../../shared/report/monitor.ts';
+import { lineChart } from '../../shared/report/markdown.ts';
+import { monitorSummary, monitorText } from '../../shared/report/monitor.ts';
 import { writeReferenceManifest } from './fixtures.ts';
 
 /** prom-client-shaped exposition for one version: requests by code and a 3-bucket latency histogram. */
@@ -266,7 +267,7 @@ describe('monitorSummary', () => {
   });
 
   it('draws a chart with the palette and names its series under it', () => {
-    const c = paletteChart({ title: 't', yTitle: 'ms', xLabels: ['-2m', 'now'], series: [{ name: 'p95', values: [1, NaN] }] });
+    const c = lineChart({ title: 't', yTitle: 'ms', yFrom: 'zero', xLabels: ['-2m', 'now'], series: [{ name: 'p95', values: [1, NaN] }] });
     assert.match(c, /%%\{init: \{"themeVariables":\{"xyChart":\{"plotColorPalette":"#1f6feb"/);
     assert.match(c, /line \[1, 0\]/);
     assert.match(c, /<sub>blue: p95<\/sub>$/);

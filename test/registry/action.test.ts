@@ -40,7 +40,7 @@ describe('register action (runAction)', () => {
     assert.equal(r.failed, false, r.stdout);
     assert.equal(r.outputs['version'], '1');
     assert.match(r.outputs['digest'] ?? '', /^sha256:[0-9a-f]{64}$/);
-    assert.equal(r.outputs['ref'], `.modelship/registry/fashion:1@${r.outputs['digest']}`);
+    assert.equal(r.outputs['ref'], `fashion:1@${r.outputs['digest']}`);
     assert.match(r.summary, /### 📦 fashion v1 registered/);
     assert.match(r.summary, /\| `staging` \| \(new\) \| v1 \|/);
   });
@@ -55,7 +55,7 @@ describe('register action (runAction)', () => {
       alias: 'production',
     });
     assert.equal(r.failed, false, r.stdout);
-    assert.equal(r.outputs['ref'], `${secured.host}/acme/fashion:1@${r.outputs['digest']}`);
+    assert.equal(r.outputs['ref'], `oci://${secured.host}/acme/fashion:1@${r.outputs['digest']}`);
     assert.match(r.stdout, /::add-mask::ghs_secret/);
   });
 

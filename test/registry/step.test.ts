@@ -57,7 +57,7 @@ describe('register step', () => {
     const r1 = await register({ model: 'model', alias: 'production' });
     assert.equal(r1.outputs.version, 1);
     assert.match(String(r1.outputs.digest), /^sha256:[0-9a-f]{64}$/);
-    assert.equal(r1.outputs.ref, `models-reg/fashion:1@${String(r1.outputs.digest)}`);
+    assert.equal(r1.outputs.ref, `fashion:1@${String(r1.outputs.digest)}`);
     assert.match(r1.summary ?? '', /\| `production` \| \(new\) \| v1 \|/);
 
     const r2 = await register({ model: 'model-2', alias: 'production, staging', report: 'report.json', dataset: 'manifest.json' });

@@ -39,7 +39,11 @@ describe('renderGateMarkdown', () => {
     assert.match(md, /\| Shirt \| 0\.9000 \| 0\.8880 \| −1\.20 pp ⚠️ \| 1,000 \|/);
     assert.match(md, /<details><summary>Confusion matrix \(this PR, test split\)<\/summary>/);
     assert.match(md, /\| \*\*T-shirt\/top\*\* \| 900 \| 100 \| 0 \|/);
-    assert.match(md, /```mermaid\nxychart-beta\n {2}title "validation accuracy"\n {2}x-axis \[1, 2, 3, 4, 5\]/);
+    assert.match(
+      md,
+      /```mermaid\n%%\{init: \{"themeVariables":\{"xyChart":\{"plotColorPalette":"#1f6feb",.*\}%%\nxychart-beta\n {2}title "validation accuracy per epoch"\n {2}x-axis \[1, 2, 3, 4, 5\]/,
+    );
+    assert.match(md, /```\n\n<sub>blue: validation accuracy<\/sub>/);
     assert.match(md, / {2}line \[0\.86, 0\.89, 0\.905, 0\.914, 0\.919\]/);
     assert.match(
       md,

@@ -26,29 +26,35 @@ const metadata: ModelMetadata = {
 const facts = { backendReason: 'tfjs-node not installed', trainCount: 54000, valCount: 6000, stoppedEarly: false, resumed: 0 };
 
 describe('training report', () => {
-  it('charts loss and accuracy per epoch as Mermaid xychart-beta', () => {
+  it('charts loss and accuracy per epoch as Mermaid xychart-beta, train and validation named under each chart', () => {
+    const charts = trainingCharts(history).replace(/^%%\{init: .*\}%%\n/gm, '');
     assert.equal(
-      trainingCharts(history),
+      charts,
       [
         '```mermaid',
         'xychart-beta',
-        '  title "loss (train, validation)"',
+        '  title "loss per epoch"',
         '  x-axis [1, 2]',
         '  y-axis 0.3125 --> 0.5215',
         '  line [0.512, 0.341]',
         '  line [0.391, 0.322]',
         '```',
         '',
+        '<sub>blue: train loss · orange: validation loss</sub>',
+        '',
         '```mermaid',
         'xychart-beta',
-        '  title "accuracy (train, validation)"',
+        '  title "accuracy per epoch"',
         '  x-axis [1, 2]',
         '  y-axis 0.8115 --> 0.8874',
         '  line [0.815, 0.877]',
         '  line [0.861, 0.884]',
         '```',
+        '',
+        '<sub>blue: train accuracy · orange: validation accuracy</sub>',
       ].join('\n'),
     );
+    assert.equal(trainingCharts(history).match(/"plotColorPalette":"#1f6feb, #cf6a1a"/g)?.length, 2);
     assert.equal(trainingCharts([]), '');
   });
 

@@ -1,5 +1,6 @@
 /** The train step through the action door: INPUT_* in, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY out. */
 import assert from 'node:assert/strict';
+import { modelFilesDigest } from '../../shared/model/index.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -39,7 +40,16 @@ describe('train step (action)', () => {
     );
     assert.equal(r.failed, false, r.commands);
     const out = r.outputs;
-    assert.deepEqual(Object.keys(out).sort(), ['backend', 'duration-seconds', 'final-loss', 'history', 'model-dir', 'val-accuracy']);
+    assert.deepEqual(Object.keys(out).sort(), [
+      'backend',
+      'duration-seconds',
+      'final-loss',
+      'history',
+      'model-digest',
+      'model-dir',
+      'val-accuracy',
+    ]);
+    assert.equal(out['model-digest'], await modelFilesDigest(out['model-dir']));
     assert.equal(out['model-dir'], path.join(root, 'model'));
     assert.equal(out['history'], path.join(root, 'model', 'history.json'));
     assert.equal(out['backend'], 'cpu');
