@@ -4,8 +4,8 @@
  *
  * wasm: the single-threaded SIMD build (the threaded build cannot start its workers in Node), its
  * `.wasm` files found in `MODELSHIP_WASM_DIR`, next to the running bundle, or in node_modules; then
- * modelship's training kernels (`./kernels/`) are registered, since tfjs-backend-wasm 4.22 cannot
- * train a CNN on its own.
+ * modelship's kernels (`./kernels/`: C compiled to wasm, or TypeScript where that cannot load) are
+ * registered, since tfjs-backend-wasm 4.22 cannot train a CNN on its own, and is slow at it.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -132,7 +132,9 @@ async function tryWasm(): Promise<string | undefined> {
   const kernels = registerWasmTrainingKernels();
   notes.push(
     `${simd ? 'SIMD' : 'no SIMD (slower build)'}, 1 thread, wasm files ${found.from}: ${found.dir}`,
-    `training kernels: ${kernels.join(', ')}`,
+    kernels.set === 'native'
+      ? `modelship kernels (C, SIMD + relaxed SIMD): ${kernels.kernels.join(', ')}`
+      : `modelship kernels (TypeScript${kernels.fallback ? `; ${kernels.fallback}` : ''}): ${kernels.kernels.join(', ')}`,
   );
   return undefined;
 }

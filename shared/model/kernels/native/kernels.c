@@ -1,0 +1,445 @@
+/*
+ * modelship's training kernels for tfjs-backend-wasm, in C compiled to wasm32 with SIMD128 and
+ * relaxed SIMD (fused multiply-add). Built by build.sh into kernels.wasm.
+ *
+ * The module imports tfjs-backend-wasm's own memory, so every pointer here is a tfjs tensor's heap
+ * offset or scratch from its malloc: no copies in or out. It has no data segment and no static
+ * state; its stack pointer is set by the loader to a block of that heap.
+ *
+ * Two matrix-product micro-kernels, 6 rows x 8 columns of accumulators (12 SIMD registers), carry
+ * every convolution and dense layer, forward and backward:
+ *
+ *   igemm:   C[p][n] = sum_s sum_j A[rowofs[p] + segofs[s] + j] * B(s*seglen + j, n)  (+ bias, ReLU)
+ *            rows of A gathered through offsets (a convolution's input patches, read in place:
+ *            a 3x3 patch of NHWC data is 3 contiguous runs), B packed in panels of 8 columns.
+ *   gemm_tn: C[t][n] += sum_p A[rowofs[p] + tapofs[t]] * D[p*ldd + n]
+ *            a product over the long axis (a filter gradient over all output pixels, a dense
+ *            layer's weight gradient over the batch), again reading A in place.
+ */
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+#define INLINE static inline __attribute__((always_inline))
+
+typedef v128_t f4;
+#define MADD(a, b, c) wasm_f32x4_relaxed_madd(a, b, c)
+#define LD(p) wasm_v128_load(p)
+#define ST(p, v) wasm_v128_store(p, v)
+#define SPLAT(p) wasm_v128_load32_splat(p)
+#define ZERO wasm_f32x4_const_splat(0.0f)
+
+INLINE int imin(int a, int b) { return a < b ? a : b; }
+
+/* Stores the first `cols` (1..8) lanes of a:b to o. */
+INLINE void store8(float *o, f4 a, f4 b, int cols) {
+  if (cols >= 8) {
+    ST(o, a);
+    ST(o + 4, b);
+    return;
+  }
+  if (cols >= 4) {
+    ST(o, a);
+    o += 4;
+    cols -= 4;
+    a = b;
+  }
+  if (cols > 0) o[0] = wasm_f32x4_extract_lane(a, 0);
+  if (cols > 1) o[1] = wasm_f32x4_extract_lane(a, 1);
+  if (cols > 2) o[2] = wasm_f32x4_extract_lane(a, 2);
+}
+
+/* Loads the first `cols` lanes of p (zeros beyond), without reading past them. */
+INLINE void load8(const float *p, int cols, f4 *a, f4 *b) {
+  if (cols >= 8) {
+    *a = LD(p);
+    *b = LD(p + 4);
+    return;
+  }
+  float v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < cols; i++) v[i] = p[i];
+  *a = wasm_f32x4_make(v[0], v[1], v[2], v[3]);
+  *b = wasm_f32x4_make(v[4], v[5], v[6], v[7]);
+}
+
+EXPORT(fill_zero)
+void fill_zero(float *p, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) ST(p + i, ZERO);
+  for (; i < n; i++) p[i] = 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Packing
+ */
+
+/* out[q][k][j] = B(k, 8q + j), 0 beyond N; B(k, n) = b[k*ldb + n], or b[n*ldb + k] when trans. */
+EXPORT(pack_b)
+void pack_b(const float *b, int K, int N, int ldb, int trans, float *out) {
+  for (int n0 = 0; n0 < N; n0 += 8) {
+    int cols = imin(8, N - n0);
+    float *o = out + (long)(n0 / 8) * K * 8;
+    if (!trans && cols == 8) {
+      for (int k = 0; k < K; k++, o += 8) {
+        ST(o, LD(b + (long)k * ldb + n0));
+        ST(o + 4, LD(b + (long)k * ldb + n0 + 4));
+      }
+      continue;
+    }
+    for (int k = 0; k < K; k++, o += 8) {
+      for (int j = 0; j < 8; j++) {
+        int n = n0 + j;
+        o[j] = j < cols ? (trans ? b[(long)n * ldb + k] : b[(long)k * ldb + n]) : 0.0f;
+      }
+    }
+  }
+}
+
+/*
+ * The filter of a convolution's input gradient, packed: W'(k', c) with k' = (kh*FW + kw)*CO + co
+ * is W[FH-1-kh][FW-1-kw][c][co] (rotated 180 degrees, channel axes swapped), in panels of 8 c.
+ */
+EXPORT(pack_rot)
+void pack_rot(const float *w, int FH, int FW, int CI, int CO, float *out) {
+  int K = FH * FW * CO;
+  for (int c0 = 0; c0 < CI; c0 += 8) {
+    float *o = out + (long)(c0 / 8) * K * 8;
+    for (int kh = 0; kh < FH; kh++) {
+      for (int kw = 0; kw < FW; kw++) {
+        const float *src = w + (long)((FH - 1 - kh) * FW + (FW - 1 - kw)) * CI * CO;
+        for (int co = 0; co < CO; co++, o += 8) {
+          for (int j = 0; j < 8; j++) {
+            int c = c0 + j;
+            o[j] = c < CI ? src[(long)c * CO + co] : 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+/*
+ * out [B, HP, WP, C] = 0, then out[n, top + ih*sh, left + iw*sw, :] = x[n, ih, iw, :] for the
+ * positions inside out: zero padding (sh = sw = 1), or a gradient spread onto a stride grid.
+ */
+EXPORT(pad_spread)
+void pad_spread(const float *x, int B, int H, int W, int C, int sh, int sw, int top, int left, int HP, int WP, float *out) {
+  fill_zero(out, B * HP * WP * C);
+  for (int n = 0; n < B; n++) {
+    for (int ih = 0; ih < H; ih++) {
+      int y = top + ih * sh;
+      if (y < 0 || y >= HP) continue;
+      for (int iw = 0; iw < W; iw++) {
+        int xx = left + iw * sw;
+        if (xx < 0 || xx >= WP) continue;
+        const float *s = x + (((long)n * H + ih) * W + iw) * C;
+        float *d = out + (((long)n * HP + y) * WP + xx) * C;
+        int c = 0;
+        for (; c + 4 <= C; c += 4) ST(d + c, LD(s + c));
+        for (; c < C; c++) d[c] = s[c];
+      }
+    }
+  }
+}
+
+/* out[(n*OH + oh)*OW + ow] = offset of in[n, oh*sh, ow*sw, 0] in a [B, HP, WP, C] tensor. */
+EXPORT(conv_rowofs)
+void conv_rowofs(int B, int OH, int OW, int HP, int WP, int C, int sh, int sw, int32_t *out) {
+  for (int n = 0; n < B; n++)
+    for (int oh = 0; oh < OH; oh++)
+      for (int ow = 0; ow < OW; ow++) *out++ = ((n * HP + oh * sh) * WP + ow * sw) * C;
+}
+
+/* out[i] = i * stride */
+EXPORT(iota)
+void iota(int32_t *out, int n, int stride) {
+  for (int i = 0; i < n; i++) out[i] = i * stride;
+}
+
+/* dst[r*ldd + c] = src[r*lds + c] for r < rows, c < cols. */
+EXPORT(copy2d)
+void copy2d(const float *src, int rows, int cols, int lds, float *dst, int ldd) {
+  for (int r = 0; r < rows; r++) {
+    const float *s = src + (long)r * lds;
+    float *d = dst + (long)r * ldd;
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) ST(d + c, LD(s + c));
+    for (; c < cols; c++) d[c] = s[c];
+  }
+}
+
+/* dst [cols, rows] = src [rows, cols] transposed, in 8x8 blocks. */
+EXPORT(transpose2d)
+void transpose2d(const float *src, int rows, int cols, float *dst) {
+  for (int r0 = 0; r0 < rows; r0 += 8) {
+    for (int c0 = 0; c0 < cols; c0 += 8) {
+      const int re = imin(rows, r0 + 8), ce = imin(cols, c0 + 8);
+      for (int r = r0; r < re; r++)
+        for (int c = c0; c < ce; c++) dst[(long)c * rows + r] = src[(long)r * cols + c];
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * igemm: C[p][n] = sum_s sum_j A[rowofs[p] + segofs[s] + j] * B(s*seglen + j, n) (+bias[n]) (ReLU)
+ */
+EXPORT(igemm)
+void igemm(const float *a, const int32_t *rowofs, int M, const int32_t *segofs, int nseg, int seglen, const float *bpack, int N,
+           const float *bias, int relu, float *c, int ldc) {
+  const int K = nseg * seglen;
+  for (int p0 = 0; p0 < M; p0 += 6) {
+    const int rows = imin(6, M - p0);
+    const int o0 = rowofs[p0];
+    const int o1 = rowofs[p0 + imin(1, rows - 1)];
+    const int o2 = rowofs[p0 + imin(2, rows - 1)];
+    const int o3 = rowofs[p0 + imin(3, rows - 1)];
+    const int o4 = rowofs[p0 + imin(4, rows - 1)];
+    const int o5 = rowofs[p0 + imin(5, rows - 1)];
+    for (int n0 = 0; n0 < N; n0 += 8) {
+      const int cols = imin(8, N - n0);
+      const float *bp = bpack + (long)(n0 / 8) * K * 8;
+      f4 c00 = ZERO, c01 = ZERO, c10 = ZERO, c11 = ZERO, c20 = ZERO, c21 = ZERO;
+      f4 c30 = ZERO, c31 = ZERO, c40 = ZERO, c41 = ZERO, c50 = ZERO, c51 = ZERO;
+      for (int s = 0; s < nseg; s++) {
+        const float *base = a + segofs[s];
+        const float *r0 = base + o0, *r1 = base + o1, *r2 = base + o2;
+        const float *r3 = base + o3, *r4 = base + o4, *r5 = base + o5;
+        for (int j = 0; j < seglen; j++) {
+          const f4 b0 = LD(bp), b1 = LD(bp + 4);
+          bp += 8;
+          f4 x;
+          x = SPLAT(r0 + j);
+          c00 = MADD(x, b0, c00);
+          c01 = MADD(x, b1, c01);
+          x = SPLAT(r1 + j);
+          c10 = MADD(x, b0, c10);
+          c11 = MADD(x, b1, c11);
+          x = SPLAT(r2 + j);
+          c20 = MADD(x, b0, c20);
+          c21 = MADD(x, b1, c21);
+          x = SPLAT(r3 + j);
+          c30 = MADD(x, b0, c30);
+          c31 = MADD(x, b1, c31);
+          x = SPLAT(r4 + j);
+          c40 = MADD(x, b0, c40);
+          c41 = MADD(x, b1, c41);
+          x = SPLAT(r5 + j);
+          c50 = MADD(x, b0, c50);
+          c51 = MADD(x, b1, c51);
+        }
+      }
+      if (bias) {
+        f4 v0, v1;
+        load8(bias + n0, cols, &v0, &v1);
+        c00 = wasm_f32x4_add(c00, v0), c01 = wasm_f32x4_add(c01, v1);
+        c10 = wasm_f32x4_add(c10, v0), c11 = wasm_f32x4_add(c11, v1);
+        c20 = wasm_f32x4_add(c20, v0), c21 = wasm_f32x4_add(c21, v1);
+        c30 = wasm_f32x4_add(c30, v0), c31 = wasm_f32x4_add(c31, v1);
+        c40 = wasm_f32x4_add(c40, v0), c41 = wasm_f32x4_add(c41, v1);
+        c50 = wasm_f32x4_add(c50, v0), c51 = wasm_f32x4_add(c51, v1);
+      }
+      if (relu) {
+        c00 = wasm_f32x4_max(c00, ZERO), c01 = wasm_f32x4_max(c01, ZERO);
+        c10 = wasm_f32x4_max(c10, ZERO), c11 = wasm_f32x4_max(c11, ZERO);
+        c20 = wasm_f32x4_max(c20, ZERO), c21 = wasm_f32x4_max(c21, ZERO);
+        c30 = wasm_f32x4_max(c30, ZERO), c31 = wasm_f32x4_max(c31, ZERO);
+        c40 = wasm_f32x4_max(c40, ZERO), c41 = wasm_f32x4_max(c41, ZERO);
+        c50 = wasm_f32x4_max(c50, ZERO), c51 = wasm_f32x4_max(c51, ZERO);
+      }
+      float *o = c + (long)p0 * ldc + n0;
+      store8(o, c00, c01, cols);
+      if (rows > 1) store8(o + ldc, c10, c11, cols);
+      if (rows > 2) store8(o + 2 * ldc, c20, c21, cols);
+      if (rows > 3) store8(o + 3 * ldc, c30, c31, cols);
+      if (rows > 4) store8(o + 4 * ldc, c40, c41, cols);
+      if (rows > 5) store8(o + 5 * ldc, c50, c51, cols);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * gemm_tn: C[t][n] += sum_p A[rowofs[p] + tapofs[t]] * D[p*ldd + n]; N a multiple of 8.
+ * The long axis p runs in blocks, so a block's rows of A and D stay in cache across tiles.
+ */
+#define TN_BLOCK 256
+
+INLINE void add_row(float *o, f4 a, f4 b) {
+  ST(o, wasm_f32x4_add(LD(o), a));
+  ST(o + 4, wasm_f32x4_add(LD(o + 4), b));
+}
+
+EXPORT(gemm_tn)
+void gemm_tn(const float *a, const int32_t *rowofs, int P, const int32_t *tapofs, int T, const float *d, int ldd, int N, float *c,
+             int ldc) {
+  for (int pb = 0; pb < P; pb += TN_BLOCK) {
+    const int pe = imin(P, pb + TN_BLOCK);
+    for (int t0 = 0; t0 < T; t0 += 6) {
+      const int rows = imin(6, T - t0);
+      const int o0 = tapofs[t0];
+      const int o1 = tapofs[t0 + imin(1, rows - 1)];
+      const int o2 = tapofs[t0 + imin(2, rows - 1)];
+      const int o3 = tapofs[t0 + imin(3, rows - 1)];
+      const int o4 = tapofs[t0 + imin(4, rows - 1)];
+      const int o5 = tapofs[t0 + imin(5, rows - 1)];
+      for (int n0 = 0; n0 < N; n0 += 8) {
+        f4 c00 = ZERO, c01 = ZERO, c10 = ZERO, c11 = ZERO, c20 = ZERO, c21 = ZERO;
+        f4 c30 = ZERO, c31 = ZERO, c40 = ZERO, c41 = ZERO, c50 = ZERO, c51 = ZERO;
+        const float *dp = d + (long)pb * ldd + n0;
+        for (int p = pb; p < pe; p++, dp += ldd) {
+          const float *ap = a + rowofs[p];
+          const f4 b0 = LD(dp), b1 = LD(dp + 4);
+          f4 x;
+          x = SPLAT(ap + o0);
+          c00 = MADD(x, b0, c00);
+          c01 = MADD(x, b1, c01);
+          x = SPLAT(ap + o1);
+          c10 = MADD(x, b0, c10);
+          c11 = MADD(x, b1, c11);
+          x = SPLAT(ap + o2);
+          c20 = MADD(x, b0, c20);
+          c21 = MADD(x, b1, c21);
+          x = SPLAT(ap + o3);
+          c30 = MADD(x, b0, c30);
+          c31 = MADD(x, b1, c31);
+          x = SPLAT(ap + o4);
+          c40 = MADD(x, b0, c40);
+          c41 = MADD(x, b1, c41);
+          x = SPLAT(ap + o5);
+          c50 = MADD(x, b0, c50);
+          c51 = MADD(x, b1, c51);
+        }
+        float *o = c + (long)t0 * ldc + n0;
+        add_row(o, c00, c01);
+        if (rows > 1) add_row(o + ldc, c10, c11);
+        if (rows > 2) add_row(o + 2 * ldc, c20, c21);
+        if (rows > 3) add_row(o + 3 * ldc, c30, c31);
+        if (rows > 4) add_row(o + 4 * ldc, c40, c41);
+        if (rows > 5) add_row(o + 5 * ldc, c50, c51);
+      }
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Pooling, activations, reductions
+ */
+
+/*
+ * MaxPoolGrad, 2x2 windows with stride 2, no padding, C a multiple of 4: every input position
+ * belongs to at most one window, so dx is written once, four channels at a time. The gradient
+ * goes to the window's first maximum in row-major order (strictly greater replaces; a NaN never
+ * wins), as tfjs's CPU backend does.
+ */
+EXPORT(maxpool_grad_2x2)
+void maxpool_grad_2x2(const float *x, const float *dy, float *dx, int B, int H, int W, int C, int OH, int OW) {
+  fill_zero(dx, B * H * W * C);
+  const int row = W * C;
+  const f4 ninf = wasm_f32x4_const_splat(-__builtin_inff());
+  for (int n = 0; n < B; n++) {
+    for (int oh = 0; oh < OH; oh++) {
+      for (int ow = 0; ow < OW; ow++) {
+        const long i0 = (((long)n * H + 2 * oh) * W + 2 * ow) * C;
+        const float *g = dy + (((long)n * OH + oh) * OW + ow) * C;
+        for (int ch = 0; ch < C; ch += 4) {
+          const long i = i0 + ch;
+          const f4 v0 = LD(x + i), v1 = LD(x + i + C), v2 = LD(x + i + row), v3 = LD(x + i + row + C);
+          f4 best = ninf;
+          v128_t m0 = wasm_f32x4_gt(v0, best);
+          best = wasm_v128_bitselect(v0, best, m0);
+          v128_t m1 = wasm_f32x4_gt(v1, best);
+          best = wasm_v128_bitselect(v1, best, m1);
+          v128_t m2 = wasm_f32x4_gt(v2, best);
+          best = wasm_v128_bitselect(v2, best, m2);
+          v128_t m3 = wasm_f32x4_gt(v3, best);
+          // A later winner clears the earlier ones.
+          m2 = wasm_v128_andnot(m2, m3);
+          m1 = wasm_v128_andnot(wasm_v128_andnot(m1, m3), m2);
+          m0 = wasm_v128_andnot(wasm_v128_andnot(wasm_v128_andnot(m0, m3), m2), m1);
+          const f4 gv = LD(g + ch);
+          ST(dx + i, wasm_v128_and(gv, m0));
+          ST(dx + i + C, wasm_v128_and(gv, m1));
+          ST(dx + i + row, wasm_v128_and(gv, m2));
+          ST(dx + i + row + C, wasm_v128_and(gv, m3));
+        }
+      }
+    }
+  }
+}
+
+/*
+ * MaxPoolGrad, any window, stride, padding and dilation (windows may overlap: gradients add).
+ * `best`/`where` are scratch of C floats/ints.
+ */
+EXPORT(maxpool_grad)
+void maxpool_grad(const float *x, const float *dy, float *dx, int B, int H, int W, int C, int OH, int OW, int FH, int FW, int sh,
+                  int sw, int dh, int dw, int top, int left, float *best, int32_t *where) {
+  fill_zero(dx, B * H * W * C);
+  for (int n = 0; n < B; n++) {
+    for (int oh = 0; oh < OH; oh++) {
+      const int h0 = oh * sh - top;
+      for (int ow = 0; ow < OW; ow++) {
+        const int w0 = ow * sw - left;
+        for (int ch = 0; ch < C; ch++) {
+          best[ch] = -__builtin_inff();
+          where[ch] = -1;
+        }
+        for (int kh = 0; kh < FH; kh += dh) {
+          const int ih = h0 + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (int kw = 0; kw < FW; kw += dw) {
+            const int iw = w0 + kw;
+            if (iw < 0 || iw >= W) continue;
+            const int base = ((n * H + ih) * W + iw) * C;
+            for (int ch = 0; ch < C; ch++) {
+              const float v = x[base + ch];
+              if (v > best[ch]) {
+                best[ch] = v;
+                where[ch] = base + ch;
+              }
+            }
+          }
+        }
+        const float *g = dy + (((long)n * OH + oh) * OW + ow) * C;
+        for (int ch = 0; ch < C; ch++)
+          if (where[ch] >= 0) dx[where[ch]] += g[ch];
+      }
+    }
+  }
+}
+
+/* dx = dy where y > 0, else 0 (the ReLU gradient, from the ReLU's input or output). */
+EXPORT(relu_grad)
+void relu_grad(const float *dy, const float *y, float *dx, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) ST(dx + i, wasm_v128_and(LD(dy + i), wasm_f32x4_gt(LD(y + i), ZERO)));
+  for (; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
+}
+
+/*
+ * out[i] = sum_o x[o*inner + i]: a sum over leading axes (a bias gradient). Blocks of 64 rows
+ * add in float32, blocks into float64 (acc: scratch of inner doubles), so long sums keep their
+ * precision.
+ */
+EXPORT(sum_rows)
+void sum_rows(const float *x, int outer, int inner, float *out, double *acc) {
+  for (int i = 0; i < inner; i++) acc[i] = 0;
+  for (int o0 = 0; o0 < outer; o0 += 64) {
+    const int oe = imin(outer, o0 + 64);
+    int i = 0;
+    for (; i + 4 <= inner; i += 4) {
+      f4 s = ZERO;
+      for (int o = o0; o < oe; o++) s = wasm_f32x4_add(s, LD(x + (long)o * inner + i));
+      ST((float *)out + i, s);
+      acc[i] += out[i];
+      acc[i + 1] += out[i + 1];
+      acc[i + 2] += out[i + 2];
+      acc[i + 3] += out[i + 3];
+    }
+    for (; i < inner; i++) {
+      float s = 0;
+      for (int o = o0; o < oe; o++) s += x[(long)o * inner + i];
+      acc[i] += s;
+    }
+  }
+  for (int i = 0; i < inner; i++) out[i] = (float)acc[i];
+}
