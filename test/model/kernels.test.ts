@@ -260,6 +260,49 @@ for (const set of ['native', 'ts'] as const satisfies readonly KernelSet[]) {
       });
     }
 
+    describe('Add (a bias over the last axis; other adds stock)', () => {
+      const cases: [number[], number[]][] = [
+        [[4, 5, 5, 6], [6]],
+        [[3, 7], [7]],
+        [[5], [2, 3, 5]],
+        [
+          [2, 3, 4],
+          [2, 3, 4],
+        ],
+        [
+          [2, 3, 4],
+          [3, 1],
+        ],
+      ];
+      for (const [a, b] of cases) {
+        test(`${a.join('x')} + ${b.join('x')}`, async () => {
+          await assertSame('Add', { a: { shape: a }, b: { shape: b } }, {});
+        });
+      }
+    });
+
+    describe('the ReLU gradient', () => {
+      for (const shape of [[2, 5, 5, 3], [7], [3, 33]]) {
+        test(shape.join('x'), async () => {
+          const grad = async (backend: 'cpu' | 'wasm'): Promise<Float32Array> => {
+            assert.equal(await tf.setBackend(backend), true);
+            const n = shape.reduce((p, q) => p * q, 1);
+            const x = tf.tensor(random(n, 3), shape);
+            const w = tf.tensor(random(n, 4), shape);
+            // Exact zeros take the zero branch.
+            const xz = tf.mul(x, tf.cast(tf.greater(tf.abs(x), 0.1), 'float32'));
+            const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), w)))(xz);
+            const values = (await g.data()) as Float32Array;
+            tf.dispose([x, w, xz, g]);
+            return values;
+          };
+          const cpu = await grad('cpu');
+          const wasm = await grad('wasm');
+          assert.deepEqual(Array.from(wasm), Array.from(cpu));
+        });
+      }
+    });
+
     describe('Sum', () => {
       const cases: [number[], number | number[], boolean][] = [
         [[4, 5, 5, 6], [0, 1, 2], false],

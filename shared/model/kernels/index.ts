@@ -5,14 +5,16 @@
  * Two sets:
  * - `native` (the default): C kernels compiled to wasm with SIMD and relaxed SIMD (`native/`),
  *   run on tfjs's heap: Conv2D, FusedConv2D (bias, ReLU), both convolution gradients, BatchMatMul and
- *   _FusedMatMul for every transpose, MaxPoolGrad, Sum and Mean over leading axes.
+ *   _FusedMatMul for every transpose, MaxPoolGrad, Sum and Mean over leading axes, a bias Add, the
+ *   ReLU gradient in one pass (`ModelshipReluGrad`, with a gradient that uses it where registered)
+ *   and a one-pass Adam step (`ModelshipAdam`, used by shared/train/adam.ts).
  * - `ts`: the TypeScript kernels, used where the native module cannot be instantiated (no relaxed
  *   SIMD): Conv2DBackpropFilter (missing from wasm), a faster Conv2DBackpropInput, MaxPoolGrad,
  *   BatchMatMul (transposed operands), Sum and Mean.
  * Both: Tile (batchnorm's gradient) and a zero-copy Identity. A replaced kernel keeps the stock
  * kernel's setup/dispose hooks and falls back to the stock function for the cases it does not handle.
  */
-import { getBackend, getKernel, registerKernel, unregisterKernel, engine } from '@tensorflow/tfjs-core';
+import { engine, getBackend, getKernel, registerGradient, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
@@ -23,6 +25,7 @@ import { loadNative } from './native.ts';
 import { nativeConvConfigs } from './native_conv.ts';
 import { nativeMatMulConfigs } from './native_matmul.ts';
 import { nativeMiscConfigs } from './native_misc.ts';
+import { ADAM_KERNEL, nativeTrainConfigs, RELU_GRAD_KERNEL, reluGradient } from './native_train.ts';
 import { meanConfig, sumConfig } from './sum.ts';
 import { tileConfig } from './tile.ts';
 import type { BackendWasm } from './wasm.ts';
@@ -39,6 +42,7 @@ export interface RegisteredKernels {
 /** The stock wasm kernels, captured before the first replacement (the replacements call into them). */
 let stockConfigs: Map<string, KernelConfig> | undefined;
 let registered: RegisteredKernels | undefined;
+let reluGradientRegistered = false;
 
 const REPLACED = [
   'Conv2D',
@@ -53,7 +57,13 @@ const REPLACED = [
   'Tile',
   'Identity',
   'Transpose',
+  'Add',
 ];
+/** Kernels of modelship's own (no stock counterpart), registered by the native set only. */
+const OWN = [ADAM_KERNEL, RELU_GRAD_KERNEL];
+
+export { ADAM_KERNEL, RELU_GRAD_KERNEL };
+export type { AdamAttrs } from './native_train.ts';
 
 function captureStock(): Map<string, KernelConfig> {
   if (stockConfigs) return stockConfigs;
@@ -97,6 +107,7 @@ function configsFor(set: KernelSet, backend: BackendWasm, stock: Map<string, Ker
     ...nativeConvConfigs(native, stockFunc as never),
     ...nativeMatMulConfigs(native, stockFunc as never),
     ...nativeMiscConfigs(native, stockFunc as never),
+    ...nativeTrainConfigs(native, stockFunc as never),
     ...common,
   ];
 }
@@ -128,6 +139,7 @@ export function registerWasmTrainingKernels(prefer?: KernelSet): RegisteredKerne
     configs = configsFor(set, backend, stock);
   }
   // Back to stock first, so that switching sets leaves nothing of the previous one.
+  for (const name of OWN) if (getKernel(name, 'wasm')) unregisterKernel(name, 'wasm');
   for (const name of REPLACED) {
     if (getKernel(name, 'wasm')) unregisterKernel(name, 'wasm');
     const original = stock.get(name);
@@ -138,6 +150,10 @@ export function registerWasmTrainingKernels(prefer?: KernelSet): RegisteredKerne
     const hooks = previous ? { setupFunc: previous.setupFunc, disposeFunc: previous.disposeFunc } : {};
     if (getKernel(config.kernelName, 'wasm')) unregisterKernel(config.kernelName, 'wasm');
     registerKernel({ ...hooks, ...withoutUndefined(config), kernelFunc: config.kernelFunc });
+  }
+  if (!reluGradientRegistered) {
+    registerGradient(reluGradient());
+    reluGradientRegistered = true;
   }
   registered = { set, kernels: configs.map((c) => c.kernelName), ...(fallback ? { fallback } : {}) };
   return registered;

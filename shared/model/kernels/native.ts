@@ -89,6 +89,25 @@ export interface KernelExports {
   ): void;
   relu_grad(dy: Ptr, y: Ptr, dx: Ptr, n: number): void;
   sum_rows(x: Ptr, outer: number, inner: number, out: Ptr, acc: Ptr): void;
+  add_bias(x: Ptr, b: Ptr, rows: number, c: number, out: Ptr): void;
+  adam_update(
+    value: Ptr,
+    m: Ptr,
+    v: Ptr,
+    g: Ptr,
+    n: number,
+    b1: number,
+    omb1: number,
+    b2: number,
+    omb2: number,
+    omab1: number,
+    omab2: number,
+    eps: number,
+    neglr: number,
+    valueOut: Ptr,
+    mOut: Ptr,
+    vOut: Ptr,
+  ): void;
 }
 
 interface EmscriptenModule {

@@ -407,12 +407,24 @@ void maxpool_grad(const float *x, const float *dy, float *dx, int B, int H, int 
   }
 }
 
-/* dx = dy where y > 0, else 0 (the ReLU gradient, from the ReLU's input or output). */
+/*
+ * The ReLU gradient dx = dy * step(x), step(x) = 1 where x > 0, NaN where x is NaN, else 0: tfjs's
+ * own formula (so a negative dy over x <= 0 gives -0, as there), in one pass.
+ */
 EXPORT(relu_grad)
-void relu_grad(const float *dy, const float *y, float *dx, int n) {
+void relu_grad(const float *dy, const float *x, float *dx, int n) {
+  const f4 one = wasm_f32x4_const_splat(1.0f);
   int i = 0;
-  for (; i + 4 <= n; i += 4) ST(dx + i, wasm_v128_and(LD(dy + i), wasm_f32x4_gt(LD(y + i), ZERO)));
-  for (; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
+  for (; i + 4 <= n; i += 4) {
+    const f4 xv = LD(x + i);
+    f4 step = wasm_v128_and(one, wasm_f32x4_gt(xv, ZERO));
+    step = wasm_v128_bitselect(xv, step, wasm_f32x4_ne(xv, xv));
+    ST(dx + i, wasm_f32x4_mul(LD(dy + i), step));
+  }
+  for (; i < n; i++) {
+    const float step = x[i] > 0 ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f);
+    dx[i] = dy[i] * step;
+  }
 }
 
 /*
@@ -442,4 +454,50 @@ void sum_rows(const float *x, int outer, int inner, float *out, double *acc) {
     }
   }
   for (int i = 0; i < inner; i++) out[i] = (float)acc[i];
+}
+
+/* out[r*C + c] = x[r*C + c] + b[c]: a bias added over the last axis. */
+EXPORT(add_bias)
+void add_bias(const float *x, const float *b, int rows, int C, float *out) {
+  for (int r = 0; r < rows; r++) {
+    const float *s = x + (long)r * C;
+    float *d = out + (long)r * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) ST(d + c, wasm_f32x4_add(LD(s + c), LD(b + c)));
+    for (; c < C; c++) d[c] = s[c] + b[c];
+  }
+}
+
+/*
+ * One Adam step for one variable, the same float32 operations in the same order as tfjs's
+ * AdamOptimizer (so the same bytes), in one pass instead of fourteen kernels:
+ *   m' = m*b1 + g*(1-b1);  v' = v*b2 + (g*g)*(1-b2)
+ *   value' = (m'/(1-b1^t)) / (sqrt(v'/(1-b2^t)) + eps) * (-lr) + value
+ */
+EXPORT(adam_update)
+void adam_update(const float *value, const float *m, const float *v, const float *g, int n, float b1, float omb1, float b2,
+                 float omb2, float omab1, float omab2, float eps, float neglr, float *value_out, float *m_out, float *v_out) {
+  const f4 vb1 = wasm_f32x4_splat(b1), vomb1 = wasm_f32x4_splat(omb1), vb2 = wasm_f32x4_splat(b2), vomb2 = wasm_f32x4_splat(omb2);
+  const f4 vomab1 = wasm_f32x4_splat(omab1), vomab2 = wasm_f32x4_splat(omab2), veps = wasm_f32x4_splat(eps), vlr = wasm_f32x4_splat(neglr);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const f4 gi = LD(g + i);
+    const f4 mi = wasm_f32x4_add(wasm_f32x4_mul(LD(m + i), vb1), wasm_f32x4_mul(gi, vomb1));
+    const f4 vi = wasm_f32x4_add(wasm_f32x4_mul(LD(v + i), vb2), wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), vomb2));
+    const f4 mhat = wasm_f32x4_div(mi, vomab1);
+    const f4 vhat = wasm_f32x4_div(vi, vomab2);
+    const f4 step = wasm_f32x4_mul(wasm_f32x4_div(mhat, wasm_f32x4_add(wasm_f32x4_sqrt(vhat), veps)), vlr);
+    ST(m_out + i, mi);
+    ST(v_out + i, vi);
+    ST(value_out + i, wasm_f32x4_add(step, LD(value + i)));
+  }
+  for (; i < n; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * omb1;
+    const float vi = v[i] * b2 + (gi * gi) * omb2;
+    const float mhat = mi / omab1, vhat = vi / omab2;
+    m_out[i] = mi;
+    v_out[i] = vi;
+    value_out[i] = (mhat / (__builtin_sqrtf(vhat) + eps)) * neglr + value[i];
+  }
 }
