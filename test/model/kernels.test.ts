@@ -303,6 +303,62 @@ for (const set of ['native', 'ts'] as const satisfies readonly KernelSet[]) {
       }
     });
 
+    describe('batch normalisation in training (fused forward and gradient)', () => {
+      for (const shape of [
+        [2, 5, 5, 3],
+        [4, 7],
+        [3, 4, 4, 8],
+        [64, 6, 6, 16],
+      ]) {
+        test(shape.join('x'), async () => {
+          const c = shape.at(-1)!;
+          const n = shape.reduce((p, q) => p * q, 1);
+          const run = async (backend: 'cpu' | 'wasm') => {
+            assert.equal(await tf.setBackend(backend), true);
+            const layer = tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 });
+            const x = tf.tensor(
+              random(n, 5).map((v) => 3 * v + 1),
+              shape,
+            );
+            layer.build(shape);
+            layer.setWeights([
+              tf.tensor(random(c, 6)),
+              tf.tensor(random(c, 7)),
+              tf.tensor(random(c, 8)),
+              tf.tensor(random(c, 9).map((v) => v + 2)),
+            ]);
+            const w = tf.tensor(random(n, 10), shape);
+            const [gamma, beta] = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+            const { value, grads } = tf.variableGrads(
+              () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, w)),
+              [gamma, beta],
+            );
+            const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(layer.apply(v, { training: true }) as tf.Tensor, w)))(x);
+            const y = layer.apply(x, { training: true }) as tf.Tensor;
+            const out = {
+              y: (await y.data()) as Float32Array,
+              dx: (await dx.data()) as Float32Array,
+              dgamma: (await grads[gamma.name].data()) as Float32Array,
+              dbeta: (await grads[beta.name].data()) as Float32Array,
+              moving: layer
+                .getWeights()
+                .slice(2)
+                .map((t) => t.dataSync() as Float32Array),
+            };
+            tf.dispose([x, w, value, y, dx, ...Object.values(grads), ...layer.weights.map((v) => v.read())]);
+            return out;
+          };
+          const cpu = await run('cpu');
+          const wasm = await run('wasm');
+          for (const key of ['y', 'dx', 'dgamma', 'dbeta'] as const) {
+            const err = relativeError(wasm[key], cpu[key]);
+            assert.ok(err < TOLERANCE, `${key}: relative error ${err.toExponential(2)}`);
+          }
+          for (let i = 0; i < 2; i++) assert.ok(relativeError(wasm.moving[i], cpu.moving[i]) < TOLERANCE, `moving statistic ${i}`);
+        });
+      }
+    });
+
     describe('Sum', () => {
       const cases: [number[], number | number[], boolean][] = [
         [[4, 5, 5, 6], [0, 1, 2], false],

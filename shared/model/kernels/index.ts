@@ -7,7 +7,9 @@
  *   run on tfjs's heap: Conv2D, FusedConv2D (bias, ReLU), both convolution gradients, BatchMatMul and
  *   _FusedMatMul for every transpose, MaxPoolGrad, Sum and Mean over leading axes, a bias Add, the
  *   ReLU gradient in one pass (`ModelshipReluGrad`, with a gradient that uses it where registered)
- *   and a one-pass Adam step (`ModelshipAdam`, used by shared/train/adam.ts).
+ *   a one-pass Adam step (`ModelshipAdam`, used by shared/train/adam.ts), and batch normalisation
+ *   in training with its gradient, two passes each (`batch_norm.ts`, which takes over tfjs-layers'
+ *   BatchNormalization in training mode where these kernels are registered).
  * - `ts`: the TypeScript kernels, used where the native module cannot be instantiated (no relaxed
  *   SIMD): Conv2DBackpropFilter (missing from wasm), a faster Conv2DBackpropInput, MaxPoolGrad,
  *   BatchMatMul (transposed operands), Sum and Mean.
@@ -17,6 +19,7 @@
 import { engine, getBackend, getKernel, registerGradient, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.ts';
+import { BN_GRAD_KERNEL, BN_TRAIN_KERNEL, installFusedBatchNorm } from './batch_norm.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { identityConfig } from './identity.ts';
@@ -60,7 +63,7 @@ const REPLACED = [
   'Add',
 ];
 /** Kernels of modelship's own (no stock counterpart), registered by the native set only. */
-const OWN = [ADAM_KERNEL, RELU_GRAD_KERNEL];
+const OWN = [ADAM_KERNEL, RELU_GRAD_KERNEL, BN_TRAIN_KERNEL, BN_GRAD_KERNEL];
 
 export { ADAM_KERNEL, RELU_GRAD_KERNEL };
 export type { AdamAttrs } from './native_train.ts';
@@ -153,6 +156,7 @@ export function registerWasmTrainingKernels(prefer?: KernelSet): RegisteredKerne
   }
   if (!reluGradientRegistered) {
     registerGradient(reluGradient());
+    installFusedBatchNorm();
     reluGradientRegistered = true;
   }
   registered = { set, kernels: configs.map((c) => c.kernelName), ...(fallback ? { fallback } : {}) };

@@ -64,6 +64,37 @@ export interface KernelExports {
     c: Ptr,
     ldc: number,
   ): void;
+  igemm_small(
+    a: Ptr,
+    rowofs: Ptr,
+    m: number,
+    segofs: Ptr,
+    nseg: number,
+    seglen: number,
+    bt: Ptr,
+    n: number,
+    bias: Ptr,
+    relu: number,
+    c: Ptr,
+    ldc: number,
+  ): void;
+  pack_rot_t(w: Ptr, fh: number, fw: number, ci: number, co: number, out: Ptr): void;
+  bn_train(x: Ptr, rows: number, c: number, gamma: Ptr, beta: Ptr, eps: number, y: Ptr, mean: Ptr, variance: Ptr, acc: Ptr, ws: Ptr): void;
+  bn_grad(
+    dy: Ptr,
+    x: Ptr,
+    rows: number,
+    c: number,
+    mean: Ptr,
+    variance: Ptr,
+    gamma: Ptr,
+    eps: number,
+    dx: Ptr,
+    dgamma: Ptr,
+    dbeta: Ptr,
+    acc: Ptr,
+    ws: Ptr,
+  ): void;
   gemm_tn(a: Ptr, rowofs: Ptr, p: number, tapofs: Ptr, t: number, d: Ptr, ldd: number, n: number, c: Ptr, ldc: number): void;
   maxpool_grad_2x2(x: Ptr, dy: Ptr, dx: Ptr, b: number, h: number, w: number, c: number, oh: number, ow: number): void;
   maxpool_grad(

@@ -20,6 +20,9 @@ type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Func = (args: { inputs: Record<string, TensorInfo | undefined>; backend: BackendWasm; attrs: NamedAttrMap }) => TensorInfo;
 type Native4 = [number, number, number, number];
 
+/** Output widths up to this run on igemm_small (along K) instead of 8-column panels. */
+export const SMALL_N = 4;
+
 /** The input as the kernels read it: padded when the convolution pads, else the tensor itself. */
 interface Source {
   ptr: number;
@@ -69,23 +72,18 @@ export function convForward(
     n.k.conv_rowofs(info.batchSize, info.outHeight, info.outWidth, src.h, src.w, c, info.strideHeight, info.strideWidth, rowofs);
     const seg = segments(info, src.w, c);
     const k = seg.offsets.length * seg.len;
+    const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, co], 'float32');
+    const segofs = s.i32(seg.offsets);
+    const biasPtr = bias ? n.ptr(bias) : 0;
+    if (co <= SMALL_N) {
+      const bt = s.f32(co * k);
+      n.k.transpose2d(n.ptr(filter), k, co, bt);
+      n.k.igemm_small(src.ptr, rowofs, m, segofs, seg.offsets.length, seg.len, bt, co, biasPtr, relu ? 1 : 0, n.ptr(out), co);
+      return out;
+    }
     const packed = s.f32(Math.ceil(co / 8) * 8 * k);
     n.k.pack_b(n.ptr(filter), k, co, co, 0, packed);
-    const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, co], 'float32');
-    n.k.igemm(
-      src.ptr,
-      rowofs,
-      m,
-      s.i32(seg.offsets),
-      seg.offsets.length,
-      seg.len,
-      packed,
-      co,
-      bias ? n.ptr(bias) : 0,
-      relu ? 1 : 0,
-      n.ptr(out),
-      co,
-    );
+    n.k.igemm(src.ptr, rowofs, m, segofs, seg.offsets.length, seg.len, packed, co, biasPtr, relu ? 1 : 0, n.ptr(out), co);
     return out;
   } finally {
     s.release();
@@ -127,9 +125,16 @@ export function convBackpropInput(
     const offsets: number[] = [];
     for (let kh = 0; kh < fh; kh++) offsets.push(kh * wp * co);
     const k = fh * fw * co;
+    const dx = backend.makeOutput([b, h, w, ci], 'float32');
+    if (ci <= SMALL_N) {
+      // A first layer's input gradient (1 or 3 channels), which tfjs's fused convolution computes even though nothing uses it.
+      const bt = s.f32(ci * k);
+      n.k.pack_rot_t(n.ptr(filter), fh, fw, ci, co, bt);
+      n.k.igemm_small(grid, rowofs, m, s.i32(offsets), fh, fw * co, bt, ci, 0, 0, n.ptr(dx), ci);
+      return dx;
+    }
     const packed = s.f32(Math.ceil(ci / 8) * 8 * k);
     n.k.pack_rot(n.ptr(filter), fh, fw, ci, co, packed);
-    const dx = backend.makeOutput([b, h, w, ci], 'float32');
     n.k.igemm(grid, rowofs, m, s.i32(offsets), fh, fw * co, packed, ci, 0, 0, n.ptr(dx), ci);
     return dx;
   } finally {

@@ -7,7 +7,7 @@
  */
 import { _FusedMatMul, BatchMatMul, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { gemmTnInto } from './native_conv.ts';
+import { gemmTnInto, SMALL_N } from './native_conv.ts';
 import type { Native } from './native.ts';
 import type { BackendWasm } from './wasm.ts';
 
@@ -95,8 +95,18 @@ export function matMul(nat: Native, backend: BackendWasm, p: Product): TensorInf
           kern.transpose2d(a, k, m, at);
           src = at;
         }
-        kern.pack_b(b, k, n, p.transposeB ? k : n, p.transposeB ? 1 : 0, packed);
-        kern.igemm(src, rowofs, m, seg, 1, k, packed, n, bias, p.relu ? 1 : 0, c, n);
+        if (n <= SMALL_N) {
+          // Along K: B as rows of K (Bᵀ as stored when transposed).
+          let bt = b;
+          if (!p.transposeB) {
+            kern.transpose2d(b, k, n, packed);
+            bt = packed;
+          }
+          kern.igemm_small(src, rowofs, m, seg, 1, k, bt, n, bias, p.relu ? 1 : 0, c, n);
+        } else {
+          kern.pack_b(b, k, n, p.transposeB ? k : n, p.transposeB ? 1 : 0, packed);
+          kern.igemm(src, rowofs, m, seg, 1, k, packed, n, bias, p.relu ? 1 : 0, c, n);
+        }
       } else {
         let d = b;
         if (p.transposeB) {

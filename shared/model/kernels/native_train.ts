@@ -5,11 +5,14 @@
  * - `ModelshipReluGrad`: dy where x > 0, one pass, for the ReLU gradient (`reluGradient` below) that
  *   stock tfjs computes as Cast, Step and Multiply;
  * - `ModelshipAdam`: one Adam step for one variable (value, both moments) in one pass, the same
- *   float32 operations as tfjs's AdamOptimizer (`shared/train/adam.ts` calls it).
+ *   float32 operations as tfjs's AdamOptimizer (`shared/train/adam.ts` calls it);
+ * - `ModelshipBatchNormTrain` / `ModelshipBatchNormGrad`: batch normalisation in training and its
+ *   gradient, two passes each (`batch_norm.ts` ties them into tfjs-layers).
  */
 import { Add, getGradient, util } from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { BN_GRAD_KERNEL, BN_TRAIN_KERNEL } from './batch_norm.ts';
 import type { Native } from './native.ts';
 import type { BackendWasm } from './wasm.ts';
 
@@ -75,7 +78,65 @@ export function nativeTrainConfigs(nat: Native, stock: (name: string) => Func): 
     );
     return outs;
   };
+  const bnTrain: Func = (args) => {
+    const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+    const c = x.shape[x.shape.length - 1];
+    const rows = util.sizeFromShape(x.shape) / c;
+    const y = args.backend.makeOutput(x.shape, 'float32');
+    const mean = args.backend.makeOutput([c], 'float32');
+    const variance = args.backend.makeOutput([c], 'float32');
+    const s = nat.scratch();
+    try {
+      nat.k.bn_train(
+        nat.ptr(x),
+        rows,
+        c,
+        nat.ptr(gamma),
+        nat.ptr(beta),
+        args.attrs['epsilon'] as number,
+        nat.ptr(y),
+        nat.ptr(mean),
+        nat.ptr(variance),
+        s.f64(2 * c),
+        s.f32(2 * c),
+      );
+    } finally {
+      s.release();
+    }
+    return [y, mean, variance];
+  };
+  const bnGrad: Func = (args) => {
+    const { dy, x, mean, variance, gamma } = args.inputs as Record<'dy' | 'x' | 'mean' | 'variance' | 'gamma', TensorInfo>;
+    const c = x.shape[x.shape.length - 1];
+    const rows = util.sizeFromShape(x.shape) / c;
+    const dx = args.backend.makeOutput(x.shape, 'float32');
+    const dgamma = args.backend.makeOutput([c], 'float32');
+    const dbeta = args.backend.makeOutput([c], 'float32');
+    const s = nat.scratch();
+    try {
+      nat.k.bn_grad(
+        nat.ptr(dy),
+        nat.ptr(x),
+        rows,
+        c,
+        nat.ptr(mean),
+        nat.ptr(variance),
+        nat.ptr(gamma),
+        args.attrs['epsilon'] as number,
+        nat.ptr(dx),
+        nat.ptr(dgamma),
+        nat.ptr(dbeta),
+        s.f64(2 * c),
+        s.f32(3 * c),
+      );
+    } finally {
+      s.release();
+    }
+    return [dx, dgamma, dbeta];
+  };
   return [
+    { kernelName: BN_TRAIN_KERNEL, backendName: 'wasm', kernelFunc: bnTrain as unknown as KernelFunc },
+    { kernelName: BN_GRAD_KERNEL, backendName: 'wasm', kernelFunc: bnGrad as unknown as KernelFunc },
     { kernelName: Add, backendName: 'wasm', kernelFunc: add as unknown as KernelFunc },
     { kernelName: RELU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: reluGrad as unknown as KernelFunc },
     { kernelName: ADAM_KERNEL, backendName: 'wasm', kernelFunc: adam as unknown as KernelFunc },

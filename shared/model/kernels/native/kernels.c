@@ -257,6 +257,70 @@ void igemm(const float *a, const int32_t *rowofs, int M, const int32_t *segofs, 
   }
 }
 
+/*
+ * igemm for N <= 4 output columns (a first layer's input gradient with one input channel, a
+ * regression output): the panel kernel would compute 8 columns, so this one runs along K
+ * instead, four rows at a time, each dot product four floats wide. B is transposed: bt[n][k].
+ */
+INLINE float hsum(f4 v) {
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+EXPORT(igemm_small)
+void igemm_small(const float *a, const int32_t *rowofs, int M, const int32_t *segofs, int nseg, int seglen, const float *bt, int N,
+                 const float *bias, int relu, float *c, int ldc) {
+  const int K = nseg * seglen;
+  const int L4 = seglen & ~3;
+  for (int p0 = 0; p0 < M; p0 += 4) {
+    const int rows = imin(4, M - p0);
+    const int o0 = rowofs[p0];
+    const int o1 = rowofs[p0 + imin(1, rows - 1)];
+    const int o2 = rowofs[p0 + imin(2, rows - 1)];
+    const int o3 = rowofs[p0 + imin(3, rows - 1)];
+    for (int n = 0; n < N; n++) {
+      f4 c0 = ZERO, c1 = ZERO, c2 = ZERO, c3 = ZERO;
+      float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+      for (int s = 0; s < nseg; s++) {
+        const float *base = a + segofs[s];
+        const float *r0 = base + o0, *r1 = base + o1, *r2 = base + o2, *r3 = base + o3;
+        const float *w = bt + (long)n * K + s * seglen;
+        int j = 0;
+        for (; j < L4; j += 4) {
+          const f4 wv = LD(w + j);
+          c0 = MADD(LD(r0 + j), wv, c0);
+          c1 = MADD(LD(r1 + j), wv, c1);
+          c2 = MADD(LD(r2 + j), wv, c2);
+          c3 = MADD(LD(r3 + j), wv, c3);
+        }
+        for (; j < seglen; j++) {
+          t0 += r0[j] * w[j];
+          t1 += r1[j] * w[j];
+          t2 += r2[j] * w[j];
+          t3 += r3[j] * w[j];
+        }
+      }
+      const float b = bias ? bias[n] : 0.0f;
+      float v[4] = {hsum(c0) + t0 + b, hsum(c1) + t1 + b, hsum(c2) + t2 + b, hsum(c3) + t3 + b};
+      for (int r = 0; r < rows; r++) c[(long)(p0 + r) * ldc + n] = relu && v[r] < 0 ? 0.0f : v[r];
+    }
+  }
+}
+
+/* pack_rot transposed, for igemm_small: bt[c][k'] = W[FH-1-kh][FW-1-kw][c][co], k' = (kh*FW + kw)*CO + co. */
+EXPORT(pack_rot_t)
+void pack_rot_t(const float *w, int FH, int FW, int CI, int CO, float *out) {
+  const int K = FH * FW * CO;
+  for (int c = 0; c < CI; c++)
+    for (int kh = 0; kh < FH; kh++)
+      for (int kw = 0; kw < FW; kw++) {
+        const float *src = w + (long)((FH - 1 - kh) * FW + (FW - 1 - kw)) * CI * CO + (long)c * CO;
+        float *dst = out + (long)c * K + (kh * FW + kw) * CO;
+        for (int co = 0; co < CO; co++) dst[co] = src[co];
+      }
+}
+
 /* ---------------------------------------------------------------------------------------------
  * gemm_tn: C[t][n] += sum_p A[rowofs[p] + tapofs[t]] * D[p*ldd + n]; N a multiple of 8.
  * The long axis p runs in blocks, so a block's rows of A and D stay in cache across tiles.
@@ -499,5 +563,124 @@ void adam_update(const float *value, const float *m, const float *v, const float
     m_out[i] = mi;
     v_out[i] = vi;
     value_out[i] = (mhat / (__builtin_sqrtf(vhat) + eps)) * neglr + value[i];
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Batch normalisation in training (statistics of the batch), over rows x C (channels last).
+ * Channel sums run in float32 over blocks of 64 rows, blocks add in float64.
+ */
+#define BN_BLOCK 64
+
+/*
+ * y = gamma * (x - mean) / sqrt(var + eps) + beta, with mean and the biased variance of each
+ * channel over the rows (written to mean, var). acc: scratch of 2C doubles; ws: 2C floats.
+ */
+EXPORT(bn_train)
+void bn_train(const float *x, int rows, int C, const float *gamma, const float *beta, float eps, float *y, float *mean, float *var,
+              double *acc, float *ws) {
+  double *sum = acc, *sq = acc + C;
+  for (int ch = 0; ch < C; ch++) sum[ch] = sq[ch] = 0;
+  for (int r0 = 0; r0 < rows; r0 += BN_BLOCK) {
+    const int re = imin(rows, r0 + BN_BLOCK);
+    int ch = 0;
+    for (; ch + 4 <= C; ch += 4) {
+      f4 s1 = ZERO, s2 = ZERO;
+      for (int r = r0; r < re; r++) {
+        const f4 v = LD(x + (long)r * C + ch);
+        s1 = wasm_f32x4_add(s1, v);
+        s2 = MADD(v, v, s2);
+      }
+      sum[ch] += wasm_f32x4_extract_lane(s1, 0), sum[ch + 1] += wasm_f32x4_extract_lane(s1, 1);
+      sum[ch + 2] += wasm_f32x4_extract_lane(s1, 2), sum[ch + 3] += wasm_f32x4_extract_lane(s1, 3);
+      sq[ch] += wasm_f32x4_extract_lane(s2, 0), sq[ch + 1] += wasm_f32x4_extract_lane(s2, 1);
+      sq[ch + 2] += wasm_f32x4_extract_lane(s2, 2), sq[ch + 3] += wasm_f32x4_extract_lane(s2, 3);
+    }
+    for (; ch < C; ch++) {
+      float s1 = 0, s2 = 0;
+      for (int r = r0; r < re; r++) {
+        const float v = x[(long)r * C + ch];
+        s1 += v;
+        s2 += v * v;
+      }
+      sum[ch] += s1;
+      sq[ch] += s2;
+    }
+  }
+  float *scale = ws, *shift = ws + C;
+  for (int ch = 0; ch < C; ch++) {
+    const double m = sum[ch] / rows;
+    double v = sq[ch] / rows - m * m;
+    if (v < 0) v = 0;
+    mean[ch] = (float)m;
+    var[ch] = (float)v;
+    const double sc = gamma[ch] / __builtin_sqrt(v + eps);
+    scale[ch] = (float)sc;
+    shift[ch] = (float)(beta[ch] - m * sc);
+  }
+  for (int r = 0; r < rows; r++) {
+    const float *xs = x + (long)r * C;
+    float *ys = y + (long)r * C;
+    int ch = 0;
+    for (; ch + 4 <= C; ch += 4) ST(ys + ch, MADD(LD(xs + ch), LD(scale + ch), LD(shift + ch)));
+    for (; ch < C; ch++) ys[ch] = xs[ch] * scale[ch] + shift[ch];
+  }
+}
+
+/*
+ * The gradient of bn_train (mean and variance of the batch depend on x):
+ *   dbeta = sum dy,  dgamma = sum dy * xhat,  xhat = (x - mean) / sqrt(var + eps),
+ *   dx = gamma / sqrt(var + eps) * (dy - dbeta/n - xhat * dgamma/n).
+ * Two passes. acc: scratch of 2C doubles; ws: 3C floats.
+ */
+EXPORT(bn_grad)
+void bn_grad(const float *dy, const float *x, int rows, int C, const float *mean, const float *var, const float *gamma, float eps,
+             float *dx, float *dgamma, float *dbeta, double *acc, float *ws) {
+  double *sdy = acc, *sdyx = acc + C;
+  for (int ch = 0; ch < C; ch++) sdy[ch] = sdyx[ch] = 0;
+  for (int r0 = 0; r0 < rows; r0 += BN_BLOCK) {
+    const int re = imin(rows, r0 + BN_BLOCK);
+    int ch = 0;
+    for (; ch + 4 <= C; ch += 4) {
+      const f4 m = LD(mean + ch);
+      f4 s1 = ZERO, s2 = ZERO;
+      for (int r = r0; r < re; r++) {
+        const f4 g = LD(dy + (long)r * C + ch);
+        s1 = wasm_f32x4_add(s1, g);
+        s2 = MADD(g, wasm_f32x4_sub(LD(x + (long)r * C + ch), m), s2);
+      }
+      sdy[ch] += wasm_f32x4_extract_lane(s1, 0), sdy[ch + 1] += wasm_f32x4_extract_lane(s1, 1);
+      sdy[ch + 2] += wasm_f32x4_extract_lane(s1, 2), sdy[ch + 3] += wasm_f32x4_extract_lane(s1, 3);
+      sdyx[ch] += wasm_f32x4_extract_lane(s2, 0), sdyx[ch + 1] += wasm_f32x4_extract_lane(s2, 1);
+      sdyx[ch + 2] += wasm_f32x4_extract_lane(s2, 2), sdyx[ch + 3] += wasm_f32x4_extract_lane(s2, 3);
+    }
+    for (; ch < C; ch++) {
+      float s1 = 0, s2 = 0;
+      for (int r = r0; r < re; r++) {
+        const float g = dy[(long)r * C + ch];
+        s1 += g;
+        s2 += g * (x[(long)r * C + ch] - mean[ch]);
+      }
+      sdy[ch] += s1;
+      sdyx[ch] += s2;
+    }
+  }
+  float *k1 = ws, *k2 = ws + C, *k3 = ws + 2 * C;
+  for (int ch = 0; ch < C; ch++) {
+    const double rstd = 1.0 / __builtin_sqrt((double)var[ch] + eps);
+    dbeta[ch] = (float)sdy[ch];
+    dgamma[ch] = (float)(sdyx[ch] * rstd);
+    const double a = gamma[ch] * rstd;
+    const double b = -gamma[ch] * rstd * rstd * rstd * sdyx[ch] / rows;
+    k1[ch] = (float)a;
+    k2[ch] = (float)b;
+    k3[ch] = (float)(-a * sdy[ch] / rows - b * mean[ch]);
+  }
+  for (int r = 0; r < rows; r++) {
+    const float *g = dy + (long)r * C, *xs = x + (long)r * C;
+    float *d = dx + (long)r * C;
+    int ch = 0;
+    for (; ch + 4 <= C; ch += 4) ST(d + ch, MADD(LD(g + ch), LD(k1 + ch), MADD(LD(xs + ch), LD(k2 + ch), LD(k3 + ch))));
+    for (; ch < C; ch++) d[ch] = g[ch] * k1[ch] + (xs[ch] * k2[ch] + k3[ch]);
   }
 }
