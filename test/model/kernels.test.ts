@@ -93,6 +93,12 @@ const CONV_CASES: [number[], [number, number, number, number], number | [number,
   [[4, 6, 6, 8], [3, 3, 8, 6], 1, 'same'],
   [[2, 9, 9, 16], [3, 3, 16, 8], 2, 'same'],
   [[3, 10, 10, 12], [3, 3, 12, 4], 1, 'valid'],
+  // 3×3 stride 1 with channel counts of multiples of 4 and 8: the Winograd F(2×2, 3×3) kernels,
+  // odd and even sizes (partial tiles), 'same' and 'valid'.
+  [[2, 6, 6, 8], [3, 3, 8, 16], 1, 'same'],
+  [[3, 7, 9, 4], [3, 3, 4, 8], 1, 'same'],
+  [[2, 9, 7, 12], [3, 3, 12, 8], 1, 'valid'],
+  [[64, 6, 6, 32], [3, 3, 32, 64], 1, 'same'],
 ];
 
 function outSize(inSize: number, f: number, s: number, pad: 'same' | 'valid'): number {
@@ -143,6 +149,7 @@ for (const set of ['native', 'ts'] as const satisfies readonly KernelSet[]) {
         [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'same', 'relu'],
         [[3, 8, 8, 5], [3, 3, 5, 13], 2, 'valid', 'relu'],
         [[2, 6, 6, 8], [3, 3, 8, 16], 1, 'valid', 'linear'],
+        [[2, 7, 7, 8], [3, 3, 8, 16], 1, 'same', 'relu'],
         [[1, 5, 5, 2], [1, 1, 2, 3], 1, 'same', 'relu'],
         [[2, 6, 6, 3], [3, 3, 3, 4], 1, 'same', 'elu'],
       ];

@@ -95,6 +95,48 @@ export interface KernelExports {
     acc: Ptr,
     ws: Ptr,
   ): void;
+  wino_filter(w: Ptr, c: number, co: number, u: Ptr): void;
+  wino_fwd(
+    xpad: Ptr,
+    b: number,
+    hp: number,
+    wp: number,
+    c: number,
+    th: number,
+    tw: number,
+    upack: Ptr,
+    co: number,
+    bias: Ptr,
+    relu: number,
+    out: Ptr,
+    oh: number,
+    ow: number,
+    v: Ptr,
+    m: Ptr,
+    rowofs: Ptr,
+    tb: number,
+  ): void;
+  wino_dw(
+    xpad: Ptr,
+    b: number,
+    hp: number,
+    wp: number,
+    c: number,
+    th: number,
+    tw: number,
+    dy: Ptr,
+    oh: number,
+    ow: number,
+    co: number,
+    dw: Ptr,
+    v: Ptr,
+    d: Ptr,
+    du: Ptr,
+    rowofs: Ptr,
+    tapofs: Ptr,
+    tb: number,
+  ): void;
+  rotate_filter(w: Ptr, fh: number, fw: number, ci: number, co: number, out: Ptr): void;
   gemm_tn(a: Ptr, rowofs: Ptr, p: number, tapofs: Ptr, t: number, d: Ptr, ldd: number, n: number, c: Ptr, ldc: number): void;
   maxpool_grad_2x2(x: Ptr, dy: Ptr, dx: Ptr, b: number, h: number, w: number, c: number, oh: number, ow: number): void;
   maxpool_grad(

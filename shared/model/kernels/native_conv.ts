@@ -53,6 +53,105 @@ function segments(info: backend_util.Conv2DInfo, w: number, c: number): { offset
 }
 
 /** out = conv(x, filter) (+ bias) (ReLU) for NHWC x and HWIO filter. */
+/** Tiles per block of the Winograd kernel (its transformed tiles stay in cache). */
+let winogradBlock = 60;
+let winogradEnabled = process.env['MODELSHIP_WINOGRAD'] !== '0';
+
+/** For benchmarks and tests: turn the Winograd path off or on, and set its block size. */
+export function setWinograd(enabled: boolean, block = winogradBlock): void {
+  winogradEnabled = enabled;
+  winogradBlock = block;
+}
+
+/** 3×3, stride 1, no dilation, channel counts a multiple of 4: the Winograd F(2×2, 3×3) case. */
+export function winogradEligible(info: backend_util.Conv2DInfo): boolean {
+  return (
+    winogradEnabled &&
+    info.filterHeight === 3 &&
+    info.filterWidth === 3 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.inChannels % 4 === 0 &&
+    info.outChannels % 4 === 0 &&
+    info.outChannels >= 8
+  );
+}
+
+/**
+ * out [b, oh, ow, co] = conv3×3(x [b, h, w, c] placed at (top, left) in a zero border) by Winograd
+ * F(2×2, 3×3); `filter` is HWIO [3, 3, c, co].
+ */
+function winogradConv(
+  n: Native,
+  s: Scratch,
+  g: { b: number; h: number; w: number; c: number; co: number; oh: number; ow: number; top: number; left: number },
+  x: number,
+  filter: number,
+  bias: number,
+  relu: boolean,
+  out: number,
+): void {
+  const { b, h, w, c, co, oh, ow } = g;
+  const th = Math.ceil(oh / 2);
+  const tw = Math.ceil(ow / 2);
+  const hp = 2 * th + 2;
+  const wp = 2 * tw + 2;
+  const xpad = s.f32(b * hp * wp * c);
+  n.k.pad_spread(x, b, h, w, c, 1, 1, g.top, g.left, hp, wp, xpad);
+  const u = s.f32(16 * c * co);
+  n.k.wino_filter(filter, c, co, u);
+  const panel = Math.ceil(co / 8) * 8 * c;
+  const upack = s.f32(16 * panel);
+  for (let e = 0; e < 16; e++) n.k.pack_b(u + 4 * e * c * co, c, co, co, 0, upack + 4 * e * panel);
+  const tb = winogradBlock;
+  n.k.wino_fwd(
+    xpad,
+    b,
+    hp,
+    wp,
+    c,
+    th,
+    tw,
+    upack,
+    co,
+    bias,
+    relu ? 1 : 0,
+    out,
+    oh,
+    ow,
+    s.f32(16 * (tb * c + 16)),
+    s.f32(16 * (tb * co + 16)),
+    s.i32n(tb),
+    tb,
+  );
+}
+
+function winogradForward(
+  n: Native,
+  s: Scratch,
+  x: number,
+  info: backend_util.Conv2DInfo,
+  filter: number,
+  bias: number,
+  relu: boolean,
+  out: number,
+): void {
+  const g = {
+    b: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    c: info.inChannels,
+    co: info.outChannels,
+    oh: info.outHeight,
+    ow: info.outWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  };
+  winogradConv(n, s, g, x, filter, bias, relu, out);
+}
+
 export function convForward(
   n: Native,
   backend: BackendWasm,
@@ -64,6 +163,11 @@ export function convForward(
 ): TensorInfo {
   const s = n.scratch();
   try {
+    if (winogradEligible(info)) {
+      const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+      winogradForward(n, s, n.ptr(x), info, n.ptr(filter), bias ? n.ptr(bias) : 0, relu, n.ptr(out));
+      return out;
+    }
     const src = paddedInput(n, s, x, info);
     const c = info.inChannels;
     const co = info.outChannels;
@@ -101,6 +205,25 @@ export function convBackpropInput(
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = info;
   const s = n.scratch();
   try {
+    if (winogradEligible(info) && ci >= 8) {
+      // Stride 1: dx is the convolution of dy, in a border of 2 − pad, with the rotated filter [3, 3, co, ci].
+      const rotated = s.f32(9 * ci * co);
+      n.k.rotate_filter(n.ptr(filter), 3, 3, ci, co, rotated);
+      const dx = backend.makeOutput([b, h, w, ci], 'float32');
+      const g = {
+        b,
+        h: info.outHeight,
+        w: info.outWidth,
+        c: co,
+        co: ci,
+        oh: h,
+        ow: w,
+        top: 2 - info.padInfo.top,
+        left: 2 - info.padInfo.left,
+      };
+      winogradConv(n, s, g, n.ptr(dy), rotated, 0, false, n.ptr(dx));
+      return dx;
+    }
     // dy spread onto the stride grid, inside a border so that a 'valid' stride-1 convolution yields [h, w].
     const hp = h + fh - 1;
     const wp = w + fw - 1;
@@ -153,6 +276,37 @@ export function convBackpropFilter(
   const { batchSize: b, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = info;
   const s = n.scratch();
   try {
+    if (winogradEligible(info) && co % 8 === 0) {
+      const th = Math.ceil(info.outHeight / 2);
+      const tw = Math.ceil(info.outWidth / 2);
+      const hp = 2 * th + 2;
+      const wp = 2 * tw + 2;
+      const xpad = s.f32(b * hp * wp * ci);
+      n.k.pad_spread(n.ptr(x), b, info.inHeight, info.inWidth, ci, 1, 1, info.padInfo.top, info.padInfo.left, hp, wp, xpad);
+      const dw = backend.makeOutput([fh, fw, ci, co], 'float32');
+      const tb = winogradBlock;
+      n.k.wino_dw(
+        xpad,
+        b,
+        hp,
+        wp,
+        ci,
+        th,
+        tw,
+        n.ptr(dy),
+        info.outHeight,
+        info.outWidth,
+        co,
+        n.ptr(dw),
+        s.f32(16 * (tb * ci + 16)),
+        s.f32(16 * (tb * co + 16)),
+        s.f32(16 * ci * co),
+        s.i32n(tb),
+        s.i32n(ci),
+        tb,
+      );
+      return dw;
+    }
     const src = paddedInput(n, s, x, info);
     const p = b * info.outHeight * info.outWidth;
     const rowofs = s.i32n(p);

@@ -684,3 +684,190 @@ void bn_grad(const float *dy, const float *x, int rows, int C, const float *mean
     for (; ch < C; ch++) d[ch] = g[ch] * k1[ch] + (xs[ch] * k2[ch] + k3[ch]);
   }
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Winograd F(2x2, 3x3): a 3x3 stride-1 convolution as 16 matrix products over 4x4 input tiles
+ * (2.25 times fewer multiplications; the transforms only add), Lavin & Gray's matrices:
+ *   Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ *   At = [1 1 1 0; 0 1 -1 -1];  Y = At [(G g Gt) . (Bt d B)] A.
+ */
+
+/* U[e][c][co] = (G g Gt)[e] for the filter w [3][3][C][CO]; e = 4*xi + nu. */
+EXPORT(wino_filter)
+void wino_filter(const float *w, int C, int CO, float *U) {
+  const long plane = (long)C * CO;
+  for (long i = 0; i < plane; i++) {
+    float g[3][3];
+    for (int kh = 0; kh < 3; kh++)
+      for (int kw = 0; kw < 3; kw++) g[kh][kw] = w[(kh * 3 + kw) * plane + i];
+    float t[4][3];
+    for (int kw = 0; kw < 3; kw++) {
+      t[0][kw] = g[0][kw];
+      t[1][kw] = 0.5f * (g[0][kw] + g[1][kw] + g[2][kw]);
+      t[2][kw] = 0.5f * (g[0][kw] - g[1][kw] + g[2][kw]);
+      t[3][kw] = g[2][kw];
+    }
+    for (int r = 0; r < 4; r++) {
+      U[(r * 4 + 0) * plane + i] = t[r][0];
+      U[(r * 4 + 1) * plane + i] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+      U[(r * 4 + 2) * plane + i] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+      U[(r * 4 + 3) * plane + i] = t[r][2];
+    }
+  }
+}
+
+/*
+ * Bt d B for 4 channels of one 4x4 tile at p (row stride rs floats, pixel stride C), into
+ * V[e*vs] (vs: the stride between the 16 transformed planes).
+ */
+INLINE void wino_input_tile(const float *p, long rs, int C, float *V, long vs) {
+  f4 d[4][4];
+  for (int r = 0; r < 4; r++)
+    for (int c = 0; c < 4; c++) d[r][c] = LD(p + r * rs + (long)c * C);
+  f4 t[4][4];
+  for (int c = 0; c < 4; c++) {
+    t[0][c] = wasm_f32x4_sub(d[0][c], d[2][c]);
+    t[1][c] = wasm_f32x4_add(d[1][c], d[2][c]);
+    t[2][c] = wasm_f32x4_sub(d[2][c], d[1][c]);
+    t[3][c] = wasm_f32x4_sub(d[1][c], d[3][c]);
+  }
+  for (int r = 0; r < 4; r++) {
+    ST(V + (r * 4 + 0) * vs, wasm_f32x4_sub(t[r][0], t[r][2]));
+    ST(V + (r * 4 + 1) * vs, wasm_f32x4_add(t[r][1], t[r][2]));
+    ST(V + (r * 4 + 2) * vs, wasm_f32x4_sub(t[r][2], t[r][1]));
+    ST(V + (r * 4 + 3) * vs, wasm_f32x4_sub(t[r][1], t[r][3]));
+  }
+}
+
+/*
+ * out [B, OH, OW, CO] = conv3x3(xpad) (+ bias) (ReLU), xpad [B, HP, WP, C] already padded so that
+ * tile (ti, tj) reads rows 2ti..2ti+3 and columns 2tj..2tj+3 (HP >= 2*TH + 2, WP >= 2*TW + 2);
+ * C a multiple of 4. upack: the 16 transformed filters, each packed as pack_b packs [C][CO].
+ * Scratch: V 16*TB*C floats, M 16*TB*CO floats, rowofs TB ints; TB tiles per block.
+ */
+EXPORT(wino_fwd)
+void wino_fwd(const float *xpad, int B, int HP, int WP, int C, int TH, int TW, const float *upack, int CO, const float *bias,
+              int relu, float *out, int OH, int OW, float *V, float *M, int32_t *rowofs, int TB) {
+  const long total = (long)B * TH * TW;
+  // Plane strides padded off multiples of 4 KiB, which would map the 16 planes onto the same cache sets.
+  const long vs = (long)TB * C + 16, ms = (long)TB * CO + 16;
+  const long upanel = (long)((CO + 7) / 8) * 8 * C;
+  const int32_t seg0 = 0;
+  for (int t = 0; t < TB; t++) rowofs[t] = t * C;
+  for (long t0 = 0; t0 < total; t0 += TB) {
+    const int nt = (int)(total - t0 < TB ? total - t0 : TB);
+    for (int tb = 0; tb < nt; tb++) {
+      const long t = t0 + tb;
+      const int n = (int)(t / (TH * TW)), ti = (int)(t / TW % TH), tj = (int)(t % TW);
+      const float *p = xpad + (((long)n * HP + 2 * ti) * WP + 2 * tj) * C;
+      for (int ch = 0; ch < C; ch += 4) wino_input_tile(p + ch, (long)WP * C, C, V + (long)tb * C + ch, vs);
+    }
+    for (int e = 0; e < 16; e++)
+      igemm(V + e * vs, rowofs, nt, &seg0, 1, C, upack + e * upanel, CO, 0, 0, M + e * ms, CO);
+    for (int tb = 0; tb < nt; tb++) {
+      const long t = t0 + tb;
+      const int n = (int)(t / (TH * TW)), ti = (int)(t / TW % TH), tj = (int)(t % TW);
+      const int oh = 2 * ti, ow = 2 * tj;
+      const int rows = imin(2, OH - oh), cols = imin(2, OW - ow);
+      for (int co = 0; co < CO; co += 4) {
+        const float *m = M + (long)tb * CO + co;
+        f4 r0[4], r1[4];
+        for (int c = 0; c < 4; c++) {
+          const f4 m0 = LD(m + (0 * 4 + c) * ms), m1 = LD(m + (1 * 4 + c) * ms), m2 = LD(m + (2 * 4 + c) * ms),
+                   m3 = LD(m + (3 * 4 + c) * ms);
+          r0[c] = wasm_f32x4_add(wasm_f32x4_add(m0, m1), m2);
+          r1[c] = wasm_f32x4_sub(wasm_f32x4_sub(m1, m2), m3);
+        }
+        f4 y[2][2];
+        y[0][0] = wasm_f32x4_add(wasm_f32x4_add(r0[0], r0[1]), r0[2]);
+        y[0][1] = wasm_f32x4_sub(wasm_f32x4_sub(r0[1], r0[2]), r0[3]);
+        y[1][0] = wasm_f32x4_add(wasm_f32x4_add(r1[0], r1[1]), r1[2]);
+        y[1][1] = wasm_f32x4_sub(wasm_f32x4_sub(r1[1], r1[2]), r1[3]);
+        const f4 bv = bias ? LD(bias + co) : ZERO;
+        for (int a = 0; a < rows; a++)
+          for (int b = 0; b < cols; b++) {
+            f4 v = wasm_f32x4_add(y[a][b], bv);
+            if (relu) v = wasm_f32x4_max(v, ZERO);
+            ST(out + (((long)n * OH + oh + a) * OW + ow + b) * CO + co, v);
+          }
+      }
+    }
+  }
+}
+
+/*
+ * The filter gradient of a 3x3 stride-1 convolution by the same transforms (the gradient of
+ * F(2x2, 3x3) with respect to the filter): dW = sum over tiles of Gt [(A dy At) . (Bt d B)] G, the
+ * sum taken in the transformed domain as 16 products over all tiles (gemm_tn), one output
+ * transform at the end. xpad as for wino_fwd; dy [B, OH, OW, CO], CO a multiple of 8, C of 4.
+ * Scratch: V 16*(TB*C + 16), D 16*(TB*CO + 16), dU 16*C*CO floats; rowofs TB ints, tapofs C ints.
+ */
+EXPORT(wino_dw)
+void wino_dw(const float *xpad, int B, int HP, int WP, int C, int TH, int TW, const float *dy, int OH, int OW, int CO, float *dw,
+             float *V, float *D, float *dU, int32_t *rowofs, int32_t *tapofs, int TB) {
+  const long total = (long)B * TH * TW;
+  const long vs = (long)TB * C + 16, ds = (long)TB * CO + 16, us = (long)C * CO;
+  for (int t = 0; t < TB; t++) rowofs[t] = t * C;
+  for (int c = 0; c < C; c++) tapofs[c] = c;
+  fill_zero(dU, 16 * C * CO);
+  for (long t0 = 0; t0 < total; t0 += TB) {
+    const int nt = (int)(total - t0 < TB ? total - t0 : TB);
+    for (int tb = 0; tb < nt; tb++) {
+      const long t = t0 + tb;
+      const int n = (int)(t / (TH * TW)), ti = (int)(t / TW % TH), tj = (int)(t % TW);
+      const float *p = xpad + (((long)n * HP + 2 * ti) * WP + 2 * tj) * C;
+      for (int ch = 0; ch < C; ch += 4) wino_input_tile(p + ch, (long)WP * C, C, V + (long)tb * C + ch, vs);
+      // A g At for the 2x2 tile g of dy (zero beyond the output): A = [1 0; 1 1; 1 -1; 0 -1].
+      const int oh = 2 * ti, ow = 2 * tj;
+      const int has01 = ow + 1 < OW, has10 = oh + 1 < OH;
+      const float *g = dy + (((long)n * OH + oh) * OW + ow) * CO;
+      for (int co = 0; co < CO; co += 4) {
+        const f4 g00 = LD(g + co);
+        const f4 g01 = has01 ? LD(g + CO + co) : ZERO;
+        const f4 g10 = has10 ? LD(g + (long)OW * CO + co) : ZERO;
+        const f4 g11 = has01 && has10 ? LD(g + (long)OW * CO + CO + co) : ZERO;
+        // rows: A g
+        const f4 r[4][2] = {{g00, g01},
+                            {wasm_f32x4_add(g00, g10), wasm_f32x4_add(g01, g11)},
+                            {wasm_f32x4_sub(g00, g10), wasm_f32x4_sub(g01, g11)},
+                            {wasm_f32x4_neg(g10), wasm_f32x4_neg(g11)}};
+        float *o = D + (long)tb * CO + co;
+        for (int a = 0; a < 4; a++) {
+          ST(o + (a * 4 + 0) * ds, r[a][0]);
+          ST(o + (a * 4 + 1) * ds, wasm_f32x4_add(r[a][0], r[a][1]));
+          ST(o + (a * 4 + 2) * ds, wasm_f32x4_sub(r[a][0], r[a][1]));
+          ST(o + (a * 4 + 3) * ds, wasm_f32x4_neg(r[a][1]));
+        }
+      }
+    }
+    for (int e = 0; e < 16; e++) gemm_tn(V + e * vs, rowofs, nt, tapofs, C, D + e * ds, CO, CO, dU + e * us, CO);
+  }
+  // dW = Gt dU G, Gt = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
+  for (long i = 0; i < us; i++) {
+    float u[4][4];
+    for (int e = 0; e < 16; e++) u[e / 4][e % 4] = dU[e * us + i];
+    float t[3][4];
+    for (int c = 0; c < 4; c++) {
+      t[0][c] = u[0][c] + 0.5f * (u[1][c] + u[2][c]);
+      t[1][c] = 0.5f * (u[1][c] - u[2][c]);
+      t[2][c] = 0.5f * (u[1][c] + u[2][c]) + u[3][c];
+    }
+    for (int r = 0; r < 3; r++) {
+      dw[(r * 3 + 0) * us + i] = t[r][0] + 0.5f * (t[r][1] + t[r][2]);
+      dw[(r * 3 + 1) * us + i] = 0.5f * (t[r][1] - t[r][2]);
+      dw[(r * 3 + 2) * us + i] = 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+    }
+  }
+}
+
+/* out [FH][FW][CO][CI] = w[FH-1-kh][FW-1-kw][ci][co]: the filter of a convolution's input gradient, as HWIO. */
+EXPORT(rotate_filter)
+void rotate_filter(const float *w, int FH, int FW, int CI, int CO, float *out) {
+  for (int kh = 0; kh < FH; kh++)
+    for (int kw = 0; kw < FW; kw++) {
+      const float *src = w + (long)((FH - 1 - kh) * FW + (FW - 1 - kw)) * CI * CO;
+      float *dst = out + (long)(kh * FW + kw) * CO * CI;
+      for (int ci = 0; ci < CI; ci++)
+        for (int co = 0; co < CO; co++) dst[(long)co * CI + ci] = src[(long)ci * CO + co];
+    }
+}
