@@ -38,8 +38,34 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       super.applyGradients(variableGradients);
       return;
     }
+    const list = Array.isArray(variableGradients)
+      ? variableGradients
+      : Object.keys(variableGradients).map((name) => ({ name, tensor: variableGradients[name] }));
+    this.step(list.map(({ name, tensor }) => ({ name, g: tensor })));
+  }
+
+  /**
+   * One step with the gradient g0·w0 + g1·w1 (two half-batches, data-parallel), combined inside the
+   * update kernel. Where the kernel is missing: the same sum with tfjs ops, then tfjs's Adam.
+   */
+  applyCombinedGradients(variables: readonly tf.Variable[], g0: tf.NamedTensorMap, g1: readonly tf.Tensor[], w0: number, w1: number): void {
+    if (!tf.getKernel(ADAM_KERNEL, tf.getBackend())) {
+      const combined = tf.tidy(() =>
+        variables.map((v, i) => ({ name: v.name, tensor: tf.add(tf.mul(g0[v.name], w0), tf.mul(g1[i], w1)) })),
+      );
+      super.applyGradients(combined);
+      tf.dispose(combined.map((c) => c.tensor));
+      return;
+    }
+    this.step(
+      variables.map((v, i) => ({ name: v.name, g: g0[v.name], g1: g1[i] })),
+      w0,
+      w1,
+    );
+  }
+
+  private step(grads: { name: string; g: tf.Tensor | undefined; g1?: tf.Tensor }[], w0 = 1, w1 = 0): void {
     const self = this as unknown as AdamFields;
-    const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
     const f = Math.fround;
     // tfjs's scalars, as the float32 values its kernels would see.
     const accBeta1 = (self.accBeta1.dataSync() as Float32Array)[0];
@@ -53,19 +79,19 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       oneMinusAccBeta2: f(1 - accBeta2),
       epsilon: f(self.epsilon),
       negLearningRate: f(-self.learningRate),
+      w0: f(w0),
+      w1: f(w1),
     };
     tf.tidy(() => {
-      names.forEach((name, i) => {
+      grads.forEach(({ name, g, g1 }, i) => {
         const value = tf.engine().registeredVariables[name];
         self.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
         self.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-        const gradient: tf.Tensor | undefined = Array.isArray(variableGradients) ? variableGradients[i].tensor : variableGradients[name];
-        if (gradient == null) return;
+        if (g == null) return;
         const m = self.accumulatedFirstMoment[i].variable;
         const v = self.accumulatedSecondMoment[i].variable;
-        const [newValue, newM, newV] = tf
-          .engine()
-          .runKernel<tf.Tensor[]>(ADAM_KERNEL, { value, m, v, g: gradient }, attrs as unknown as tf.NamedAttrMap);
+        const inputs: tf.NamedTensorMap = g1 ? { value, m, v, g, g1 } : { value, m, v, g };
+        const [newValue, newM, newV] = tf.engine().runKernel<tf.Tensor[]>(ADAM_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
         m.assign(newM);
         v.assign(newV);
         value.assign(newValue);

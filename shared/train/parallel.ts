@@ -11,11 +11,14 @@
  * number of replicas. Batch norm normalises each half with its own statistics, as data-parallel
  * training does elsewhere; the moving statistics follow the main thread's half.
  */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ModelshipError } from '../util/errors.ts';
+import { FusedAdamOptimizer } from './adam.ts';
 import type { Prng } from './prng.ts';
 import { computeGradients, trainableVariables, type LossSpec } from './step.ts';
 
@@ -75,6 +78,22 @@ export interface ReplicaInit {
   readonly weightShapes: number[][];
   readonly inputShape: number[];
   readonly spec: LossSpec;
+}
+
+/**
+ * The replica's script: MODELSHIP_REPLICA_SCRIPT when set; else replica.ts beside this module (run
+ * from source) or modelship-replica.js beside the bundle. Throws when none exists, and the caller
+ * trains on one thread.
+ */
+function replicaScript(): URL {
+  const candidates = [
+    ...(process.env['MODELSHIP_REPLICA_SCRIPT'] ? [pathToFileURL(process.env['MODELSHIP_REPLICA_SCRIPT'])] : []),
+    new URL('./replica.ts', import.meta.url),
+    new URL('./modelship-replica.js', import.meta.url),
+  ];
+  const found = candidates.find((u) => u.protocol === 'file:' && existsSync(fileURLToPath(u)));
+  if (!found) throw new Error(`no replica script (looked for ${candidates.map((u) => u.pathname).join(', ')})`);
+  return found;
 }
 
 /**
@@ -178,7 +197,7 @@ async function parallelTrainer(
     inputShape: [...inputShape],
     spec,
   };
-  const worker = new Worker(new URL('./replica.ts', import.meta.url), { workerData: init });
+  const worker = new Worker(replicaScript(), { workerData: init });
   let failure: string | undefined;
   let exited = false;
   const exit = new Promise<void>((resolve) => {
@@ -244,18 +263,22 @@ async function parallelTrainer(
       }
       const w0 = n0 / n;
       const w1 = n1 / n;
-      const combined: tf.NamedTensorMap = {};
-      tf.tidy(() => {
-        let off = 0;
-        variables.forEach((v, i) => {
-          const theirs = tf.tensor(grads.subarray(off, off + sizes[i]), v.shape, 'float32');
-          off += sizes[i];
-          combined[v.name] = tf.keep(tf.add(tf.mul(mine.grads[v.name], w0), tf.mul(theirs, w1)));
-        });
+      let off = 0;
+      const theirs = variables.map((v, i) => {
+        const t = tf.tensor(grads.subarray(off, off + sizes[i]), v.shape, 'float32');
+        off += sizes[i];
+        return t;
       });
-      tf.dispose(mine.grads);
-      optimizer.applyGradients(combined);
-      tf.dispose(combined);
+      if (optimizer instanceof FusedAdamOptimizer) {
+        optimizer.applyCombinedGradients(variables, mine.grads, theirs, w0, w1);
+      } else {
+        const combined = tf.tidy(() =>
+          variables.map((v, i) => ({ name: v.name, tensor: tf.add(tf.mul(mine.grads[v.name], w0), tf.mul(theirs[i], w1)) })),
+        );
+        optimizer.applyGradients(combined);
+        tf.dispose(combined.map((c) => c.tensor));
+      }
+      tf.dispose([...theirs, ...Object.values(mine.grads)]);
       writeWeights();
       const loss = mine.loss * w0 + scalars[0] * w1;
       return { loss, ...(mine.acc !== undefined ? { acc: mine.acc * w0 + scalars[1] * w1 } : {}) };

@@ -54,6 +54,26 @@ describe('FusedAdamOptimizer', () => {
     assert.deepEqual(await change(new FusedAdamOptimizer(1)), await change(tf.train.adam(1)));
   });
 
+  it('combines two half-batch gradients (g0·w0 + g1·w1) inside the update, as tfjs ops then tfjs Adam would', async () => {
+    const combined = async (fused: boolean) => {
+      const v = tf.variable(tf.randomUniform([33, 3], -1, 1, 'float32', 4), true, `adam-pair-${counter++}`);
+      const opt = fused ? new FusedAdamOptimizer(0.01) : tf.train.adam(0.01);
+      for (let s = 0; s < 10; s++) {
+        const g0 = tf.randomUniform([33, 3], -1, 1, 'float32', 100 + s);
+        const g1 = tf.randomUniform([33, 3], -1, 1, 'float32', 200 + s);
+        if (fused) (opt as FusedAdamOptimizer).applyCombinedGradients([v], { [v.name]: g0 }, [g1], 17 / 32, 15 / 32);
+        else {
+          const g = tf.add(tf.mul(g0, 17 / 32), tf.mul(g1, 15 / 32));
+          opt.applyGradients([{ name: v.name, tensor: g }]);
+          g.dispose();
+        }
+        tf.dispose([g0, g1]);
+      }
+      return Array.from(await v.data());
+    };
+    assert.deepEqual(await combined(true), await combined(false));
+  });
+
   it('on other backends it is tfjs Adam itself', async () => {
     const stockWasm = await run(tf.train.adam(0.01));
     assert.equal(await tf.setBackend('cpu'), true);

@@ -67,8 +67,8 @@ describe('augmentBatch', () => {
     }
   });
 
-  it('augments images of 16×16 and more by default, nothing else', () => {
-    assert.deepEqual(defaultAugmentation([28, 28, 1]), { shift: 2, flip: true });
+  it('mirrors images of 16×16 and more by default, nothing else', () => {
+    assert.deepEqual(defaultAugmentation([28, 28, 1]), { shift: 0, flip: true });
     assert.deepEqual(defaultAugmentation([8, 8, 1]), NO_AUGMENTATION);
     assert.deepEqual(defaultAugmentation([13]), NO_AUGMENTATION);
   });

@@ -35,6 +35,9 @@ export interface AdamAttrs {
   oneMinusAccBeta2: number;
   epsilon: number;
   negLearningRate: number;
+  /** With a second gradient input g1: the gradient is g·w0 + g1·w1. */
+  w0?: number;
+  w1?: number;
 }
 
 export function nativeTrainConfigs(nat: Native, stock: (name: string) => Func): KernelConfig[] {
@@ -55,7 +58,7 @@ export function nativeTrainConfigs(nat: Native, stock: (name: string) => Func): 
     return out;
   };
   const adam: Func = (args) => {
-    const { value, m, v, g } = args.inputs as { value: TensorInfo; m: TensorInfo; v: TensorInfo; g: TensorInfo };
+    const { value, m, v, g, g1 } = args.inputs as { value: TensorInfo; m: TensorInfo; v: TensorInfo; g: TensorInfo; g1?: TensorInfo };
     const a = args.attrs as unknown as AdamAttrs;
     const outs = [value, m, v].map((t) => args.backend.makeOutput(t.shape, 'float32'));
     nat.k.adam_update(
@@ -63,6 +66,9 @@ export function nativeTrainConfigs(nat: Native, stock: (name: string) => Func): 
       nat.ptr(m),
       nat.ptr(v),
       nat.ptr(g),
+      g1 ? nat.ptr(g1) : 0,
+      a.w0 ?? 1,
+      a.w1 ?? 0,
       util.sizeFromShape(value.shape),
       a.beta1,
       a.oneMinusBeta1,

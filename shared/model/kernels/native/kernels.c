@@ -537,15 +537,20 @@ void add_bias(const float *x, const float *b, int rows, int C, float *out) {
  * AdamOptimizer (so the same bytes), in one pass instead of fourteen kernels:
  *   m' = m*b1 + g*(1-b1);  v' = v*b2 + (g*g)*(1-b2)
  *   value' = (m'/(1-b1^t)) / (sqrt(v'/(1-b2^t)) + eps) * (-lr) + value
+ * With g1 (data-parallel training), the gradient is g*w0 + g1*w1: two half-batches' gradients
+ * weighted by their sizes, combined in the same pass.
  */
 EXPORT(adam_update)
-void adam_update(const float *value, const float *m, const float *v, const float *g, int n, float b1, float omb1, float b2,
-                 float omb2, float omab1, float omab2, float eps, float neglr, float *value_out, float *m_out, float *v_out) {
+void adam_update(const float *value, const float *m, const float *v, const float *g, const float *g1, float w0, float w1, int n,
+                 float b1, float omb1, float b2, float omb2, float omab1, float omab2, float eps, float neglr, float *value_out,
+                 float *m_out, float *v_out) {
   const f4 vb1 = wasm_f32x4_splat(b1), vomb1 = wasm_f32x4_splat(omb1), vb2 = wasm_f32x4_splat(b2), vomb2 = wasm_f32x4_splat(omb2);
   const f4 vomab1 = wasm_f32x4_splat(omab1), vomab2 = wasm_f32x4_splat(omab2), veps = wasm_f32x4_splat(eps), vlr = wasm_f32x4_splat(neglr);
+  const f4 vw0 = wasm_f32x4_splat(w0), vw1 = wasm_f32x4_splat(w1);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
-    const f4 gi = LD(g + i);
+    f4 gi = LD(g + i);
+    if (g1) gi = wasm_f32x4_add(wasm_f32x4_mul(gi, vw0), wasm_f32x4_mul(LD(g1 + i), vw1));
     const f4 mi = wasm_f32x4_add(wasm_f32x4_mul(LD(m + i), vb1), wasm_f32x4_mul(gi, vomb1));
     const f4 vi = wasm_f32x4_add(wasm_f32x4_mul(LD(v + i), vb2), wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), vomb2));
     const f4 mhat = wasm_f32x4_div(mi, vomab1);
@@ -556,7 +561,8 @@ void adam_update(const float *value, const float *m, const float *v, const float
     ST(value_out + i, wasm_f32x4_add(step, LD(value + i)));
   }
   for (; i < n; i++) {
-    const float gi = g[i];
+    float gi = g[i];
+    if (g1) gi = gi * w0 + g1[i] * w1;
     const float mi = m[i] * b1 + gi * omb1;
     const float vi = v[i] * b2 + (gi * gi) * omb2;
     const float mhat = mi / omab1, vhat = vi / omab2;
