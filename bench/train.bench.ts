@@ -49,7 +49,7 @@ interface Result {
   error?: string;
 }
 
-const BATCH = 64;
+const BATCH = Number(process.env['BENCH_BATCH'] ?? 64);
 const PREDICT_BATCH = 256;
 const CHILD_TIMEOUT_MS = 600_000;
 const STEPS: Record<Config, { warmup: number; steps: number; batch: number }> = {
@@ -204,6 +204,34 @@ async function child(config: Config, profile: boolean): Promise<Result> {
     params: model.countParams(),
     ...(probe ? { profile: { stepCpuMs: (thread.user + thread.system) / 1000 / steps, kernels: probe.read(steps) } } : {}),
   };
+}
+
+/**
+ * The time between steps: cutting one batch from the prepared data (uint8 pixels kept in memory,
+ * shuffled by index), augmenting and preprocessing it, as the training loop does, per batch.
+ */
+async function pipeline(): Promise<{ msPerBatch: number; shareOfStep?: number }> {
+  const { gatherBatch } = await import('../shared/train/data.ts');
+  const { augmentBatch, defaultAugmentation } = await import('../shared/train/augment.ts');
+  const { Prng, shuffledOrder } = await import('../shared/train/prng.ts');
+  const count = 54000;
+  const split = {
+    count,
+    inputShape: [28, 28, 1],
+    x: new Uint8Array(count * 784).map((_, i) => (i * 2654435761) >>> 24),
+    y: new Uint8Array(count).map((_, i) => i % 10),
+  };
+  const order = shuffledOrder(count, new Prng(1));
+  const rng = new Prng(2);
+  const aug = defaultAugmentation([28, 28, 1]);
+  const t0 = performance.now();
+  let batches = 0;
+  for (let start = 0; start + BATCH <= count; start += BATCH, batches++) {
+    gatherBatch(split, order.subarray(start, start + BATCH), { scale: 1 / 255, offset: 0 }, (raw, n) =>
+      augmentBatch(raw, n, [28, 28, 1], aug, rng),
+    );
+  }
+  return { msPerBatch: (performance.now() - t0) / batches };
 }
 
 function lastJsonLine(text: string): Result | undefined {
@@ -368,6 +396,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     process.stdout.write(`${JSON.stringify(await child(argv[1] as Config, argv.includes('--profile')))}\n`);
     return;
   }
+  if (argv[0] === '--pipeline') {
+    console.log(JSON.stringify(await pipeline()));
+    return;
+  }
   const load0 = os.loadavg()[0];
   console.log(
     `train bench: default cnn, 28x28x1, batch ${BATCH}, Adam, label smoothing ${LABEL_SMOOTHING}; ${os.cpus().length} cores, load ${load0.toFixed(1)}`,
@@ -406,8 +438,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       `\nbest tfjs wasm (${label(mine)}) vs the better PyTorch (${label(best)}): ${ratio(mine.trainSamplesPerSec, best.trainSamplesPerSec)} wall, ${ratio(mine.trainSamplesPerCpuSec, best.trainSamplesPerCpuSec)} per CPU-second`,
     );
   }
+  const pipe = await pipeline();
+  const stepMs = after.profile?.stepCpuMs;
   console.log('');
   console.log(kernelTable(before, after));
+  console.log(
+    `\nbetween steps: cutting, mirroring and scaling a batch of ${BATCH} takes ${pipe.msPerBatch.toFixed(3)} ms${stepMs ? ` (${((100 * pipe.msPerBatch) / stepMs).toFixed(1)}% of a step on one thread)` : ''}`,
+  );
   for (const r of [...errors, before, after].filter((x) => x.error)) console.log(`${label(r)} failed: ${r.error}`);
   const load1 = os.loadavg()[0];
   if (Math.max(load0, load1) > os.cpus().length) {
