@@ -15,9 +15,15 @@ export const trainStep = defineStep({
       description: 'A built-in architecture (cnn for images, mlp for tabular data) or a path to an ES module that builds a tfjs model.',
       fallback: 'cnn',
     }),
-    epochs: input.int({ description: 'Training epochs.', min: 1, max: 10000, fallback: '5' }),
+    epochs: input.int({ description: 'Training epochs.', min: 1, max: 10000, fallback: '15' }),
     'batch-size': input.int({ description: 'Examples per gradient step.', min: 1, max: 65536, fallback: '64' }),
-    'learning-rate': input.number({ description: 'Adam learning rate.', min: 0, exclusiveMin: true, max: 10, fallback: '0.001' }),
+    'learning-rate': input.number({
+      description: 'Peak Adam learning rate (reached after a warm-up over the first 5% of the steps, then decayed by a cosine).',
+      min: 0,
+      exclusiveMin: true,
+      max: 10,
+      fallback: '0.002',
+    }),
     seed: input.int({ description: 'Seed for weight initialisation and shuffling.', min: 0, fallback: '42' }),
     backend: input.choice(['auto', 'node', 'wasm', 'cpu'], {
       description: 'TensorFlow.js backend: auto (node, then wasm, then cpu), node, wasm or cpu.',

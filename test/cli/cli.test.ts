@@ -54,7 +54,7 @@ describe('CLI commands', () => {
   });
   it('shows a step’s options with defaults', async () => {
     const r = await cli(['train', '--help']);
-    assert.match(r.out, /--epochs {2}\(default 5\)/);
+    assert.match(r.out, /--epochs {2}\(default 15\)/);
   });
   it('exits 2 with the two-line error on bad input', async () => {
     const r = await cli(['train', '--dataset', 'x', '--batch-size', 'big']);
