@@ -2,10 +2,10 @@
 
 Same network as shared/model/architectures.ts `cnn`: conv 32 3x3 (same, no bias) + batch norm + relu,
 max-pool 2, conv 64 3x3 (same, no bias) + batch norm + relu, max-pool 2, dense 128 + relu, dropout
-0.3, dense 10; Adam (lr 1e-3), cross-entropy with label smoothing 0.1 (the default recipe), batch
-64, random inputs of shape 28x28x1. Measured at its best, as MACHINE-FACTS
-records: OpenBLAS held to 1 thread before torch loads (torch's own threads give the parallelism) and
-glibc told to keep freed memory (mallopt) so per-step buffers are not re-faulted.
+0.3, dense 10; Adam (lr 1e-3), cross-entropy with label smoothing 0.1 (the default recipe), the
+batch the tfjs side uses (128 by default), random inputs of shape 28x28x1. Measured at its best, as
+MACHINE-FACTS records: OpenBLAS held to 1 thread before torch loads (torch's own threads give the
+parallelism) and glibc told to keep freed memory (mallopt) so per-step buffers are not re-faulted.
 
 Run with Debian's interpreter (the only one with python3-torch):
   /usr/bin/python3 bench/torch_cnn.py --threads 1 --steps 100
@@ -55,7 +55,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--predict-batch", type=int, default=256)
     args = ap.parse_args()
 

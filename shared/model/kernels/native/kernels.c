@@ -281,12 +281,25 @@ void igemm_small(const float *a, const int32_t *rowofs, int M, const int32_t *se
     const int o3 = rowofs[p0 + imin(3, rows - 1)];
     for (int n = 0; n < N; n++) {
       f4 c0 = ZERO, c1 = ZERO, c2 = ZERO, c3 = ZERO;
+      // A second set of accumulators: eight independent chains hide the multiply-add latency.
+      f4 d0 = ZERO, d1 = ZERO, d2 = ZERO, d3 = ZERO;
       float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
       for (int s = 0; s < nseg; s++) {
         const float *base = a + segofs[s];
         const float *r0 = base + o0, *r1 = base + o1, *r2 = base + o2, *r3 = base + o3;
         const float *w = bt + (long)n * K + s * seglen;
         int j = 0;
+        for (; j + 8 <= L4; j += 8) {
+          const f4 wv = LD(w + j), wu = LD(w + j + 4);
+          c0 = MADD(LD(r0 + j), wv, c0);
+          c1 = MADD(LD(r1 + j), wv, c1);
+          c2 = MADD(LD(r2 + j), wv, c2);
+          c3 = MADD(LD(r3 + j), wv, c3);
+          d0 = MADD(LD(r0 + j + 4), wu, d0);
+          d1 = MADD(LD(r1 + j + 4), wu, d1);
+          d2 = MADD(LD(r2 + j + 4), wu, d2);
+          d3 = MADD(LD(r3 + j + 4), wu, d3);
+        }
         for (; j < L4; j += 4) {
           const f4 wv = LD(w + j);
           c0 = MADD(LD(r0 + j), wv, c0);
@@ -302,6 +315,7 @@ void igemm_small(const float *a, const int32_t *rowofs, int M, const int32_t *se
         }
       }
       const float b = bias ? bias[n] : 0.0f;
+      c0 = wasm_f32x4_add(c0, d0), c1 = wasm_f32x4_add(c1, d1), c2 = wasm_f32x4_add(c2, d2), c3 = wasm_f32x4_add(c3, d3);
       float v[4] = {hsum(c0) + t0 + b, hsum(c1) + t1 + b, hsum(c2) + t2 + b, hsum(c3) + t3 + b};
       for (int r = 0; r < rows; r++) c[(long)(p0 + r) * ldc + n] = relu && v[r] < 0 ? 0.0f : v[r];
     }
