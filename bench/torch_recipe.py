@@ -4,7 +4,7 @@ Trains an architecture given as a short spec on the full Fashion-MNIST (the Debi
 files; 54k train / 6k validation as the accuracy test splits them, test on the 10k t10k images) and
 prints per-epoch validation and test accuracy, wall and CPU seconds. Keras conventions, so that
 what holds here transfers to tfjs-layers: Glorot-uniform kernels, zero biases, batch-norm momentum
-0.99 (PyTorch's 0.01) and epsilon 1e-3, Adam epsilon 1e-7.
+(--bn-momentum, Keras' 0.99 by default: PyTorch's 0.01) and epsilon 1e-3, Adam epsilon 1e-7.
 
   /usr/bin/python3 bench/torch_recipe.py --arch c32v-p-c64v-p-d128-do3 --epochs 10
 
@@ -40,7 +40,7 @@ def idx(name: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def build(spec: str, seed: int) -> nn.Module:
+def build(spec: str, seed: int, bn_momentum: float = 0.99) -> nn.Module:
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     c, h, flat = 1, 28, None
@@ -53,7 +53,7 @@ def build(spec: str, seed: int) -> nn.Module:
             conv = nn.Conv2d(c, n, 3, padding=1 if pad == "s" else 0, bias=not bn)
             layers.append(conv)
             if bn:
-                layers.append(nn.BatchNorm2d(n, eps=1e-3, momentum=0.01))
+                layers.append(nn.BatchNorm2d(n, eps=1e-3, momentum=1 - bn_momentum))
             layers.append(nn.ReLU())
             c = n
             h = h if pad == "s" else h - 2
@@ -70,7 +70,7 @@ def build(spec: str, seed: int) -> nn.Module:
                 flat = c * h * h
             layers.append(nn.Linear(flat, n, bias=not bn))
             if bn:
-                layers.append(nn.BatchNorm1d(n, eps=1e-3, momentum=0.01))
+                layers.append(nn.BatchNorm1d(n, eps=1e-3, momentum=1 - bn_momentum))
             layers.append(nn.ReLU())
             flat = n
         else:
@@ -138,6 +138,7 @@ def main() -> None:
     ap.add_argument("--shift", type=int, default=0)
     ap.add_argument("--flip", action="store_true")
     ap.add_argument("--wd", type=float, default=0.0, help="decoupled weight decay (AdamW)")
+    ap.add_argument("--bn-momentum", type=float, default=0.99, help="Keras convention (PyTorch's is 1 - this)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -153,7 +154,7 @@ def main() -> None:
     xva, yva = xtr[val_idx], ytr[val_idx]
     xtr, ytr = xtr[tr_idx], ytr[tr_idx]
 
-    model = build(args.arch, args.seed)
+    model = build(args.arch, args.seed, args.bn_momentum)
     params = sum(p.numel() for p in model.parameters())
     if args.wd > 0:
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, eps=1e-7, weight_decay=args.wd)

@@ -1,3 +1,4 @@
+import { isMainThread, workerData } from 'node:worker_threads';
 import { input } from './inputs.ts';
 import { defineStep, type StepContext } from './spec.ts';
 import { trainingSummary } from '../report/training.ts';
@@ -16,13 +17,13 @@ export const trainStep = defineStep({
       fallback: 'cnn',
     }),
     epochs: input.int({ description: 'Training epochs.', min: 1, max: 10000, fallback: '15' }),
-    'batch-size': input.int({ description: 'Examples per gradient step.', min: 1, max: 65536, fallback: '64' }),
+    'batch-size': input.int({ description: 'Examples per gradient step.', min: 1, max: 65536, fallback: '128' }),
     'learning-rate': input.number({
       description: 'Peak Adam learning rate (reached after a warm-up over the first 5% of the steps, then decayed by a cosine).',
       min: 0,
       exclusiveMin: true,
       max: 10,
-      fallback: '0.002',
+      fallback: '0.003',
     }),
     seed: input.int({ description: 'Seed for weight initialisation and shuffling.', min: 0, fallback: '42' }),
     backend: input.choice(['auto', 'node', 'wasm', 'cpu'], {
@@ -89,6 +90,10 @@ export const trainStep = defineStep({
     };
   },
 });
+
+// Data-parallel training (shared/train/parallel.ts) starts its replica thread on the bundle itself
+// when it runs from the bundle; this module is evaluated as the bundle loads, so the replica starts here.
+if (!isMainThread && (workerData as { modelshipReplica?: boolean } | null)?.modelshipReplica) void import('../train/replica.ts');
 
 /** Inputs with a fallback always have a value after parsing; this makes that a checked fact. */
 function given(value: number | undefined, name: string): number {

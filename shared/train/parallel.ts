@@ -72,6 +72,8 @@ export function regions(l: ReplicaLayout): { scalars: number; weights: number; g
 export { GO, DONE, CMD, COUNT, SEED, FAILED };
 
 export interface ReplicaInit {
+  /** Marks the worker as a replica for the bundle's entry (which then loads replica.ts). */
+  readonly modelshipReplica: true;
   readonly sab: SharedArrayBuffer;
   readonly layout: ReplicaLayout;
   readonly modelTopology: unknown;
@@ -82,17 +84,16 @@ export interface ReplicaInit {
 
 /**
  * The replica's script: MODELSHIP_REPLICA_SCRIPT when set; else replica.ts beside this module (run
- * from source) or modelship-replica.js beside the bundle. Throws when none exists, and the caller
- * trains on one thread.
+ * from source); else the bundle's entry beside this chunk (dist/modelship.js), which starts the
+ * replica when it loads in a worker marked `modelshipReplica` (shared/steps/train.ts).
  */
 function replicaScript(): URL {
-  const candidates = [
-    ...(process.env['MODELSHIP_REPLICA_SCRIPT'] ? [pathToFileURL(process.env['MODELSHIP_REPLICA_SCRIPT'])] : []),
-    new URL('./replica.ts', import.meta.url),
-    new URL('./modelship-replica.js', import.meta.url),
-  ];
+  const fromEnv = process.env['MODELSHIP_REPLICA_SCRIPT'];
+  // Not `new URL('./x', import.meta.url)` with a literal: bundlers turn that into an asset of their own.
+  const beside = (name: string): URL => new URL(name, import.meta.url);
+  const candidates = [...(fromEnv ? [pathToFileURL(fromEnv)] : []), beside('./replica.ts'), beside('./modelship.js')];
   const found = candidates.find((u) => u.protocol === 'file:' && existsSync(fileURLToPath(u)));
-  if (!found) throw new Error(`no replica script (looked for ${candidates.map((u) => u.pathname).join(', ')})`);
+  if (!found) throw new Error(`no replica script (looked for ${candidates.map((u) => u.href).join(', ')})`);
   return found;
 }
 
@@ -190,6 +191,7 @@ async function parallelTrainer(
   writeWeights();
 
   const init: ReplicaInit = {
+    modelshipReplica: true,
     sab,
     layout,
     modelTopology: model.toJSON(null, false),

@@ -75,7 +75,7 @@ async function serve(init: ReplicaInit): Promise<void> {
   }
 }
 
-if (!isMainThread && (workerData as Partial<ReplicaInit> | undefined)?.sab) {
+if (!isMainThread && (workerData as Partial<ReplicaInit> | undefined)?.modelshipReplica) {
   serve(workerData as ReplicaInit).catch((err: unknown) => {
     parentPort!.postMessage({ error: err instanceof Error ? err.message : String(err) });
     process.exitCode = 1;
