@@ -102,7 +102,9 @@ function instrument(tf: Tf): { reset(): void; read(steps: number): KernelTime[] 
   return {
     reset: () => totals.clear(),
     read: (steps) =>
-      [...totals.entries()].map(([name, e]) => ({ name, cpuMs: e.us / 1000 / steps, calls: e.calls / steps })).sort((a, b) => b.cpuMs - a.cpuMs),
+      [...totals.entries()]
+        .map(([name, e]) => ({ name, cpuMs: e.us / 1000 / steps, calls: e.calls / steps }))
+        .sort((a, b) => b.cpuMs - a.cpuMs),
   };
 }
 
@@ -374,7 +376,12 @@ function kernelTable(before: Result, after: Result): string {
     const kb = bm.get(name);
     const ka = am.get(name);
     const role = KERNEL_ROLES[name];
-    rows.push([role ? `${name} (${role})` : name, ...cell(kb, b.stepCpuMs), ...cell(ka, a.stepCpuMs), kb && ka ? ratio(kb.cpuMs, ka.cpuMs) : '']);
+    rows.push([
+      role ? `${name} (${role})` : name,
+      ...cell(kb, b.stepCpuMs),
+      ...cell(ka, a.stepCpuMs),
+      kb && ka ? ratio(kb.cpuMs, ka.cpuMs) : '',
+    ]);
   }
   const rest = (p: NonNullable<Result['profile']>): number => p.kernels.filter((k) => !top.has(k.name)).reduce((s, k) => s + k.cpuMs, 0);
   const inKernels = (p: NonNullable<Result['profile']>): number => p.kernels.reduce((s, k) => s + k.cpuMs, 0);
