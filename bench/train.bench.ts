@@ -8,8 +8,8 @@
  * Each configuration runs in its own process (one tfjs backend per process; peak RSS per config):
  * - tfjs wasm, stock kernels plus the one it lacks to train (an im2col filter gradient);
  * - tfjs wasm, modelship's TypeScript kernels (the kernels before the C ones; trainOnBatch, tfjs Adam);
- * - tfjs wasm, modelship's C kernels, on 1 thread, data-parallel on 2, and on 1 thread with
- *   `--experimental-wasm-revectorize`;
+ * - tfjs wasm, modelship's C kernels (wasm SIMD revectorized to 256 bits, the default), on 1
+ *   thread and data-parallel on 2, and on 1 thread without revectorizing;
  * - the tfjs cpu backend (a few steps of a small batch);
  * - PyTorch on 1 and 2 threads (bench/torch_cnn.py; 2 threads both spinning and with
  *   OMP_WAIT_POLICY=PASSIVE, the faster counts).
@@ -18,14 +18,14 @@
  * skews wall time; the ratios to PyTorch are taken in the same run.
  *
  * The kernel table: each kernel's thread CPU time per training step (including the kernels it calls),
- * with the TypeScript kernels (before) and the C kernels (after), on one thread.
+ * with the TypeScript kernels (before) and the C kernels (after, revectorized), on one thread.
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-type Config = 'stock' | 'ts' | 'native' | 'native-2' | 'native-revec' | 'cpu';
+type Config = 'stock' | 'ts' | 'native' | 'native-2' | 'native-plain' | 'cpu';
 
 interface KernelTime {
   name: string;
@@ -58,7 +58,7 @@ const STEPS: Record<Config, { warmup: number; steps: number; batch: number }> = 
   ts: { warmup: 3, steps: 25, batch: BATCH },
   native: { warmup: 5, steps: 60, batch: BATCH },
   'native-2': { warmup: 5, steps: 60, batch: BATCH },
-  'native-revec': { warmup: 5, steps: 60, batch: BATCH },
+  'native-plain': { warmup: 5, steps: 60, batch: BATCH },
   // The cpu backend needs tens of CPU-seconds per batch of 64 here: it trains a small batch.
   cpu: { warmup: 1, steps: 2, batch: 8 },
 };
@@ -251,11 +251,15 @@ function failed(peer: string, error: string): Result {
 
 function runChild(config: Config, profile = false): Result {
   const self = fileURLToPath(import.meta.url);
-  const flags = config === 'native-revec' ? ['--experimental-wasm-revectorize'] : [];
-  const r = spawnSync(process.execPath, [...flags, self, '--child', config, ...(profile ? ['--profile'] : [])], {
+  const r = spawnSync(process.execPath, [self, '--child', config, ...(profile ? ['--profile'] : [])], {
     encoding: 'utf8',
     timeout: CHILD_TIMEOUT_MS,
-    env: { ...process.env, MODELSHIP_WASM_KERNELS: config === 'ts' ? 'ts' : 'native' },
+    env: {
+      ...process.env,
+      MODELSHIP_WASM_KERNELS: config === 'ts' ? 'ts' : 'native',
+      // The default revectorizes wasm SIMD to 256 bits; the "before" configurations and native-plain do not.
+      MODELSHIP_WASM_REVECTORIZE: config === 'native' || config === 'native-2' ? '1' : '0',
+    },
   });
   const res = lastJsonLine(r.stdout ?? '');
   if (r.status !== 0 || !res) {
@@ -317,7 +321,7 @@ const LABELS: Record<string, string> = {
   'tfjs ts': 'tfjs wasm, TypeScript kernels (before)',
   'tfjs native': 'tfjs wasm, C kernels, 1 thread',
   'tfjs native-2': 'tfjs wasm, C kernels, 2 threads (data-parallel)',
-  'tfjs native-revec': 'tfjs wasm, C kernels, 1 thread, revectorize',
+  'tfjs native-plain': 'tfjs wasm, C kernels, 1 thread, no revectorize',
   'tfjs cpu': 'tfjs cpu (batch 8)',
 };
 
@@ -435,7 +439,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   );
   const t1 = runTorch(1);
   const t2 = runTorchThreads(2);
-  const tfjs = (['native', 'native-2', 'native-revec', 'ts', 'stock', 'cpu'] as const).map((c) => runChild(c));
+  const tfjs = (['native', 'native-2', 'native-plain', 'ts', 'stock', 'cpu'] as const).map((c) => runChild(c));
   const before = runChild('ts', true);
   const after = runChild('native', true);
   const rows = [...tfjs, t1, t2];

@@ -27,7 +27,8 @@ describe('train on wasm', () => {
   const opts = (outputDir: string, over: Partial<TrainOptions> = {}): TrainOptions => ({
     dataset,
     architecture: 'cnn',
-    epochs: 2,
+    // Enough steps for batch norm's moving statistics (momentum 0.9) to follow the data.
+    epochs: 4,
     batchSize: 32,
     learningRate: 0.002,
     seed: 5,
