@@ -9,7 +9,7 @@ what holds here transfers to tfjs-layers: Glorot-uniform kernels, zero biases, b
   /usr/bin/python3 bench/torch_recipe.py --arch c32v-p-c64v-p-d128-do3 --epochs 10
 
 Spec tokens, '-' separated: c<N><s|v>[b] 3x3 conv (same/valid padding; 'b': no bias, batch norm)
-then ReLU; p 2x2 max-pool; d<N>[b] dense then ReLU; do<k> dropout 0.k; a final dense 10 is added.
+then ReLU; c<N><s|v>q conv (no bias), 2x2 max-pool, batch norm, ReLU; p 2x2 max-pool; d<N>[b] dense then ReLU; do<k> dropout 0.k; a final dense 10 is added.
 """
 
 import argparse
@@ -45,7 +45,18 @@ def build(spec: str, seed: int, bn_momentum: float = 0.99) -> nn.Module:
     layers: list[nn.Module] = []
     c, h, flat = 1, 28, None
     for tok in spec.split("-"):
-        if tok.startswith("c"):
+        if tok.startswith("c") and tok.endswith("q"):
+            # conv (no bias) -> max-pool -> batch norm -> ReLU: normalisation on the pooled map
+            body = tok[1:-1]
+            pad = body[-1]
+            n = int(body[:-1])
+            layers.append(nn.Conv2d(c, n, 3, padding=1 if pad == "s" else 0, bias=False))
+            layers.append(nn.MaxPool2d(2))
+            layers.append(nn.BatchNorm2d(n, eps=1e-3, momentum=1 - bn_momentum))
+            layers.append(nn.ReLU())
+            c = n
+            h = (h if pad == "s" else h - 2) // 2
+        elif tok.startswith("c"):
             bn = tok.endswith("b")
             body = tok[1:-1] if bn else tok[1:]
             pad = body[-1]

@@ -360,68 +360,81 @@ const KERNEL_ROLES: Record<string, string> = {
   Mean: 'reduction',
 };
 
-/** The kernel rows: the heaviest kernels before or after, the rest summed, time outside kernels, the step. */
-function kernelTable(before: Result, after: Result): string {
+/**
+ * The kernel rows: the heaviest kernels before or after, the rest summed, time outside kernels, the
+ * step; before (TypeScript kernels), after without and with revectorizing (which kernel gains,
+ * which regresses).
+ */
+function kernelTable(before: Result, plain: Result, after: Result): string {
   const b = before.profile;
+  const p = plain.profile;
   const a = after.profile;
-  if (!b || !a) return `kernel profile failed: ${before.error ?? after.error ?? 'no profile'}`;
-  const byName = (p: NonNullable<Result['profile']>): Map<string, KernelTime> => new Map(p.kernels.map((k) => [k.name, k]));
+  if (!b || !p || !a) return `kernel profile failed: ${before.error ?? plain.error ?? after.error ?? 'no profile'}`;
+  type Profile = NonNullable<Result['profile']>;
+  const byName = (q: Profile): Map<string, KernelTime> => new Map(q.kernels.map((k) => [k.name, k]));
   const bm = byName(b);
+  const pm = byName(p);
   const am = byName(a);
   const top = new Set([...b.kernels.slice(0, 10), ...a.kernels.slice(0, 10)].map((k) => k.name));
-  const names = [...top].sort(
-    (p, q) => Math.max(bm.get(q)?.cpuMs ?? 0, am.get(q)?.cpuMs ?? 0) - Math.max(bm.get(p)?.cpuMs ?? 0, am.get(p)?.cpuMs ?? 0),
-  );
+  const most = (name: string): number => Math.max(bm.get(name)?.cpuMs ?? 0, am.get(name)?.cpuMs ?? 0);
+  const names = [...top].sort((x, y) => most(y) - most(x));
   const share = (ms: number, total: number): string => `${((100 * ms) / total).toFixed(1)}%`;
-  const cell = (k: KernelTime | undefined, total: number): [string, string, string] =>
-    k ? [fmt(k.cpuMs), share(k.cpuMs, total), fmt(k.calls)] : ['—', '', ''];
+  const cell = (k: KernelTime | undefined, total: number): [string, string] => (k ? [fmt(k.cpuMs), share(k.cpuMs, total)] : ['—', '']);
   const rows: string[][] = [];
   for (const name of names) {
     const kb = bm.get(name);
+    const kp = pm.get(name);
     const ka = am.get(name);
     const role = KERNEL_ROLES[name];
     rows.push([
       role ? `${name} (${role})` : name,
+      fmt(ka?.calls ?? kb?.calls),
       ...cell(kb, b.stepCpuMs),
+      ...cell(kp, p.stepCpuMs),
       ...cell(ka, a.stepCpuMs),
       kb && ka ? ratio(kb.cpuMs, ka.cpuMs) : '',
+      kp && ka ? ratio(kp.cpuMs, ka.cpuMs) : '',
     ]);
   }
-  const rest = (p: NonNullable<Result['profile']>): number => p.kernels.filter((k) => !top.has(k.name)).reduce((s, k) => s + k.cpuMs, 0);
-  const inKernels = (p: NonNullable<Result['profile']>): number => p.kernels.reduce((s, k) => s + k.cpuMs, 0);
-  rows.push(['other kernels', fmt(rest(b)), share(rest(b), b.stepCpuMs), '', fmt(rest(a)), share(rest(a), a.stepCpuMs), '', '']);
-  const ob = b.stepCpuMs - inKernels(b);
-  const oa = a.stepCpuMs - inKernels(a);
-  rows.push([
-    'outside kernels (JS: tape, layers, optimizer)',
-    fmt(ob),
-    share(ob, b.stepCpuMs),
+  const rest = (q: Profile): number => q.kernels.filter((k) => !top.has(k.name)).reduce((sum, k) => sum + k.cpuMs, 0);
+  const outside = (q: Profile): number => q.stepCpuMs - q.kernels.reduce((sum, k) => sum + k.cpuMs, 0);
+  const summary = (label: string, f: (q: Profile) => number, pct: (q: Profile) => string): string[] => [
+    label,
     '',
-    fmt(oa),
-    share(oa, a.stepCpuMs),
-    '',
-    ratio(ob, oa),
-  ]);
-  rows.push([
-    'training step (main thread CPU)',
-    fmt(b.stepCpuMs),
-    '100%',
-    '',
-    fmt(a.stepCpuMs),
-    '100%',
-    '',
-    ratio(b.stepCpuMs, a.stepCpuMs),
-  ]);
-  return table([`kernel (CPU ms per step of ${BATCH})`, 'before ms', 'share', 'calls', 'after ms', 'share', 'calls', 'speed-up'], rows, [
-    false,
-    true,
-    true,
-    true,
-    true,
-    true,
-    true,
-    true,
-  ]);
+    fmt(f(b)),
+    pct(b),
+    fmt(f(p)),
+    pct(p),
+    fmt(f(a)),
+    pct(a),
+    ratio(f(b), f(a)),
+    ratio(f(p), f(a)),
+  ];
+  rows.push(summary('other kernels', rest, (q) => share(rest(q), q.stepCpuMs)));
+  rows.push(summary('outside kernels (JS: tape, layers, optimizer)', outside, (q) => share(outside(q), q.stepCpuMs)));
+  rows.push(
+    summary(
+      'training step (main thread CPU)',
+      (q) => q.stepCpuMs,
+      () => '100%',
+    ),
+  );
+  return table(
+    [
+      `kernel (CPU ms per step of ${BATCH})`,
+      'calls',
+      'before ms',
+      'share',
+      'C, no revec. ms',
+      'share',
+      'after ms',
+      'share',
+      'before/after',
+      'revectorize',
+    ],
+    rows,
+    [false, true, true, true, true, true, true, true, true, true],
+  );
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -441,6 +454,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const t2 = runTorchThreads(2);
   const tfjs = (['native', 'native-2', 'native-plain', 'ts', 'stock', 'cpu'] as const).map((c) => runChild(c));
   const before = runChild('ts', true);
+  const plain = runChild('native-plain', true);
   const after = runChild('native', true);
   const rows = [...tfjs, t1, t2];
   const errors = rows.filter((r) => r.error);
@@ -474,18 +488,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const pipe = await pipeline();
   const stepMs = after.profile?.stepCpuMs;
   console.log('');
-  console.log(kernelTable(before, after));
+  console.log(kernelTable(before, plain, after));
   console.log(
     `\nbetween steps: cutting, mirroring and scaling a batch of ${BATCH} takes ${pipe.msPerBatch.toFixed(3)} ms${stepMs ? ` (${((100 * pipe.msPerBatch) / stepMs).toFixed(1)}% of a step on one thread)` : ''}`,
   );
-  for (const r of [...errors, before, after].filter((x) => x.error)) console.log(`${label(r)} failed: ${r.error}`);
+  for (const r of [...errors, before, plain, after].filter((x) => x.error)) console.log(`${label(r)} failed: ${r.error}`);
   const load1 = os.loadavg()[0];
   if (Math.max(load0, load1) > os.cpus().length) {
     console.log(
       `note: load average ${Math.max(load0, load1).toFixed(1)} on ${os.cpus().length} cores: other work shares the CPUs; wall-clock figures are low, compare the per CPU-second ones.`,
     );
   }
-  if (errors.length > 0 || before.error || after.error) process.exitCode = 1;
+  if (errors.length > 0 || before.error || plain.error || after.error) process.exitCode = 1;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

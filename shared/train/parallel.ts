@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { wasmHeapView } from '../model/kernels/index.ts';
 import { ModelshipError } from '../util/errors.ts';
 import { FusedAdamOptimizer } from './adam.ts';
 import type { Prng } from './prng.ts';
@@ -184,7 +185,7 @@ async function parallelTrainer(
   const writeWeights = (): void => {
     let off = 0;
     for (const v of variables) {
-      weights.set(v.dataSync(), off);
+      weights.set(wasmHeapView(v) ?? v.dataSync(), off);
       off += v.size;
     }
   };

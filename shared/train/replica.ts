@@ -8,6 +8,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../model/backend.ts';
+import { wasmHeapView } from '../model/kernels/index.ts';
 import { silentLogger } from '../util/log.ts';
 import { CMD, CMD_STOP, COUNT, DONE, FAILED, GO, regions, SEED, type ReplicaInit } from './parallel.ts';
 import { Prng } from './prng.ts';
@@ -60,7 +61,8 @@ async function serve(init: ReplicaInit): Promise<void> {
       }
       off = 0;
       for (const v of variables) {
-        grads.set(result.grads[v.name].dataSync(), off);
+        const g = result.grads[v.name];
+        grads.set(wasmHeapView(g) ?? g.dataSync(), off);
         off += v.size;
       }
       tf.dispose(result.grads);

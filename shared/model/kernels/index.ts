@@ -17,7 +17,7 @@
  * kernel's setup/dispose hooks and falls back to the stock function for the cases it does not handle.
  */
 import { engine, getBackend, getKernel, registerGradient, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
-import type { KernelConfig } from '@tensorflow/tfjs-core';
+import type { KernelConfig, Tensor } from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.ts';
 import { BN_GRAD_KERNEL, BN_TRAIN_KERNEL, installFusedBatchNorm } from './batch_norm.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
@@ -66,6 +66,16 @@ const REPLACED = [
 const OWN = [ADAM_KERNEL, RELU_GRAD_KERNEL, BN_TRAIN_KERNEL, BN_GRAD_KERNEL];
 
 export { ADAM_KERNEL, RELU_GRAD_KERNEL };
+
+/**
+ * A float32 tensor's values as a view of the wasm heap, without the copy `dataSync` makes; only
+ * valid until the next allocation. Undefined on other backends (use dataSync there).
+ */
+export function wasmHeapView(t: Tensor): Float32Array | undefined {
+  if (t.dtype !== 'float32' || getBackend() !== 'wasm') return undefined;
+  const backend = engine().findBackend('wasm') as unknown as BackendWasm;
+  return backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) as Float32Array;
+}
 export type { AdamAttrs } from './native_train.ts';
 
 function captureStock(): Map<string, KernelConfig> {
