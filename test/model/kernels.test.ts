@@ -192,6 +192,22 @@ for (const set of ['native', 'ts'] as const satisfies readonly KernelSet[]) {
       }
     });
 
+    describe('MaxPool', () => {
+      /** [x shape, pool, stride, pad] */
+      const cases: [number[], number, number, 'same' | 'valid'][] = [
+        [[2, 8, 8, 4], 2, 2, 'valid'],
+        [[3, 11, 9, 8], 2, 2, 'valid'],
+        [[2, 7, 7, 4], 2, 2, 'same'],
+        [[2, 8, 8, 3], 2, 2, 'valid'],
+        [[1, 9, 9, 4], 3, 2, 'same'],
+      ];
+      for (const [xShape, pool, stride, pad] of cases) {
+        test(`x ${xShape.join('x')} pool ${pool} stride ${stride} ${pad}`, async () => {
+          await assertSame('MaxPool', { x: { shape: xShape } }, { filterSize: pool, strides: stride, pad });
+        });
+      }
+    });
+
     describe('MaxPoolGrad', () => {
       /** [x shape, pool, stride, pad] */
       const cases: [number[], number, number, 'same' | 'valid'][] = [

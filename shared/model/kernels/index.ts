@@ -54,6 +54,7 @@ const REPLACED = [
   'Conv2DBackpropFilter',
   'BatchMatMul',
   '_FusedMatMul',
+  'MaxPool',
   'MaxPoolGrad',
   'Sum',
   'Mean',

@@ -161,6 +161,7 @@ export interface KernelExports {
     where: Ptr,
   ): void;
   relu_grad(dy: Ptr, y: Ptr, dx: Ptr, n: number): void;
+  maxpool_2x2(x: Ptr, y: Ptr, b: number, h: number, w: number, c: number, oh: number, ow: number): void;
   sum_rows(x: Ptr, outer: number, inner: number, out: Ptr, acc: Ptr): void;
   add_bias(x: Ptr, b: Ptr, rows: number, c: number, out: Ptr): void;
   adam_update(

@@ -1,9 +1,9 @@
 /**
- * MaxPoolGrad and the leading-axes Sum and Mean (bias gradients, batch-norm moments) on modelship's
+ * MaxPool (2×2, stride 2), MaxPoolGrad and the leading-axes Sum and Mean (bias gradients, batch-norm moments) on modelship's
  * C kernels. MaxPoolGrad sends each window's gradient to its first maximum in row-major order, the
  * CPU backend's rule; the common 2×2 stride-2 pooling runs four channels at a time.
  */
-import { backend_util, MaxPoolGrad, Mean, Sum, util } from '@tensorflow/tfjs-core';
+import { backend_util, MaxPool, MaxPoolGrad, Mean, Sum, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { Native } from './native.ts';
 import type { BackendWasm } from './wasm.ts';
@@ -19,17 +19,7 @@ export function maxPoolGrad(
 ): TensorInfo {
   const dx = backend.makeOutput(input.shape, 'float32');
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
-  const simple =
-    info.effectiveFilterHeight === 2 &&
-    info.effectiveFilterWidth === 2 &&
-    info.strideHeight === 2 &&
-    info.strideWidth === 2 &&
-    info.padInfo.top === 0 &&
-    info.padInfo.left === 0 &&
-    2 * oh <= h &&
-    2 * ow <= w &&
-    c % 4 === 0;
-  if (simple) {
+  if (simple2x2(info)) {
     nat.k.maxpool_grad_2x2(nat.ptr(input), nat.ptr(dy), nat.ptr(dx), b, h, w, c, oh, ow);
     return dx;
   }
@@ -60,6 +50,21 @@ export function maxPoolGrad(
     s.release();
   }
   return dx;
+}
+
+/** 2×2 stride-2 pooling with every window inside the input and channels in fours. */
+function simple2x2(info: backend_util.Conv2DInfo): boolean {
+  return (
+    info.effectiveFilterHeight === 2 &&
+    info.effectiveFilterWidth === 2 &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    2 * info.outHeight <= info.inHeight &&
+    2 * info.outWidth <= info.inWidth &&
+    info.inChannels % 4 === 0
+  );
 }
 
 /** Sum (or Mean) over leading axes in one pass; undefined for other reductions. */
@@ -98,9 +103,26 @@ export function nativeMiscConfigs(nat: Native, stock: (name: string) => Func): K
     );
     return maxPoolGrad(nat, args.backend, dy, input, info);
   };
+  const pool: Func = (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    if (x.dtype !== 'float32' || x.shape.length !== 4) return stock(MaxPool)(args);
+    const info = backend_util.computePool2DInfo(
+      x.shape as [number, number, number, number],
+      args.attrs['filterSize'] as [number, number] | number,
+      args.attrs['strides'] as [number, number] | number,
+      1,
+      args.attrs['pad'] as 'valid' | 'same' | number,
+      args.attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
+    );
+    if (!simple2x2(info)) return stock(MaxPool)(args);
+    const y = args.backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+    nat.k.maxpool_2x2(nat.ptr(x), nat.ptr(y), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
+    return y;
+  };
   const sum: Func = (args) => sumLeading(nat, args.backend, args.inputs['x']!, args.attrs, false) ?? stock(Sum)(args);
   const mean: Func = (args) => sumLeading(nat, args.backend, args.inputs['x']!, args.attrs, true) ?? stock(Mean)(args);
   return [
+    { kernelName: MaxPool, backendName: 'wasm', kernelFunc: pool as unknown as KernelFunc },
     { kernelName: MaxPoolGrad, backendName: 'wasm', kernelFunc: poolGrad as unknown as KernelFunc },
     { kernelName: Sum, backendName: 'wasm', kernelFunc: sum as unknown as KernelFunc },
     { kernelName: Mean, backendName: 'wasm', kernelFunc: mean as unknown as KernelFunc },

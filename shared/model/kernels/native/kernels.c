@@ -891,3 +891,27 @@ void rotate_filter(const float *w, int FH, int FW, int CI, int CO, float *out) {
         for (int co = 0; co < CO; co++) dst[(long)co * CI + ci] = src[(long)ci * CO + co];
     }
 }
+
+/*
+ * MaxPool, 2x2 windows with stride 2, no padding, C a multiple of 4: the maximum of each window,
+ * four channels at a time. A NaN never wins (strictly greater replaces, from -inf), as in tfjs's
+ * CPU backend.
+ */
+EXPORT(maxpool_2x2)
+void maxpool_2x2(const float *x, float *y, int B, int H, int W, int C, int OH, int OW) {
+  const int row = W * C;
+  const f4 ninf = wasm_f32x4_const_splat(-__builtin_inff());
+  for (int n = 0; n < B; n++)
+    for (int oh = 0; oh < OH; oh++) {
+      const float *r = x + ((long)n * H + 2 * oh) * row;
+      float *o = y + ((long)n * OH + oh) * OW * C;
+      for (int ow = 0; ow < OW; ow++, r += 2 * C, o += C)
+        for (int ch = 0; ch < C; ch += 4) {
+          f4 m = wasm_f32x4_pmax(ninf, LD(r + ch));
+          m = wasm_f32x4_pmax(m, LD(r + C + ch));
+          m = wasm_f32x4_pmax(m, LD(r + row + ch));
+          m = wasm_f32x4_pmax(m, LD(r + row + C + ch));
+          ST(o + ch, m);
+        }
+    }
+}
