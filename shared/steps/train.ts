@@ -31,9 +31,10 @@ export const trainStep = defineStep({
       fallback: 'auto',
     }),
     'early-stopping-patience': input.int({
-      description: 'Stop after this many epochs without a better validation loss (0 turns it off).',
+      description:
+        'Stop after this many epochs without a better validation loss and keep the weights of the best epoch (0 turns it off: all epochs run, the last weights are kept, as the learning rate decays to the end).',
       min: 0,
-      fallback: '3',
+      fallback: '0',
     }),
     'resume-from': input.optional({ description: 'A checkpoint folder (or a model-dir of an interrupted run) to continue from.' }),
     target: input.choice(['local', 'kubernetes'], {

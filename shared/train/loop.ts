@@ -369,8 +369,12 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
   }
 
   const last = history[history.length - 1];
-  if (best && bestWeights && best.epoch !== last.epoch) setWeightsFromBytes(model, weightSpecs, bestWeights);
-  const keptEpoch = best?.epoch ?? last.epoch;
+  // With early stopping on, the weights of the best val_loss epoch; off (patience 0), the run's last
+  // weights: the rate schedule decays to the end, and there the validation loss of a model trained
+  // with label smoothing is a noisy guide (it can bottom out epochs before the accuracy peaks).
+  const keepBest = data.validation !== undefined && options.earlyStoppingPatience > 0;
+  if (keepBest && best && bestWeights && best.epoch !== last.epoch) setWeightsFromBytes(model, weightSpecs, bestWeights);
+  const keptEpoch = keepBest && best ? best.epoch : last.epoch;
   const kept = history.find((r) => r.epoch === keptEpoch);
   const finishedAt = ctx.now();
   const metadata: ModelMetadata = {
@@ -393,7 +397,7 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
       ...(kept?.valAcc !== undefined ? { valAccuracy: kept.valAcc } : {}),
       ...(kept?.valLoss !== undefined ? { valLoss: kept.valLoss } : {}),
       finalLoss: last.loss,
-      ...(best ? { bestEpoch: best.epoch } : {}),
+      ...(keepBest && best ? { bestEpoch: best.epoch } : {}),
       epochsRun: history.length,
     },
     training: {
