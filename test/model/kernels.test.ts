@@ -326,6 +326,47 @@ for (const set of ['native', 'ts'] as const satisfies readonly KernelSet[]) {
       }
     });
 
+    describe('a Conv2D layer in training (separate ops with lazy gradients on native kernels)', () => {
+      /** [input shape, filters, kernel size, strides, padding, bias, activation] */
+      const cases: [number[], number, number, number, 'same' | 'valid', boolean, 'linear' | 'relu'][] = [
+        [[3, 9, 9, 1], 8, 3, 1, 'same', false, 'linear'],
+        [[2, 8, 8, 4], 16, 3, 1, 'valid', true, 'relu'],
+        [[2, 9, 9, 3], 5, 3, 2, 'same', true, 'linear'],
+      ];
+      for (const [shape, filters, kernelSize, strides, padding, useBias, activation] of cases) {
+        test(`${shape.join('x')} → ${filters} filters ${kernelSize}×${kernelSize} stride ${strides} ${padding}${useBias ? ' bias' : ''} ${activation}`, async () => {
+          const n = shape.reduce((p, q) => p * q, 1);
+          const run = async (backend: 'cpu' | 'wasm') => {
+            assert.equal(await tf.setBackend(backend), true);
+            const layer = tfl.layers.conv2d({ filters, kernelSize, strides, padding, useBias, activation });
+            layer.build(shape);
+            const weights = layer.getWeights().map((w, i) => tf.tensor(random(w.size, 20 + i), w.shape));
+            layer.setWeights(weights);
+            const x = tf.tensor(random(n, 11), shape);
+            const y = layer.apply(x, { training: true }) as tf.Tensor;
+            const w = tf.tensor(random(y.size, 12), y.shape);
+            const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+            const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, w)), vars);
+            const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(layer.apply(v, { training: true }) as tf.Tensor, w)))(x);
+            const out = {
+              y: (await y.data()) as Float32Array,
+              dx: (await dx.data()) as Float32Array,
+              grads: await Promise.all(vars.map(async (v) => (await grads[v.name].data()) as Float32Array)),
+            };
+            tf.dispose([x, y, w, value, dx, ...Object.values(grads), ...weights, ...vars]);
+            return out;
+          };
+          const cpu = await run('cpu');
+          const wasm = await run('wasm');
+          for (const key of ['y', 'dx'] as const) {
+            const err = relativeError(wasm[key], cpu[key]);
+            assert.ok(err < TOLERANCE, `${key}: relative error ${err.toExponential(2)}`);
+          }
+          cpu.grads.forEach((g, i) => assert.ok(relativeError(wasm.grads[i], g) < TOLERANCE, `gradient ${i}`));
+        });
+      }
+    });
+
     describe('batch normalisation in training (fused forward and gradient)', () => {
       for (const shape of [
         [2, 5, 5, 3],

@@ -9,7 +9,8 @@
  *   ReLU gradient in one pass (`ModelshipReluGrad`, with a gradient that uses it where registered)
  *   a one-pass Adam step (`ModelshipAdam`, used by shared/train/adam.ts), and batch normalisation
  *   in training with its gradient, two passes each (`batch_norm.ts`, which takes over tfjs-layers'
- *   BatchNormalization in training mode where these kernels are registered).
+ *   BatchNormalization in training mode where these kernels are registered); tfjs-layers' Conv2D in
+ *   training computes only the gradients in use there (`conv_layer.ts`).
  * - `ts`: the TypeScript kernels, used where the native module cannot be instantiated (no relaxed
  *   SIMD): Conv2DBackpropFilter (missing from wasm), a faster Conv2DBackpropInput, MaxPoolGrad,
  *   BatchMatMul (transposed operands), Sum and Mean.
@@ -20,6 +21,7 @@ import { engine, getBackend, getKernel, registerGradient, registerKernel, unregi
 import type { KernelConfig, Tensor } from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.ts';
 import { BN_GRAD_KERNEL, BN_TRAIN_KERNEL, installFusedBatchNorm } from './batch_norm.ts';
+import { installLazyConvGradients } from './conv_layer.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { identityConfig } from './identity.ts';
@@ -168,6 +170,7 @@ export function registerWasmTrainingKernels(prefer?: KernelSet): RegisteredKerne
   if (!reluGradientRegistered) {
     registerGradient(reluGradient());
     installFusedBatchNorm();
+    installLazyConvGradients();
     reluGradientRegistered = true;
   }
   registered = { set, kernels: configs.map((c) => c.kernelName), ...(fallback ? { fallback } : {}) };
