@@ -192,6 +192,39 @@ for (const set of ['native', 'ts'] as const satisfies readonly KernelSet[]) {
       }
     });
 
+    describe('max-pool gradient through the tape (the forward pass records the winners)', () => {
+      for (const shape of [
+        [2, 8, 8, 4],
+        [3, 7, 9, 8],
+        [64, 6, 6, 32],
+      ]) {
+        test(`${shape.join('x')} with ties`, async () => {
+          const n = shape.reduce((p, q) => p * q, 1);
+          // Few distinct values: many windows hold their maximum twice (the first one wins).
+          const values = random(n, 31).map((v) => Math.round(v * 2));
+          const grad = async (backend: 'cpu' | 'wasm'): Promise<Float32Array> => {
+            assert.equal(await tf.setBackend(backend), true);
+            const x = tf.tensor(values, shape);
+            const pooled = [shape[0], Math.floor(shape[1] / 2), Math.floor(shape[2] / 2), shape[3]];
+            const w = tf.tensor(
+              random(
+                pooled.reduce((p, q) => p * q, 1),
+                32,
+              ),
+              pooled,
+            );
+            const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), w)))(x);
+            const out = (await g.data()) as Float32Array;
+            tf.dispose([x, w, g]);
+            return out;
+          };
+          const cpu = await grad('cpu');
+          const wasm = await grad('wasm');
+          assert.deepEqual(Array.from(wasm), Array.from(cpu));
+        });
+      }
+    });
+
     describe('MaxPool', () => {
       /** [x shape, pool, stride, pad] */
       const cases: [number[], number, number, 'same' | 'valid'][] = [

@@ -162,6 +162,8 @@ export interface KernelExports {
   ): void;
   relu_grad(dy: Ptr, y: Ptr, dx: Ptr, n: number): void;
   maxpool_2x2(x: Ptr, y: Ptr, b: number, h: number, w: number, c: number, oh: number, ow: number): void;
+  maxpool_2x2_argmax(x: Ptr, y: Ptr, arg: Ptr, b: number, h: number, w: number, c: number, oh: number, ow: number): void;
+  maxpool_grad_2x2_argmax(arg: Ptr, dy: Ptr, dx: Ptr, b: number, h: number, w: number, c: number, oh: number, ow: number): void;
   sum_rows(x: Ptr, outer: number, inner: number, out: Ptr, acc: Ptr): void;
   add_bias(x: Ptr, b: Ptr, rows: number, c: number, out: Ptr): void;
   adam_update(
@@ -201,6 +203,9 @@ export interface Native {
   ptr(t: TensorInfo): Ptr;
   /** Scratch from tfjs's allocator, freed together by `release`. */
   scratch(): Scratch;
+  /** A block of tfjs's heap that outlives a kernel call; `free` it. */
+  malloc(bytes: number): Ptr;
+  free(ptr: Ptr): void;
 }
 
 export interface Scratch {
@@ -242,6 +247,12 @@ export function loadNative(backend: BackendWasm): Native {
     k,
     memory,
     ptr: (t) => backend.getMemoryOffset(t.dataId),
+    malloc: (bytes) => {
+      const p = em._malloc(Math.max(16, bytes));
+      if (!p) throw new Error(`out of wasm memory (${bytes} bytes)`);
+      return p;
+    },
+    free: (p) => em._free(p),
     scratch: () => {
       const held: number[] = [];
       const alloc = (bytes: number): Ptr => {

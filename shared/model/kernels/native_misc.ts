@@ -1,24 +1,75 @@
 /**
- * MaxPool (2×2, stride 2), MaxPoolGrad and the leading-axes Sum and Mean (bias gradients, batch-norm moments) on modelship's
- * C kernels. MaxPoolGrad sends each window's gradient to its first maximum in row-major order, the
- * CPU backend's rule; the common 2×2 stride-2 pooling runs four channels at a time.
+ * MaxPool (2×2, stride 2), MaxPoolGrad and the leading-axes Sum and Mean (bias gradients, batch-norm
+ * moments) on modelship's C kernels. In training, MaxPool records which window position won (a byte per output value) and
+ * MaxPoolGrad uses the record instead of reading the input again. MaxPoolGrad sends each window's
+ * gradient to its first maximum in row-major order, the CPU backend's rule; the common 2×2
+ * stride-2 pooling runs four channels at a time.
  */
-import { backend_util, MaxPool, MaxPoolGrad, Mean, Sum, util } from '@tensorflow/tfjs-core';
+import { backend_util, engine, MaxPool, MaxPoolGrad, Mean, Sum, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { Native } from './native.ts';
 import type { BackendWasm } from './wasm.ts';
 
 type Func = (args: { inputs: Record<string, TensorInfo | undefined>; backend: BackendWasm; attrs: NamedAttrMap }) => TensorInfo;
 
+/**
+ * Which window position won, recorded by MaxPool under a gradient tape for MaxPoolGrad (one byte
+ * per output value, on tfjs's heap), keyed by the output's data. Freed when tfjs frees that data.
+ */
+interface Argmax {
+  readonly ptr: number;
+  readonly inputShape: string;
+}
+const argmaxes = new WeakMap<BackendWasm, Map<object, Argmax>>();
+
+function argmaxTable(nat: Native, backend: BackendWasm): Map<object, Argmax> {
+  const known = argmaxes.get(backend);
+  if (known) return known;
+  const records = new Map<object, Argmax>();
+  argmaxes.set(backend, records);
+  // Free a record with the output it belongs to (when its last reference goes).
+  const dispose = backend.disposeData.bind(backend);
+  backend.disposeData = (dataId: object, force?: boolean): boolean => {
+    const released = dispose(dataId, force);
+    const record = released ? records.get(dataId) : undefined;
+    if (record) {
+      nat.free(record.ptr);
+      records.delete(dataId);
+    }
+    return released;
+  };
+  return records;
+}
+
+/** 2×2 stride-2 max-pooling; `record`: keep the winners for the gradient. */
+export function maxPool(nat: Native, backend: BackendWasm, x: TensorInfo, info: backend_util.Conv2DInfo, record: boolean): TensorInfo {
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
+  const y = backend.makeOutput([b, oh, ow, c], 'float32');
+  if (!record) {
+    nat.k.maxpool_2x2(nat.ptr(x), nat.ptr(y), b, h, w, c, oh, ow);
+    return y;
+  }
+  const arg = nat.malloc(b * oh * ow * c);
+  nat.k.maxpool_2x2_argmax(nat.ptr(x), nat.ptr(y), arg, b, h, w, c, oh, ow);
+  argmaxTable(nat, backend).set(y.dataId, { ptr: arg, inputShape: x.shape.join('x') });
+  return y;
+}
+
 export function maxPoolGrad(
   nat: Native,
   backend: BackendWasm,
   dy: TensorInfo,
   input: TensorInfo,
+  output: TensorInfo | undefined,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
   const dx = backend.makeOutput(input.shape, 'float32');
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
+  const recorded = output ? argmaxes.get(backend)?.get(output.dataId) : undefined;
+  if (recorded && recorded.inputShape === input.shape.join('x') && simple2x2(info)) {
+    nat.k.maxpool_grad_2x2_argmax(recorded.ptr, nat.ptr(dy), nat.ptr(dx), b, h, w, c, oh, ow);
+    return dx;
+  }
   if (simple2x2(info)) {
     nat.k.maxpool_grad_2x2(nat.ptr(input), nat.ptr(dy), nat.ptr(dx), b, h, w, c, oh, ow);
     return dx;
@@ -92,7 +143,7 @@ export function sumLeading(nat: Native, backend: BackendWasm, x: TensorInfo, att
 
 export function nativeMiscConfigs(nat: Native, stock: (name: string) => Func): KernelConfig[] {
   const poolGrad: Func = (args) => {
-    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const { dy, input, output } = args.inputs as { dy: TensorInfo; input: TensorInfo; output?: TensorInfo };
     const info = backend_util.computePool2DInfo(
       input.shape as [number, number, number, number],
       args.attrs['filterSize'] as [number, number] | number,
@@ -101,7 +152,7 @@ export function nativeMiscConfigs(nat: Native, stock: (name: string) => Func): K
       args.attrs['pad'] as 'valid' | 'same' | number,
       args.attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
     );
-    return maxPoolGrad(nat, args.backend, dy, input, info);
+    return maxPoolGrad(nat, args.backend, dy, input, output, info);
   };
   const pool: Func = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
@@ -115,9 +166,8 @@ export function nativeMiscConfigs(nat: Native, stock: (name: string) => Func): K
       args.attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
     );
     if (!simple2x2(info)) return stock(MaxPool)(args);
-    const y = args.backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
-    nat.k.maxpool_2x2(nat.ptr(x), nat.ptr(y), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
-    return y;
+    // Under a gradient tape (training), record the winners for MaxPoolGrad.
+    return maxPool(nat, args.backend, x, info, engine().state.gradientDepth > 0);
   };
   const sum: Func = (args) => sumLeading(nat, args.backend, args.inputs['x']!, args.attrs, false) ?? stock(Sum)(args);
   const mean: Func = (args) => sumLeading(nat, args.backend, args.inputs['x']!, args.attrs, true) ?? stock(Mean)(args);

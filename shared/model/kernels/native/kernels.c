@@ -915,3 +915,67 @@ void maxpool_2x2(const float *x, float *y, int B, int H, int W, int C, int OH, i
         }
     }
 }
+
+/*
+ * maxpool_2x2 that also records, for the gradient, which of the four window positions won (0-3,
+ * 4: none, an all-NaN window), one byte per output value: the gradient then needs neither the
+ * input (four times the output's size) nor the comparisons again.
+ */
+EXPORT(maxpool_2x2_argmax)
+void maxpool_2x2_argmax(const float *x, float *y, uint8_t *arg, int B, int H, int W, int C, int OH, int OW) {
+  const int row = W * C;
+  const f4 ninf = wasm_f32x4_const_splat(-__builtin_inff());
+  const v128_t one = wasm_i32x4_const_splat(1), two = wasm_i32x4_const_splat(2), three = wasm_i32x4_const_splat(3),
+               four = wasm_i32x4_const_splat(4);
+  for (int n = 0; n < B; n++)
+    for (int oh = 0; oh < OH; oh++) {
+      const float *r = x + ((long)n * H + 2 * oh) * row;
+      const long o0 = ((long)n * OH + oh) * OW * C;
+      for (int ow = 0; ow < OW; ow++, r += 2 * C)
+        for (int ch = 0; ch < C; ch += 4) {
+          const f4 v0 = LD(r + ch), v1 = LD(r + C + ch), v2 = LD(r + row + ch), v3 = LD(r + row + C + ch);
+          f4 best = ninf;
+          v128_t m0 = wasm_f32x4_gt(v0, best);
+          best = wasm_v128_bitselect(v0, best, m0);
+          v128_t m1 = wasm_f32x4_gt(v1, best);
+          best = wasm_v128_bitselect(v1, best, m1);
+          v128_t m2 = wasm_f32x4_gt(v2, best);
+          best = wasm_v128_bitselect(v2, best, m2);
+          v128_t m3 = wasm_f32x4_gt(v3, best);
+          best = wasm_v128_bitselect(v3, best, m3);
+          // The last position that raised the maximum is the first maximum in row-major order.
+          v128_t idx = wasm_v128_bitselect(four, wasm_i32x4_splat(0), wasm_v128_not(wasm_v128_or(wasm_v128_or(m0, m1), wasm_v128_or(m2, m3))));
+          idx = wasm_v128_bitselect(one, idx, m1);
+          idx = wasm_v128_bitselect(two, idx, m2);
+          idx = wasm_v128_bitselect(three, idx, m3);
+          const long o = o0 + (long)ow * C + ch;
+          ST(y + o, best);
+          const v128_t b16 = wasm_u16x8_narrow_i32x4(idx, idx);
+          const v128_t b8 = wasm_u8x16_narrow_i16x8(b16, b16);
+          wasm_v128_store32_lane(arg + o, b8, 0);
+        }
+    }
+}
+
+/* MaxPoolGrad from maxpool_2x2_argmax's record: dy to the recorded position, zero elsewhere. */
+EXPORT(maxpool_grad_2x2_argmax)
+void maxpool_grad_2x2_argmax(const uint8_t *arg, const float *dy, float *dx, int B, int H, int W, int C, int OH, int OW) {
+  const int row = W * C;
+  if (2 * OH < H || 2 * OW < W) fill_zero(dx, B * H * W * C);
+  for (int n = 0; n < B; n++)
+    for (int oh = 0; oh < OH; oh++) {
+      float *d = dx + ((long)n * H + 2 * oh) * row;
+      const long o0 = ((long)n * OH + oh) * OW * C;
+      for (int ow = 0; ow < OW; ow++, d += 2 * C)
+        for (int ch = 0; ch < C; ch += 4) {
+          const long o = o0 + (long)ow * C + ch;
+          const v128_t b = wasm_v128_load32_zero(arg + o);
+          const v128_t idx = wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(b));
+          const f4 g = LD(dy + o);
+          ST(d + ch, wasm_v128_and(g, wasm_i32x4_eq(idx, wasm_i32x4_splat(0))));
+          ST(d + C + ch, wasm_v128_and(g, wasm_i32x4_eq(idx, wasm_i32x4_splat(1))));
+          ST(d + row + ch, wasm_v128_and(g, wasm_i32x4_eq(idx, wasm_i32x4_splat(2))));
+          ST(d + row + C + ch, wasm_v128_and(g, wasm_i32x4_eq(idx, wasm_i32x4_splat(3))));
+        }
+    }
+}
