@@ -341,23 +341,23 @@ function table(headers: string[], rows: string[][], right: boolean[]): string {
 
 /** What each kernel is in the default cnn's training step. */
 const KERNEL_ROLES: Record<string, string> = {
-  FusedConv2D: 'conv forward',
-  Conv2D: 'conv forward',
-  Conv2DBackpropInput: 'conv input gradient',
-  Conv2DBackpropFilter: 'conv filter gradient',
-  BatchMatMul: 'dense, forward and gradients',
-  _FusedMatMul: 'dense forward',
-  MaxPoolGrad: 'max-pool gradient',
-  MaxPool: 'max-pool',
-  FusedBatchNorm: 'batch norm (stock)',
-  ModelshipBatchNormTrain: 'batch norm',
-  ModelshipBatchNormGrad: 'batch norm gradient',
-  ModelshipReluGrad: 'ReLU gradient',
-  ModelshipAdam: 'Adam',
-  Relu: 'ReLU',
-  Multiply: 'elementwise',
-  Sum: 'reduction',
-  Mean: 'reduction',
+  FusedConv2D: 'conv forward (FusedConv2D / Conv2D)',
+  Conv2D: 'conv forward (FusedConv2D / Conv2D)',
+  Conv2DBackpropInput: 'conv input gradient (Conv2DBackpropInput)',
+  Conv2DBackpropFilter: 'conv filter gradient (Conv2DBackpropFilter)',
+  BatchMatMul: 'dense layers (BatchMatMul, _FusedMatMul)',
+  _FusedMatMul: 'dense layers (BatchMatMul, _FusedMatMul)',
+  MaxPoolGrad: 'max-pool gradient (MaxPoolGrad)',
+  MaxPool: 'max-pool (MaxPool)',
+  FusedBatchNorm: 'batch norm (FusedBatchNorm / ModelshipBatchNormTrain)',
+  ModelshipBatchNormTrain: 'batch norm (FusedBatchNorm / ModelshipBatchNormTrain)',
+  ModelshipBatchNormGrad: 'batch norm gradient (ModelshipBatchNormGrad; before: elementwise ops)',
+  ModelshipReluGrad: 'ReLU gradient (ModelshipReluGrad; before: Step, Multiply)',
+  ModelshipAdam: 'Adam (ModelshipAdam; before: elementwise ops)',
+  Relu: 'ReLU (Relu)',
+  Multiply: 'elementwise: Multiply',
+  Sum: 'reductions: Sum, Mean',
+  Mean: 'reductions: Sum, Mean',
 };
 
 /**
@@ -371,11 +371,22 @@ function kernelTable(before: Result, plain: Result, after: Result): string {
   const a = after.profile;
   if (!b || !p || !a) return `kernel profile failed: ${before.error ?? plain.error ?? after.error ?? 'no profile'}`;
   type Profile = NonNullable<Result['profile']>;
-  const byName = (q: Profile): Map<string, KernelTime> => new Map(q.kernels.map((k) => [k.name, k]));
+  // One row per operation: kernels that do the same job in the two sets (FusedConv2D before, Conv2D
+  // after, for the forward convolution) are added up under their role.
+  const byName = (q: Profile): Map<string, KernelTime> => {
+    const m = new Map<string, KernelTime>();
+    for (const k of q.kernels) {
+      const key = KERNEL_ROLES[k.name] ? `${KERNEL_ROLES[k.name]}` : k.name;
+      const e = m.get(key);
+      m.set(key, e ? { name: key, cpuMs: e.cpuMs + k.cpuMs, calls: e.calls + k.calls } : { ...k, name: key });
+    }
+    return m;
+  };
   const bm = byName(b);
   const pm = byName(p);
   const am = byName(a);
-  const top = new Set([...b.kernels.slice(0, 10), ...a.kernels.slice(0, 10)].map((k) => k.name));
+  const ranked = (m: Map<string, KernelTime>): string[] => [...m.values()].sort((x, y) => y.cpuMs - x.cpuMs).map((k) => k.name);
+  const top = new Set([...ranked(bm).slice(0, 10), ...ranked(am).slice(0, 10)]);
   const most = (name: string): number => Math.max(bm.get(name)?.cpuMs ?? 0, am.get(name)?.cpuMs ?? 0);
   const names = [...top].sort((x, y) => most(y) - most(x));
   const share = (ms: number, total: number): string => `${((100 * ms) / total).toFixed(1)}%`;
@@ -385,9 +396,8 @@ function kernelTable(before: Result, plain: Result, after: Result): string {
     const kb = bm.get(name);
     const kp = pm.get(name);
     const ka = am.get(name);
-    const role = KERNEL_ROLES[name];
     rows.push([
-      role ? `${name} (${role})` : name,
+      name,
       fmt(ka?.calls ?? kb?.calls),
       ...cell(kb, b.stepCpuMs),
       ...cell(kp, p.stepCpuMs),
@@ -396,7 +406,7 @@ function kernelTable(before: Result, plain: Result, after: Result): string {
       kp && ka ? ratio(kp.cpuMs, ka.cpuMs) : '',
     ]);
   }
-  const rest = (q: Profile): number => q.kernels.filter((k) => !top.has(k.name)).reduce((sum, k) => sum + k.cpuMs, 0);
+  const rest = (q: Profile): number => [...byName(q).values()].filter((k) => !top.has(k.name)).reduce((sum, k) => sum + k.cpuMs, 0);
   const outside = (q: Profile): number => q.stepCpuMs - q.kernels.reduce((sum, k) => sum + k.cpuMs, 0);
   const summary = (label: string, f: (q: Profile) => number, pct: (q: Profile) => string): string[] => [
     label,
