@@ -135,7 +135,7 @@ async function tryWasm(): Promise<string | undefined> {
   versions['tfjs-backend-wasm'] = wasm.version_wasm;
   const kernels = registerWasmTrainingKernels();
   notes.push(
-    `${simd ? 'SIMD' : 'no SIMD (slower build)'}${revectorize ? ' (revectorized to 256 bits)' : ''}, 1 thread, wasm files ${found.from}: ${found.dir}`,
+    `${simd ? 'SIMD' : 'no SIMD (slower build)'}, 1 thread${revectorize ? ', SIMD revectorized to 256 bits' : ''}, wasm files ${found.from}: ${found.dir}`,
     kernels.set === 'native'
       ? `modelship kernels (C, SIMD + relaxed SIMD): ${kernels.kernels.join(', ')}`
       : `modelship kernels (TypeScript${kernels.fallback ? `; ${kernels.fallback}` : ''}): ${kernels.kernels.join(', ')}`,
