@@ -46,6 +46,8 @@ const FAILED = 5;
 export const CMD_STEP = 1;
 export const CMD_STOP = 2;
 const CONTROL_BYTES = 64;
+/** How long the replica may take to start (its own tfjs and wasm backend, the model rebuilt). */
+const READY_TIMEOUT_MS = 120_000;
 const SCALAR_BYTES = 16;
 
 /** Atomics.waitAsync (ES2024; Node ≥ 16), which the project's lib setting does not declare. */
@@ -213,13 +215,23 @@ async function parallelTrainer(
   worker.on('error', (err: Error) => {
     failure ??= err.message;
   });
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', (m: { ready?: boolean; error?: string }) =>
-      m.ready ? resolve() : reject(new Error(m.error ?? 'replica failed')),
-    );
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`replica exited (code ${code}) before it was ready`)));
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`replica not ready after ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+      const settle = (f: () => void): void => {
+        clearTimeout(timer);
+        f();
+      };
+      worker.once('message', (m: { ready?: boolean; error?: string }) =>
+        settle(() => (m.ready ? resolve() : reject(new Error(m.error ?? 'replica failed')))),
+      );
+      worker.once('error', (err: Error) => settle(() => reject(err)));
+      worker.once('exit', (code) => settle(() => reject(new Error(`replica exited (code ${code}) before it was ready`))));
+    });
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
   worker.on('message', (m: { error?: string }) => {
     if (m.error) failure ??= m.error;
   });
