@@ -6,7 +6,9 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { steps } from '../steps/index.ts';
+import { startReplicaIfWorker } from '../train/index.ts';
 import { unpackInputs } from './inputs.ts';
 import { runAction } from './run.ts';
 
@@ -24,8 +26,12 @@ export async function runStep(name: string): Promise<void> {
   await runAction(step, { prepare: () => unpackInputs(), services: { cli: [process.execPath, self] } });
 }
 
-// The one exception to "no door imports another": the bundle carries both doors.
-if (process.argv[1] && path.resolve(process.argv[1]) === self) {
+// Data-parallel training loads this bundle in a worker thread for its replica.
+startReplicaIfWorker();
+
+// The one exception to "no door imports another": the bundle carries both doors. (A worker shares
+// the process's argv, so only the main thread is the CLI.)
+if (isMainThread && process.argv[1] && path.resolve(process.argv[1]) === self) {
   const { main } = await import('../cli/index.ts');
   process.exitCode = await main(process.argv.slice(2), {
     stdout: process.stdout,

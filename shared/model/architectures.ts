@@ -40,9 +40,20 @@ function outputLayer(opts: ArchitectureOptions, index: number): tfl.layers.Layer
 }
 
 /**
- * Images: conv(32, 3×3) → max-pool → conv(64, 3×3) → max-pool → dense(128) → dropout → dense.
- * About 225k parameters and 2.6M multiply-adds per 28×28 example: the cheapest of the classic
- * small CNNs that reaches 91–92% on Fashion-MNIST in a few epochs.
+ * Images: [conv(32, 3×3, same) → max-pool → batch norm → ReLU] → [conv(64, 3×3, same) → max-pool →
+ * batch norm → ReLU] → dense(128, ReLU) → dropout(0.3) → dense. About 420k parameters and 3.9M
+ * multiply-adds per 28×28 example. Chosen for accuracy per second of training (bench/torch_recipe.py
+ * searched the candidates in PyTorch): with the default recipe (warm-up and cosine decay, label
+ * smoothing, mirroring) it passes 92.5% on Fashion-MNIST in 15 epochs, where the same network
+ * without batch norm and 'same' padding stays near 91.7%.
+ *
+ * Each convolution is pooled before it is normalised: max-pooling commutes with the ReLU, and
+ * normalising the pooled map (a quarter of the values) makes batch norm and ReLU, forward and
+ * backward, four times cheaper, ~20% of a training step, at the same accuracy (93.0% in the search
+ * either way). Batch norm follows each convolution, so the convolutions have no bias; its moving
+ * statistics use momentum 0.9 (PyTorch's default), not Keras' 0.99, which leaves them far from the
+ * data's after the few hundred steps of a small data set (the demo's 1,800 images: 40% validation
+ * accuracy with 0.99, 76% with 0.9).
  */
 export function buildCnn(opts: ArchitectureOptions): tfl.LayersModel {
   if (opts.inputShape.length !== 3) {
@@ -60,12 +71,17 @@ export function buildCnn(opts: ArchitectureOptions): tfl.LayersModel {
         inputShape: [...opts.inputShape],
         filters: 32,
         kernelSize: 3,
-        activation: 'relu',
+        padding: 'same',
+        useBias: false,
         ...seeded(s, 0),
       }),
       tfl.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }),
-      tfl.layers.conv2d({ name: 'conv2', filters: 64, kernelSize: 3, activation: 'relu', ...seeded(s, 1) }),
+      tfl.layers.batchNormalization({ name: 'bn1', momentum: 0.9 }),
+      tfl.layers.activation({ name: 'relu1', activation: 'relu' }),
+      tfl.layers.conv2d({ name: 'conv2', filters: 64, kernelSize: 3, padding: 'same', useBias: false, ...seeded(s, 1) }),
       tfl.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }),
+      tfl.layers.batchNormalization({ name: 'bn2', momentum: 0.9 }),
+      tfl.layers.activation({ name: 'relu2', activation: 'relu' }),
       tfl.layers.flatten({ name: 'flatten' }),
       tfl.layers.dense({ name: 'dense1', units: 128, activation: 'relu', ...seeded(s, 2) }),
       tfl.layers.dropout({ name: 'dropout', rate: 0.3 }),

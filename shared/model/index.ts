@@ -62,3 +62,4 @@ export async function predictProbabilities(
 ): ReturnType<typeof Predict.predictProbabilities> {
   return (await import('./predict.ts')).predictProbabilities(...a);
 }
+export { ADAM_KERNEL, type AdamAttrs } from './kernels/contract.ts';

@@ -19,18 +19,25 @@ export const trainStep = defineStep({
       description: 'A built-in architecture (cnn for images, mlp for tabular data) or a path to an ES module that builds a tfjs model.',
       fallback: 'cnn',
     }),
-    epochs: input.int({ description: 'Training epochs.', min: 1, max: 10000, fallback: '5' }),
-    'batch-size': input.int({ description: 'Examples per gradient step.', min: 1, max: 65536, fallback: '64' }),
-    'learning-rate': input.number({ description: 'Adam learning rate.', min: 0, exclusiveMin: true, max: 10, fallback: '0.001' }),
+    epochs: input.int({ description: 'Training epochs.', min: 1, max: 10000, fallback: '15' }),
+    'batch-size': input.int({ description: 'Examples per gradient step.', min: 1, max: 65536, fallback: '128' }),
+    'learning-rate': input.number({
+      description: 'Peak Adam learning rate (reached after a warm-up over the first 5% of the steps, then decayed by a cosine).',
+      min: 0,
+      exclusiveMin: true,
+      max: 10,
+      fallback: '0.003',
+    }),
     seed: input.int({ description: 'Seed for weight initialisation and shuffling.', min: 0, fallback: '42' }),
     backend: input.choice(['auto', 'node', 'wasm', 'cpu'], {
       description: 'TensorFlow.js backend: auto (node, then wasm, then cpu), node, wasm or cpu.',
       fallback: 'auto',
     }),
     'early-stopping-patience': input.int({
-      description: 'Stop after this many epochs without a better validation loss (0 turns it off).',
+      description:
+        'Stop after this many epochs without a better validation loss and keep the weights of the best epoch (0 turns it off: all epochs run, the last weights are kept, as the learning rate decays to the end).',
       min: 0,
-      fallback: '3',
+      fallback: '0',
     }),
     'resume-from': input.optional({ description: 'A checkpoint folder (or a model-dir of an interrupted run) to continue from.' }),
     target: input.choice(['local', 'kubernetes'], {
@@ -81,7 +88,7 @@ export const trainStep = defineStep({
             { ...options, section: ctx.config.sections['train']?.['kubernetes'] as KubernetesSection | undefined },
             { log: ctx.log, cwd: ctx.cwd, now: ctx.now, kube: ctx.kube, ...(provenance.runUrl ? { runUrl: provenance.runUrl } : {}) },
           )
-        : await ctx.log.group('train', () => train(options, { log: ctx.log, cwd: ctx.cwd, now: ctx.now, provenance }));
+        : await ctx.log.group('train', () => train(options, { log: ctx.log, env: ctx.env, cwd: ctx.cwd, now: ctx.now, provenance }));
     return {
       outputs: {
         'model-dir': result.modelDir,

@@ -52,11 +52,15 @@ export async function loadTrainingData(datasetPath: string, opts: { memoryBudget
   return { dataset, train, ...(validation ? { validation } : {}), preprocessing: choosePreprocessing(m, m.splits.train.x.dtype) };
 }
 
-/** Copies the examples at `indices` into contiguous model input (preprocessed) and labels. */
+/**
+ * Copies the examples at `indices` into contiguous model input (preprocessed) and labels;
+ * `transform` (augmentation) sees the raw batch before preprocessing.
+ */
 export function gatherBatch(
   split: SplitTensors,
   indices: ArrayLike<number>,
   preprocessing: Preprocessing,
+  transform?: (raw: TensorArray, count: number) => void,
 ): { x: Float32Array; y: Float32Array } {
   const per = split.inputShape.reduce((a, b) => a * b, 1);
   const yPer = split.count > 0 ? split.y.length / split.count : 1;
@@ -67,6 +71,7 @@ export function gatherBatch(
     raw.set(split.x.subarray(k * per, (k + 1) * per), i * per);
     for (let j = 0; j < yPer; j++) y[i * yPer + j] = split.y[k * yPer + j]!;
   }
+  transform?.(raw, indices.length);
   const channels = split.inputShape.length > 0 ? split.inputShape[split.inputShape.length - 1] : 1;
   return { x: applyPreprocessing(raw, preprocessing, channels), y };
 }

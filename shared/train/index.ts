@@ -2,6 +2,7 @@
  * The training domain: `train(options, ctx)` (local) and `trainOnKubernetes` (the same training as
  * a Job). Both load their heavy parts (TensorFlow.js, the Kubernetes client) on first use.
  */
+import { isMainThread, workerData } from 'node:worker_threads';
 import type { KubernetesTrainOptions, KubernetesTrainResult } from './job.ts';
 import type { RemoteTrainContext } from './kubernetes.ts';
 import type { Checkpoint } from './checkpoint.ts';
@@ -27,7 +28,17 @@ export {
   type VolumeSpec,
 } from './job.ts';
 export type { Checkpoint, CheckpointState } from './checkpoint.ts';
-export { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from './progress.ts';
+export { earlyStopping, epochLine, formatDuration, headerLine, progressLine, recipeLine } from './progress.ts';
+export { defaultSchedule, learningRateAt, type Schedule } from './schedule.ts';
+export { augmentBatch, defaultAugmentation, type Augmentation } from './augment.ts';
+
+/**
+ * Starts the data-parallel replica when this module loads in a worker thread that parallel.ts
+ * started on the bundle (the bundle's entry calls it; from source, the worker runs replica.ts).
+ */
+export function startReplicaIfWorker(): void {
+  if (!isMainThread && (workerData as { modelshipReplica?: boolean } | null)?.modelshipReplica) void import('./replica.ts');
+}
 
 /** Trains on this machine (see loop.ts). */
 export async function train(options: TrainOptions, ctx: TrainContext): Promise<TrainResult> {

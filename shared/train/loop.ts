@@ -1,7 +1,9 @@
 /**
- * Local training: a custom loop over `model.trainOnBatch` with seeded shuffling, seeded dropout,
- * validation after every epoch, early stopping with the best weights kept, a checkpoint after every
- * epoch, resume from a checkpoint, and a clean stop on SIGINT/SIGTERM.
+ * Local training: a custom loop of optimizer steps (`parallel.ts`: on one thread, or data-parallel
+ * on two) with seeded shuffling, augmentation and dropout, the default recipe (warm-up and cosine
+ * decay of the rate per step, label smoothing, augmentation of images), a progress line within long
+ * epochs, validation after every epoch, early stopping with the best weights kept, a checkpoint
+ * after every epoch, resume from a checkpoint, and a clean stop on SIGINT/SIGTERM.
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,10 +27,15 @@ import {
 } from '../model/index.ts';
 import { modelCard } from '../report/index.ts';
 import { ConfigurationError, ModelshipError, Prng, shuffledOrder, streamSeed, withMathRandom, type Provenance } from '../util/index.ts';
+import { FusedAdamOptimizer } from './adam.ts';
+import { augmentBatch, defaultAugmentation, describeAugmentation } from './augment.ts';
 import { CHECKPOINT_DIR, readCheckpoint, restoreOptimizer, setWeightsFromBytes, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { gatherBatch, loadTrainingData } from './data.ts';
 import { TrainingInterrupted, type TrainContext, type TrainOptions, type TrainResult } from './options.ts';
-import { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from './progress.ts';
+import { createTrainer, trainThreads, type StepResult } from './parallel.ts';
+import { earlyStopping, epochLine, formatDuration, headerLine, progressLine, recipeLine } from './progress.ts';
+import { defaultSchedule, learningRateAt } from './schedule.ts';
+import { LABEL_SMOOTHING, type LossSpec } from './step.ts';
 
 function paramsOf(o: TrainOptions): TrainParams {
   return {
@@ -142,6 +149,9 @@ async function libraryVersions(backend: string, base: Readonly<Record<string, st
   return versions;
 }
 
+/** Least time between two progress lines within an epoch (MODELSHIP_PROGRESS_SECONDS overrides it). */
+const PROGRESS_INTERVAL_MS = 5000;
+
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -172,7 +182,7 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
         { inputShape: manifest.inputShape, numClasses: classes.length, seed: options.seed },
         ctx.cwd,
       );
-  const optimizer = tf.train.adam(options.learningRate);
+  const optimizer = new FusedAdamOptimizer(options.learningRate);
   model.compile({
     optimizer,
     loss: classification ? 'sparseCategoricalCrossentropy' : 'meanSquaredError',
@@ -198,41 +208,82 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
   if (resume) log.info(`resuming after epoch ${startEpoch} from ${resume.dir}`);
   if (!data.validation && options.earlyStoppingPatience > 0) log.warning('the data set has no validation split: early stopping is off.');
 
+  const yPer = trainCount > 0 ? data.train.y.length / trainCount : 1;
+  const stepsPerEpoch = Math.ceil(trainCount / options.batchSize);
+  const schedule = defaultSchedule(options.learningRate, options.epochs, stepsPerEpoch);
+  const spec: LossSpec = { task: classification ? 'classification' : 'regression', labelSmoothing: classification ? LABEL_SMOOTHING : 0 };
+  const augmentation = defaultAugmentation(manifest.inputShape);
+  const wanted = backend.name === 'wasm' ? trainThreads(ctx.env ?? {}) : 1;
+  const { trainer, note } = await createTrainer(model, optimizer, spec, manifest.inputShape, yPer, {
+    replicas: wanted,
+    maxBatch: options.batchSize,
+    dropoutRng,
+  });
+  if (note) log.warning(note);
+  log.info(
+    recipeLine({
+      learningRate: options.learningRate,
+      warmupSteps: schedule.warmupSteps,
+      totalSteps: schedule.totalSteps,
+      labelSmoothing: spec.labelSmoothing,
+      augmentation: describeAugmentation(augmentation),
+      replicas: trainer.replicas,
+    }),
+  );
+
+  const progressSeconds = Number(ctx.env?.['MODELSHIP_PROGRESS_SECONDS']);
+  const progressInterval = Number.isFinite(progressSeconds) && progressSeconds >= 0 ? progressSeconds * 1000 : PROGRESS_INTERVAL_MS;
   const listener = stopListener(options, log);
   let stoppedEarly = false;
   try {
     await withMathRandom(dropoutRng, async () => {
       for (let epoch = startEpoch + 1; epoch <= options.epochs; epoch++) {
         const t0 = performance.now();
-        // Adam reads its (protected) rate at every step; tfjs has no schedule API for it.
-        (optimizer as unknown as { learningRate: number }).learningRate = scheduledLearningRate(
-          options.learningRate,
-          epoch,
-          options.epochs,
-        );
         const order = shuffledOrder(trainCount, shuffleRng);
+        // Augmentation draws from a stream of its own per epoch, so a resumed run draws the same.
+        const augmentRng = new Prng(streamSeed(options.seed, 100 + epoch));
+        const augment = (raw: Parameters<typeof augmentBatch>[0], n: number): void =>
+          augmentBatch(raw, n, manifest.inputShape, augmentation, augmentRng);
         let lossSum = 0;
         let accSum = 0;
-        for (let start = 0; start < trainCount; start += options.batchSize) {
+        let lastReport = t0;
+        for (let start = 0, b = 0; start < trainCount; start += options.batchSize, b++) {
           await yieldToEventLoop();
           const sig = listener.stop();
           if (sig) throw new TrainingInterrupted(sig, epoch, epoch > startEpoch + 1 ? checkpointDir : resume?.dir);
+          // Adam reads its (protected) rate at every step; tfjs has no schedule API for it.
+          (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(schedule, (epoch - 1) * stepsPerEpoch + b);
           const idx = order.subarray(start, Math.min(trainCount, start + options.batchSize));
-          const batch = gatherBatch(data.train, idx, data.preprocessing);
-          const xb = tf.tensor(batch.x, [idx.length, ...manifest.inputShape], 'float32');
-          const yb = tf.tensor(batch.y, [idx.length, batch.y.length / idx.length], 'float32');
-          let out: number | number[];
+          const batch = gatherBatch(data.train, idx, data.preprocessing, augment);
+          let out: StepResult;
           try {
-            out = await model.trainOnBatch(xb, yb);
+            out = await trainer.step(batch.x, batch.y, idx.length);
           } catch (err) {
             throw kernelHint(err, backend.name);
-          } finally {
-            xb.dispose();
-            yb.dispose();
           }
-          const [loss, acc] = Array.isArray(out) ? out : [out];
-          lossSum += loss * idx.length;
-          if (acc !== undefined) accSum += acc * idx.length;
+          lossSum += out.loss * idx.length;
+          if (out.acc !== undefined) accSum += out.acc * idx.length;
+          const now = performance.now();
+          if (now - lastReport >= progressInterval) {
+            lastReport = now;
+            const done = start + idx.length;
+            const rate = done / ((now - t0) / 1000);
+            const previous = history.slice(startEpoch);
+            const perEpoch = previous.length > 0 ? previous.reduce((a, r) => a + r.seconds, 0) / previous.length : trainCount / rate;
+            const epochLeft = (trainCount - done) / rate;
+            log.info(
+              progressLine({
+                epoch,
+                epochs: options.epochs,
+                done,
+                total: trainCount,
+                loss: lossSum / done,
+                ...(classification ? { acc: accSum / done } : {}),
+                samplesPerSecond: rate,
+                etaSeconds: epochLeft + perEpoch * (options.epochs - epoch),
+              }),
+            );
+          }
         }
         const trainSeconds = (performance.now() - t0) / 1000;
         const loss = lossSum / trainCount;
@@ -295,11 +346,16 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
     });
   } finally {
     listener.dispose();
+    await trainer.dispose();
   }
 
   const last = history[history.length - 1];
-  if (best && bestWeights && best.epoch !== last.epoch) setWeightsFromBytes(model, weightSpecs, bestWeights);
-  const keptEpoch = best?.epoch ?? last.epoch;
+  // With early stopping on, the weights of the best val_loss epoch; off (patience 0), the run's last
+  // weights: the rate schedule decays to the end, and there the validation loss of a model trained
+  // with label smoothing is a noisy guide (it can bottom out epochs before the accuracy peaks).
+  const keepBest = data.validation !== undefined && options.earlyStoppingPatience > 0;
+  if (keepBest && best && bestWeights && best.epoch !== last.epoch) setWeightsFromBytes(model, weightSpecs, bestWeights);
+  const keptEpoch = keepBest && best ? best.epoch : last.epoch;
   const kept = history.find((r) => r.epoch === keptEpoch);
   const finishedAt = ctx.now();
   const metadata: ModelMetadata = {
@@ -330,7 +386,7 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
       ...(kept?.valAcc !== undefined ? { valAccuracy: kept.valAcc } : {}),
       ...(kept?.valLoss !== undefined ? { valLoss: kept.valLoss } : {}),
       finalLoss: last.loss,
-      ...(best ? { bestEpoch: best.epoch } : {}),
+      ...(keepBest && best ? { bestEpoch: best.epoch } : {}),
       epochsRun: history.length,
     },
     training: {

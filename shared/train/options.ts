@@ -37,6 +37,8 @@ export interface TrainOptions {
 
 export interface TrainContext {
   readonly log: Logger;
+  /** MODELSHIP_TRAIN_THREADS (1 or 2; default: 2 where two cores are free), MODELSHIP_PROGRESS_SECONDS; default: none set. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly now: () => Date;
   /** Where the run comes from, recorded as the model's git metadata. */

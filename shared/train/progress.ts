@@ -32,6 +32,46 @@ export function epochLine(r: EpochRecord, totalEpochs: number, etaSeconds: numbe
 }
 
 /**
+ * `  epoch 2/15 · 23,040/54,000  loss 0.402  acc 0.858  3,210 samples/s  ETA 4m12s`: within an epoch,
+ * indented under the epoch lines (which start at the margin), the running loss and accuracy.
+ */
+export function progressLine(p: {
+  epoch: number;
+  epochs: number;
+  done: number;
+  total: number;
+  loss: number;
+  acc?: number;
+  samplesPerSecond: number;
+  etaSeconds: number;
+}): string {
+  const parts = [
+    `  epoch ${p.epoch}/${p.epochs} · ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')}`,
+    `loss ${num(p.loss)}`,
+  ];
+  if (p.acc !== undefined) parts.push(`acc ${num(p.acc)}`);
+  parts.push(`${Math.round(p.samplesPerSecond).toLocaleString('en-US')} samples/s`, `ETA ${formatDuration(p.etaSeconds)}`);
+  return parts.join('  ');
+}
+
+/** `recipe: Adam 0.002, 5% warm-up then cosine decay · label smoothing 0.1 · augmentation shifts ±2px · 2 threads (data-parallel)` */
+export function recipeLine(r: {
+  learningRate: number;
+  warmupSteps: number;
+  totalSteps: number;
+  labelSmoothing: number;
+  augmentation: string;
+  replicas: number;
+}): string {
+  const warmup = r.warmupSteps > 0 ? `${r.warmupSteps.toLocaleString('en-US')}-step warm-up then cosine decay` : 'cosine decay';
+  const parts = [`recipe: Adam ${r.learningRate}, ${warmup} over ${r.totalSteps.toLocaleString('en-US')} steps`];
+  if (r.labelSmoothing > 0) parts.push(`label smoothing ${r.labelSmoothing}`);
+  parts.push(`augmentation ${r.augmentation}`);
+  parts.push(r.replicas > 1 ? `${r.replicas} threads (data-parallel)` : '1 thread');
+  return parts.join(' · ');
+}
+
+/**
  * The early-stopping decision after an epoch: whether the validation loss improved on the best so
  * far, and whether to stop (patience epochs in a row without improvement; patience 0 never stops).
  */
@@ -49,15 +89,4 @@ export function earlyStopping(
   if (!best || valLoss < best.valLoss) return { improved: true, best: { epoch, valLoss }, epochsSinceBest: 0, stop: false };
   const since = epochsSinceBest + 1;
   return { improved: false, best, epochsSinceBest: since, stop: patience > 0 && since >= patience };
-}
-
-/**
- * The learning rate for an epoch (1-based): cosine decay from the given rate down to a tenth of it
- * over the run. Lower steps late in training settle the weights; depends only on the epoch and the
- * run length, so a resumed run follows the same schedule.
- */
-export function scheduledLearningRate(base: number, epoch: number, totalEpochs: number): number {
-  if (totalEpochs <= 1) return base;
-  const progress = (epoch - 1) / (totalEpochs - 1);
-  return base * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }

@@ -67,7 +67,7 @@ describe('CLI commands', () => {
   });
   it('shows a step’s options with kinds and defaults, required ones first', async () => {
     const r = await cli(['train', '--help']);
-    assert.match(r.out, /--epochs {2}\(int; default 5\)/);
+    assert.match(r.out, /--epochs {2}\(int; default 15\)/);
     const gate = (await cli(['evaluate-gate', '--help'])).out;
     assert.ok(gate.indexOf('Required:\n  --model') < gate.indexOf('Options (the same names'), gate);
     assert.ok(gate.indexOf('  --dataset') < gate.indexOf('  --baseline'), gate);

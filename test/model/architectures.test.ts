@@ -25,13 +25,26 @@ describe('architectures', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('builds the cnn for Fashion-MNIST shapes with ~225k parameters and softmax over the classes', () => {
+  it('builds the cnn for Fashion-MNIST shapes with ~420k parameters, each convolution pooled then normalised, softmax over the classes', () => {
     const m = buildArchitecture('cnn', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
     assert.deepEqual(m.outputs[0].shape, [null, 10]);
-    assert.equal(m.countParams(), 225034);
+    assert.equal(m.countParams(), 421930);
     assert.deepEqual(
       m.layers.map((l) => l.getClassName()),
-      ['Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense', 'Dropout', 'Dense'],
+      [
+        'Conv2D',
+        'MaxPooling2D',
+        'BatchNormalization',
+        'Activation',
+        'Conv2D',
+        'MaxPooling2D',
+        'BatchNormalization',
+        'Activation',
+        'Flatten',
+        'Dense',
+        'Dropout',
+        'Dense',
+      ],
     );
   });
 

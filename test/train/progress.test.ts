@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { earlyStopping, epochLine, formatDuration, headerLine, scheduledLearningRate } from '../../shared/train/progress.ts';
+import { earlyStopping, epochLine, formatDuration, headerLine, progressLine, recipeLine } from '../../shared/train/progress.ts';
 import { Prng, shuffledOrder } from '../../shared/util/prng.ts';
 
 describe('formatDuration', () => {
@@ -150,18 +150,46 @@ describe('Prng', () => {
   });
 });
 
-describe('scheduledLearningRate', () => {
-  const cases: [number, number, number][] = [
-    [1, 10, 0.001],
-    [10, 10, 0.0001],
-    [1, 1, 0.001],
-    [2, 3, 0.00055],
-  ];
-  for (const [epoch, total, want] of cases) {
-    it(`epoch ${epoch}/${total} → ${want}`, () => assert.ok(Math.abs(scheduledLearningRate(0.001, epoch, total) - want) < 1e-12));
-  }
-  it('never rises', () => {
-    const rates = Array.from({ length: 20 }, (_, i) => scheduledLearningRate(0.01, i + 1, 20));
-    assert.ok(rates.every((r, i) => i === 0 || r <= rates[i - 1]));
+describe('progressLine', () => {
+  it('says where the epoch is, the running loss and accuracy, the rate and the time left', () => {
+    assert.equal(
+      progressLine({
+        epoch: 2,
+        epochs: 15,
+        done: 23040,
+        total: 54000,
+        loss: 0.4021,
+        acc: 0.8579,
+        samplesPerSecond: 3210.4,
+        etaSeconds: 252,
+      }),
+      '  epoch 2/15 · 23,040/54,000  loss 0.402  acc 0.858  3,210 samples/s  ETA 4m12s',
+    );
+  });
+  it('leaves out the accuracy for regression', () => {
+    assert.equal(
+      progressLine({ epoch: 1, epochs: 3, done: 500, total: 1000, loss: 12.5, samplesPerSecond: 90, etaSeconds: 30 }),
+      '  epoch 1/3 · 500/1,000  loss 12.500  90 samples/s  ETA 30s',
+    );
+  });
+});
+
+describe('recipeLine', () => {
+  it('names the rate, warm-up, decay, smoothing, augmentation and threads', () => {
+    assert.equal(
+      recipeLine({
+        learningRate: 0.002,
+        warmupSteps: 633,
+        totalSteps: 12660,
+        labelSmoothing: 0.1,
+        augmentation: 'shifts ±2px',
+        replicas: 2,
+      }),
+      'recipe: Adam 0.002, 633-step warm-up then cosine decay over 12,660 steps · label smoothing 0.1 · augmentation shifts ±2px · 2 threads (data-parallel)',
+    );
+    assert.equal(
+      recipeLine({ learningRate: 0.01, warmupSteps: 0, totalSteps: 8, labelSmoothing: 0, augmentation: 'none', replicas: 1 }),
+      'recipe: Adam 0.01, cosine decay over 8 steps · augmentation none · 1 thread',
+    );
   });
 });
