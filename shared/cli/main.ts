@@ -55,6 +55,11 @@ const subcommands: Readonly<Record<string, { summary: string; verbs?: readonly s
     verbs: ['rules', 'dashboard'],
     load: async () => (await import('./monitor.ts')).monitorCommand,
   },
+  feedback: {
+    summary: "export|stats: the model server's feedback store, as a data set folder setup-data reads",
+    verbs: ['export', 'stats'],
+    load: async () => (await import('./feedback.ts')).feedbackCommand,
+  },
   serve: {
     summary: 'serve models: TF Serving REST API, Open Inference Protocol, /metrics',
     load: async () => (await import('./serve.ts')).serveCommand,

@@ -20,7 +20,7 @@ export function classFromFolderName(name: string): string {
 
 /** The folder name of a class (the inverse of classFromFolderName). */
 export function classFolderName(className: string): string {
-  if (className === '' || /[\u0000-\u001f\\]/.test(className)) {
+  if (className === '' || className.includes('\\') || [...className].some((c) => c.charCodeAt(0) < 0x20)) {
     throw new ConfigurationError(
       `the class name ${JSON.stringify(className)} cannot be a folder name.`,
       'Use class names without control characters or backslashes, or a CSV.',

@@ -20,8 +20,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { classFolderName, PROVENANCE_FILE } from '../data/index.ts';
 import { buildDirAtomic, ConfigurationError } from '../util/index.ts';
-import { decodeInput, type FeedbackRecord } from './record.ts';
-import { readStore, type ReadProblem, type StoredRecord } from './store.ts';
+import { decodeInput } from './record.ts';
+import { latestPerPrediction, predictionKey, readStore, type ReadProblem } from './store.ts';
 
 export type ExportFormat = 'auto' | 'image-folder' | 'csv';
 
@@ -82,10 +82,6 @@ function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function dedupKey(r: FeedbackRecord): string {
-  return JSON.stringify([r.model, r.version, r.id, r.index, r.predictedAt]);
-}
-
 /** Writes the export (see the module comment). */
 export async function exportFeedback(opts: ExportOptions): Promise<ExportResult> {
   const contents = await readStore(opts.store);
@@ -110,31 +106,21 @@ export async function exportFeedback(opts: ExportOptions): Promise<ExportResult>
       'Check --model, or the store folder.',
     );
   }
-  // The later of two records for one prediction wins (a corrected label).
-  const byKey = new Map<string, StoredRecord>();
   let skipped = 0;
-  let duplicates = 0;
-  for (const s of all) {
+  const inScope = all.filter((s) => {
     const r = s.record;
     const t = Date.parse(r.time);
-    if (
-      r.model !== model ||
-      (opts.versions && opts.versions.length > 0 && !opts.versions.includes(r.version)) ||
-      (opts.since && !(t >= opts.since.getTime())) ||
-      (opts.until && !(t < opts.until.getTime()))
-    ) {
-      skipped++;
-      continue;
-    }
-    const k = dedupKey(r);
-    const prev = byKey.get(k);
-    if (prev) {
-      duplicates++;
-      if (Date.parse(prev.record.time) > t) continue;
-    }
-    byKey.set(k, s);
-  }
-  let chosen = [...byKey.values()];
+    const keep =
+      r.model === model &&
+      !(opts.versions && opts.versions.length > 0 && !opts.versions.includes(r.version)) &&
+      !(opts.since && !(t >= opts.since.getTime())) &&
+      !(opts.until && !(t < opts.until.getTime()));
+    if (!keep) skipped++;
+    return keep;
+  });
+  // The later of two records for one prediction wins (a corrected label).
+  const { kept, duplicates } = latestPerPrediction(inScope);
+  let chosen = kept;
   if (opts.onlyWrong) {
     const before = chosen.length;
     chosen = chosen.filter((s) => s.record.predicted !== s.record.label);
@@ -188,7 +174,7 @@ export async function exportFeedback(opts: ExportOptions): Promise<ExportResult>
       let file: string;
       const values = decodeInput(r.input);
       if (sharp) {
-        const hash = createHash('sha256').update(dedupKey(r)).digest('hex').slice(0, 10);
+        const hash = createHash('sha256').update(predictionKey(r)).digest('hex').slice(0, 10);
         const dir = classFolderName(r.label);
         file = `${dir}/${safeId(r.id)}-${r.index}-${hash}.png`;
         if (!made.has(dir)) {
@@ -196,9 +182,9 @@ export async function exportFeedback(opts: ExportOptions): Promise<ExportResult>
           made.add(dir);
         }
         const [height, width, channels] = r.input.shape as [number, number, 1 | 3];
-        const png = await sharp(Buffer.from(values.buffer, values.byteOffset, values.byteLength), { raw: { width, height, channels } })
-          .png({ compressionLevel: 9 })
-          .toBuffer();
+        const raw = sharp(Buffer.from(values.buffer, values.byteOffset, values.byteLength), { raw: { width, height, channels } });
+        // Greyscale stays one channel (sharp writes sRGB unless told), as setup-data reads it back.
+        const png = await (channels === 1 ? raw.toColourspace('b-w') : raw).png({ compressionLevel: 9 }).toBuffer();
         await writeFile(path.join(tmp, file), png);
       } else {
         file = `feedback.csv#${i + 2}`;

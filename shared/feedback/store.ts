@@ -289,3 +289,28 @@ export async function readStore(dir: string): Promise<StoreContents> {
   }
   return { records, segments: files.length, bytes, torn, corrupt };
 }
+
+/** The key of one prediction: the same model, version, request id, example index and prediction time. */
+export function predictionKey(r: FeedbackRecord): string {
+  return JSON.stringify([r.model, r.version, r.id, r.index, r.predictedAt]);
+}
+
+/**
+ * One record per prediction: feedback given twice for one prediction (a corrected label) keeps the
+ * one that arrived later. Order of first appearance is kept.
+ */
+export function latestPerPrediction(records: readonly StoredRecord[]): { readonly kept: StoredRecord[]; readonly duplicates: number } {
+  const byKey = new Map<string, StoredRecord>();
+  let duplicates = 0;
+  for (const s of records) {
+    const k = predictionKey(s.record);
+    const prev = byKey.get(k);
+    if (prev) {
+      duplicates++;
+      if (Date.parse(prev.record.time) > Date.parse(s.record.time)) continue;
+      byKey.delete(k);
+    }
+    byKey.set(k, s);
+  }
+  return { kept: [...byKey.values()], duplicates };
+}

@@ -65,7 +65,7 @@ function item(v: unknown, position: number, batch: boolean): FeedbackItem {
     if (index !== undefined && !(typeof index === 'number' && Number.isSafeInteger(index) && index >= 0)) {
       throw badRequest(`${where}: 'index' must be the example's position in its request (0, 1, …); got ${preview(index, 40)}.`);
     }
-    return { position, id, ...(index !== undefined ? { index: index as number } : {}), label };
+    return { position, id, ...(index !== undefined ? { index } : {}), label };
   }
   if (predicted === undefined) {
     throw badRequest(`${where} has neither 'id' (the request id of the prediction) nor 'predicted'.`);

@@ -7,10 +7,9 @@ export const setupDataStep = defineStep({
   configSection: 'data',
   example: { source: 'data/', split: '80/10/10', 'output-dir': '.modelship/data' },
   inputs: {
-    source: input.string({
+    source: input.list({
       description:
-        'The data: a folder, a file, an archive (.zip, .tar.gz) or an https:// URL. Read from modelship.yml (data.source) when not given.',
-      required: false,
+        'The data: a folder, a file, an archive (.zip, .tar.gz) or an https:// URL; or several, one a line (e.g. the original data and an exported feedback set), prepared as one data set with the same hash-stable split. Read from modelship.yml (data.source) when not given.',
     }),
     format: input.choice(['auto', 'image-folder', 'idx', 'csv'], {
       description: 'How to read the source: auto, image-folder (<class>/<file>.png|jpg), idx (MNIST-style IDX files) or csv.',
@@ -30,7 +29,9 @@ export const setupDataStep = defineStep({
       fallback: '0',
     }),
     'image-size': input.optional({ description: 'Resize images to WIDTHxHEIGHT (e.g. 28x28); required when images differ in size.' }),
-    checksum: input.optional({ description: 'The sha256 (hex, or sha256:<hex>) the downloaded file or archive must have.' }),
+    checksum: input.optional({
+      description: "The sha256 (hex, or sha256:<hex>) the downloaded file or archive must have (the first source's).",
+    }),
     cache: input.bool({
       description: 'Restore and save the prepared data with the Actions cache, keyed by the data set digest.',
       fallback: 'true',
