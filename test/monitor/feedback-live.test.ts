@@ -137,7 +137,7 @@ describe('feedback counters in a real Prometheus, and monitor-check on live accu
     assert.equal(v.value, 0);
     const dispatched = gh.dispatches(REPO).slice(before);
     assert.equal(dispatched.length, 1);
-    const inputs = dispatched[0].inputs as Record<string, string>;
+    const inputs = dispatched[0].inputs;
     assert.equal(inputs['rule'], 'live_accuracy >= 0.5');
     assert.equal(inputs['limit'], '≥ 0.5');
     assert.equal(inputs['model'], 'fashion');
