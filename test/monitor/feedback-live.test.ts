@@ -45,6 +45,7 @@ describe('feedback counters in a real Prometheus, and monitor-check on live accu
     if (p.status === 'fulfilled') prom = p.value;
     if (p.status === 'rejected') throw p.reason;
     if (m.status === 'rejected') throw m.reason;
+    const prometheus = p.value;
     model = m.value;
     const config = path.join(root, 'serve.yml');
     await writeFile(
@@ -53,7 +54,7 @@ describe('feedback counters in a real Prometheus, and monitor-check on live accu
     );
     server = await startServeProcess(['--config', config, '--port', String(port), '--feedback-dir', 'feedback'], { cwd: root });
     // The counters start at 0 when a version loads; Prometheus must have seen them at 0 first.
-    await prom.waitForScrapes(2);
+    await prometheus.waitForScrapes(2);
 
     const per = 28 * 28;
     const image = (i: number): number[][][] =>
@@ -76,7 +77,7 @@ describe('feedback counters in a real Prometheus, and monitor-check on live accu
     for (let i = 0; i < N; i += 8) {
       await Promise.all(Array.from({ length: Math.min(8, N - i) }, (_, k) => Promise.all([one('1', i + k), one('2', i + k)])));
     }
-    await prom.waitFor(
+    await prometheus.waitFor(
       'sum by (version) (modelship_feedback_correct_total{model="fashion"} + modelship_feedback_wrong_total{model="fashion"})',
       (r) => r.length === 2 && r.every((x) => Number(x.value[1]) === N),
     );
