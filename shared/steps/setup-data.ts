@@ -1,4 +1,5 @@
 import { input } from '../config/index.ts';
+import { ConfigurationError } from '../util/index.ts';
 import { defineStep } from './spec.ts';
 
 export const setupDataStep = defineStep({
@@ -10,6 +11,10 @@ export const setupDataStep = defineStep({
     source: input.list({
       description:
         'The data: a folder, a file, an archive (.zip, .tar.gz) or an https:// URL; or several, one a line (e.g. the original data and an exported feedback set), prepared as one data set with the same hash-stable split. Read from modelship.yml (data.source) when not given.',
+    }),
+    'extra-source': input.list({
+      description:
+        "More sources, one a line, prepared together with source as one data set (e.g. an exported feedback set): for a workflow that keeps source in modelship.yml.",
     }),
     format: input.choice(['auto', 'image-folder', 'idx', 'csv'], {
       description: 'How to read the source: auto, image-folder (<class>/<file>.png|jpg), idx (MNIST-style IDX files) or csv.',
@@ -78,9 +83,15 @@ export const setupDataStep = defineStep({
   async run(inputs, ctx) {
     // Loaded on use, so that other steps and `--help` do not load sharp, archives or the cache client.
     const [{ setupData }, { renderDatasetSummary }] = await Promise.all([import('../data/index.ts'), import('../report/index.ts')]);
+    if (inputs.source.length === 0 && inputs.extraSource.length > 0) {
+      throw new ConfigurationError(
+        "input 'extra-source' adds to 'source', which is not set.",
+        "Set 'source' (or data.source in modelship.yml) to the data the extra sources join.",
+      );
+    }
     const result = await setupData(
       {
-        source: inputs.source,
+        source: [...inputs.source, ...inputs.extraSource],
         format: inputs.format,
         labelColumn: inputs.labelColumn,
         split: inputs.split,
