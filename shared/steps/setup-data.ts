@@ -14,7 +14,7 @@ export const setupDataStep = defineStep({
     }),
     'extra-source': input.list({
       description:
-        "More sources, one a line, prepared together with source as one data set (e.g. an exported feedback set): for a workflow that keeps source in modelship.yml.",
+        'More sources, one a line, prepared together with source as one data set (e.g. an exported feedback set): for a workflow that keeps source in modelship.yml.',
     }),
     format: input.choice(['auto', 'image-folder', 'idx', 'csv'], {
       description: 'How to read the source: auto, image-folder (<class>/<file>.png|jpg), idx (MNIST-style IDX files) or csv.',
