@@ -147,6 +147,7 @@ describe('feedback counters in a real Prometheus, and monitor-check on live accu
     const m = /^0 \(0 of (\d+) labelled predictions right\)$/.exec(inputs['value']);
     assert.ok(m, inputs['value']);
     assert.ok(Math.abs(Number(m[1]) - N) <= N * 0.25, inputs['value']);
+    assert.equal(inputs['reason'], `monitor-check: live_accuracy >= 0.5 breached by fashion v2: ${inputs['value']} over the last 2m`);
     assert.match(r.log, /live_accuracy: 0 \(0 of \d+ labelled predictions right\)/);
     const v1 = JSON.parse(await readFile(healthy.outputs['report'], 'utf8')) as MonitorReport;
     const live = v1.measurement.observations['live_accuracy'] as { value: number };

@@ -167,6 +167,7 @@ describe('live accuracy from feedback', () => {
     assert.match(j.breaches[0].reason, /\(120 of 200 labelled predictions right\)$/);
     assert.equal(j.verdicts[1].status, 'no-data');
     assert.deepEqual(retrainInputs(j.breaches[0], '1h', { model: 'fashion', version: '3' }), {
+      reason: 'monitor-check: live_accuracy >= 0.8 breached by fashion v3: 0.6 (120 of 200 labelled predictions right) over the last 1h',
       rule: 'live_accuracy >= 0.8',
       value: '0.6 (120 of 200 labelled predictions right)',
       limit: '≥ 0.8',
