@@ -23,7 +23,7 @@ import { startServeProcess, trainTinyModel, type ServeProcess, type TinyModel } 
 import { startPrometheus, type RunningPrometheus } from './prometheus.ts';
 
 const REPO = 'acme/shop';
-const RETRAIN_INPUTS = { rule: {}, value: {}, limit: {}, window: {}, model: {}, version: {} };
+const RETRAIN_INPUTS = { reason: {}, rule: {}, value: {}, limit: {}, window: {}, model: {}, version: {} };
 /** Labelled predictions per version. */
 const N = 120;
 
