@@ -9,19 +9,18 @@
  * Trouser and overall, measured on the test split.
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../shared/cli/main.ts';
-import { loadManifest, openDataset, readSplit, type SplitTensors } from '../../shared/data/index.ts';
-import { loadModel, predictProbabilities, readMetadata } from '../../shared/model/index.ts';
+import { loadManifest, openDataset, readSplit } from '../../shared/data/index.ts';
+import { readMetadata } from '../../shared/model/index.ts';
 import { startServer, type ModelServer } from '../../shared/serve/index.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
+import { accuracy, DEMO, instance, sampleWithout } from '../helpers/fashion.ts';
 
-const DEMO = path.resolve(import.meta.dirname, '../../demo/fashion-sample');
 const TROUSER = 1;
 /** Trouser images the base model is trained with. */
 const KEPT = 5;
@@ -51,43 +50,6 @@ async function cli(argv: string[], cwd: string): Promise<Run> {
   return { code, stdout, stderr: `${stderr}\n${log.lines.slice(-30).join('\n')}`, outputs };
 }
 
-/** IDX files (magic, dimensions, payload), gzipped as Fashion-MNIST ships them. */
-function idx(images: Uint8Array[] | undefined, labels: number[] | undefined): Buffer {
-  if (images) {
-    const head = Buffer.alloc(16);
-    head.writeUInt32BE(0x803, 0);
-    head.writeUInt32BE(images.length, 4);
-    head.writeUInt32BE(28, 8);
-    head.writeUInt32BE(28, 12);
-    return gzipSync(Buffer.concat([head, ...images]));
-  }
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(0x801, 0);
-  head.writeUInt32BE(labels!.length, 4);
-  return gzipSync(Buffer.concat([head, Buffer.from(labels!)]));
-}
-
-/** Accuracy on a split, overall and on one class. */
-async function accuracy(modelDir: string, test: SplitTensors, cls: number): Promise<{ overall: number; cls: number }> {
-  const { model, metadata } = await loadModel(modelDir);
-  const p = await predictProbabilities(model, metadata, test.x, test.count);
-  model.dispose();
-  let right = 0;
-  let clsRight = 0;
-  let clsCount = 0;
-  for (let i = 0; i < test.count; i++) {
-    let best = 0;
-    for (let j = 1; j < 10; j++) if (p[i * 10 + j] > p[i * 10 + best]) best = j;
-    const y = Number(test.y[i]);
-    if (best === y) right++;
-    if (y === cls) {
-      clsCount++;
-      if (best === y) clsRight++;
-    }
-  }
-  return { overall: right / test.count, cls: clsRight / clsCount };
-}
-
 describe('retraining on feedback, end to end on the demo sample', () => {
   let root = '';
   let server: ModelServer | undefined;
@@ -96,25 +58,7 @@ describe('retraining on feedback, end to end on the demo sample', () => {
   before(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'modelship-retrain-'));
     // The base data: the demo sample with all but KEPT of its Trouser training images held out.
-    const images = gunzipSync(await readFile(path.join(DEMO, 'train-images-idx3-ubyte.gz'))).subarray(16);
-    const labels = gunzipSync(await readFile(path.join(DEMO, 'train-labels-idx1-ubyte.gz'))).subarray(8);
-    const keepImages: Uint8Array[] = [];
-    const keepLabels: number[] = [];
-    let trousers = 0;
-    for (let i = 0; i < labels.length; i++) {
-      const img = images.subarray(i * 784, (i + 1) * 784);
-      if (labels[i] === TROUSER && trousers++ >= KEPT) heldOut.push(img);
-      else {
-        keepImages.push(img);
-        keepLabels.push(labels[i]);
-      }
-    }
-    const base = path.join(root, 'base-data');
-    await mkdir(base);
-    await writeFile(path.join(base, 'train-images-idx3-ubyte.gz'), idx(keepImages, undefined));
-    await writeFile(path.join(base, 'train-labels-idx1-ubyte.gz'), idx(undefined, keepLabels));
-    for (const f of ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz', 'classes.txt'])
-      await copyFile(path.join(DEMO, f), path.join(base, f));
+    heldOut.push(...(await sampleWithout(path.join(root, 'base-data'), TROUSER, KEPT)));
     await writeFile(path.join(root, 'modelship.yml'), 'version: 1\nname: fashion\nregistry:\n  url: registry\n');
   });
   after(async () => {
@@ -148,7 +92,7 @@ describe('retraining on feedback, end to end on the demo sample', () => {
     let wrongBefore = 0;
     for (let i = 0; i < heldOut.length; i += 8) {
       const batch = heldOut.slice(i, i + 8);
-      const instances = batch.map((img) => Array.from({ length: 28 }, (_, r) => Array.from({ length: 28 }, (_, c) => [img[r * 28 + c]])));
+      const instances = batch.map(instance);
       const res = await fetch(`${server.url}/v1/models/fashion:predict`, { method: 'POST', body: JSON.stringify({ instances }) });
       assert.equal(res.status, 200);
       const id = res.headers.get('x-request-id')!;
