@@ -105,7 +105,7 @@ export const trainStep = defineStep({
       architecture: inputs.architecture,
       epochs: fineTune ? inputs.fineTuneEpochs : inputs.epochs,
       batchSize: inputs.batchSize,
-      learningRate: fineTune ? (inputs.fineTuneLearningRate ?? inputs.learningRate / 10) : inputs.learningRate,
+      learningRate: fineTune ? (inputs.fineTuneLearningRate ?? Number((inputs.learningRate / 10).toPrecision(12))) : inputs.learningRate,
       seed: inputs.seed,
       backend: inputs.backend,
       earlyStoppingPatience: inputs.earlyStoppingPatience,
