@@ -88,7 +88,7 @@ export function usage(): string {
       .join(', ')})`,
     '',
     'Loops and tools:',
-    `  ${'pipeline'.padEnd(width)}run the loop (setup-data → train → evaluate-gate → register) with modelship.yml`,
+    `  ${'pipeline'.padEnd(width)}run the whole loop with modelship.yml (setup-data → … → deploy-rollout → monitor-check); --retrain learns from production's feedback`,
     ...Object.entries(subcommands).map(([name, s]) => `  ${name.padEnd(width)}${s.summary}`),
   ].join('\n');
 }
