@@ -55,6 +55,11 @@ const subcommands: Readonly<Record<string, { summary: string; verbs?: readonly s
     verbs: ['rules', 'dashboard'],
     load: async () => (await import('./monitor.ts')).monitorCommand,
   },
+  feedback: {
+    summary: "export|stats: the model server's feedback store, as a data set folder setup-data reads",
+    verbs: ['export', 'stats'],
+    load: async () => (await import('./feedback.ts')).feedbackCommand,
+  },
   serve: {
     summary: 'serve models: TF Serving REST API, Open Inference Protocol, /metrics',
     load: async () => (await import('./serve.ts')).serveCommand,
@@ -83,7 +88,7 @@ export function usage(): string {
       .join(', ')})`,
     '',
     'Loops and tools:',
-    `  ${'pipeline'.padEnd(width)}run the loop (setup-data → train → evaluate-gate → register) with modelship.yml`,
+    `  ${'pipeline'.padEnd(width)}run the whole loop with modelship.yml (setup-data → … → deploy-rollout → monitor-check); --retrain learns from production's feedback`,
     ...Object.entries(subcommands).map(([name, s]) => `  ${name.padEnd(width)}${s.summary}`),
   ].join('\n');
 }

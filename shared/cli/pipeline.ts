@@ -11,9 +11,16 @@
  * inputs did not change reuse their last output (the run cache, steps/run-cache.ts), and a
  * candidate that production already serves is neither gated nor registered again. `--from` and
  * `--until` run part of the loop, taking the earlier steps' outputs from the last run.
+ *
+ * `--retrain` closes the loop on production's feedback: the servers' feedback store is exported as
+ * a data set folder (`modelship feedback export`), setup-data prepares the old data and the new as
+ * one data set (old examples keep their split; feedback never enters the test split), and train
+ * fine-tunes from production (`init-from`); the gate, register, canary, promotion and monitor
+ * follow as in any run.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import type { InputDecls } from '../config/index.ts';
 import {
   deployRolloutStep,
@@ -31,6 +38,7 @@ import {
 } from '../steps/index.ts';
 import { ConfigurationError, errorMessage, writeJsonAtomic } from '../util/index.ts';
 import { parseStepArgs } from './args.ts';
+import { DEFAULT_STORE, feedbackCommand } from './feedback.ts';
 
 type RunStep = (step: AnyStep, raw: Readonly<Record<string, string>>) => Promise<StepResult<string>>;
 
@@ -38,8 +46,8 @@ const loop: readonly AnyStep[] = [setupDataStep, trainStep, evaluateGateStep, re
 const STEP_NAMES = loop.map((s) => s.name);
 /** Inputs the pipeline wires from one step's outputs to the next; not settable from outside. */
 const wired = new Set(['dataset', 'model', 'report', 'ref', 'endpoint', 'reference', 'version']);
-const own = ['work-dir', 'promote', 'until', 'from', 'rate'] as const;
-const ownFlags = ['keep-serving', 'no-cache'] as const;
+const own = ['work-dir', 'promote', 'until', 'from', 'rate', 'feedback'] as const;
+const ownFlags = ['keep-serving', 'no-cache', 'retrain'] as const;
 
 export function pipelineHelp(): string {
   return [
@@ -56,6 +64,14 @@ export function pipelineHelp(): string {
     '  --rate N          replayed requests per second while deploying and monitoring (default 10)',
     '  --keep-serving    leave the servers running at the end (modelship deploy stop ends them)',
     '  --no-cache        run every step even when its inputs did not change',
+    '',
+    "Retraining on production's feedback (the labels sent to the servers' :feedback):",
+    '  --retrain         export the feedback store as a data set, prepare the old data and it as one (the test',
+    '                    split unchanged), fine-tune from production (--init-from), then gate, register, canary,',
+    '                    promote and monitor as always. Also --fine-tune-epochs, --fine-tune-learning-rate.',
+    `  --feedback D      the feedback store to learn from (default: serve.feedback-dir, else ${DEFAULT_STORE},`,
+    '                    where the local servers write it)',
+    '  --init-from R     the model to fine-tune from (default: the --promote alias, production)',
   ].join('\n');
 }
 
@@ -104,6 +120,12 @@ export async function runPipeline(argv: readonly string[], ctx: StepServices, ru
     throw new ConfigurationError(`pipeline: --until ${values['until']} comes before --from ${values['from']}.`, 'Swap them.');
   const useCache = values['no-cache'] !== 'true';
   const keepServing = values['keep-serving'] === 'true';
+  const retrain = values['retrain'] === 'true';
+  if (!retrain && values['feedback'] !== undefined)
+    throw new ConfigurationError(
+      'pipeline: --feedback names the store to retrain on, and --retrain is not given.',
+      'Add --retrain, or drop --feedback.',
+    );
   const rate = values['rate'] !== undefined ? Number(values['rate']) : 10;
   if (!Number.isFinite(rate) || rate <= 0 || rate > 1000)
     throw new ConfigurationError(
@@ -177,10 +199,28 @@ export async function runPipeline(argv: readonly string[], ctx: StepServices, ru
     return { result };
   };
 
-  // 1. setup-data (its own state file makes an unchanged source a no-op)
+  // 0. --retrain: the feedback store as a data set folder, added to the data's sources
   let t0 = ctx.now().getTime();
+  const extraSources = values['extra-source'] !== undefined ? [values['extra-source']] : [];
+  if (retrain && runs(0)) {
+    const exported = await exportFeedbackSet(values['feedback'], at('feedback-data'));
+    extraSources.push(exported['dataset-dir'] ?? at('feedback-data'));
+    outputs['feedback'] = exported;
+    reports.push({
+      step: 'feedback',
+      seconds: (ctx.now().getTime() - t0) / 1000,
+      note: `${exported['examples']} labelled predictions of ${exported['model']} (${exported['wrong']} wrong) as ${exported['format']}`,
+    });
+  }
+
+  // 1. setup-data (its own state file makes an unchanged source a no-op)
+  t0 = ctx.now().getTime();
   if (runs(0)) {
-    const data = await run(setupDataStep, { 'output-dir': at('data'), ...pick(setupDataStep) });
+    const data = await run(setupDataStep, {
+      'output-dir': at('data'),
+      ...pick(setupDataStep),
+      ...(extraSources.length ? { 'extra-source': extraSources.join('\n') } : {}),
+    });
     record(
       setupDataStep,
       data,
@@ -192,17 +232,20 @@ export async function runPipeline(argv: readonly string[], ctx: StepServices, ru
   const manifest = outputs['setup-data']?.['manifest'] ?? '';
   if (until < 1) return finish(true);
 
-  // 2. train
+  // 2. train (--retrain: fine-tuned from production)
   t0 = ctx.now().getTime();
   if (runs(1)) {
-    const { result, reused } = await cached(trainStep, { 'output-dir': at('model'), ...pick(trainStep), dataset }, async (r) => [
-      await producedBy('model', String(r.outputs['model-dir'])),
-    ]);
+    const initFrom = values['init-from'] ?? (retrain ? promote : undefined);
+    const { result, reused } = await cached(
+      trainStep,
+      { 'output-dir': at('model'), ...pick(trainStep), dataset, ...(initFrom ? { 'init-from': initFrom } : {}) },
+      async (r) => [await producedBy('model', String(r.outputs['model-dir']))],
+    );
     record(
       trainStep,
       result,
       t0,
-      `val accuracy ${String(result.outputs['val-accuracy'])}, ${String(result.outputs['backend'])}${reused ? ' (reused)' : ` in ${String(result.outputs['duration-seconds'])} s`}`,
+      `val accuracy ${String(result.outputs['val-accuracy'])}, ${String(result.outputs['backend'])}${initFrom ? `, fine-tuned from ${initFrom}` : ''}${reused ? ' (reused)' : ` in ${String(result.outputs['duration-seconds'])} s`}`,
       reused !== undefined,
     );
   }
@@ -363,6 +406,37 @@ export async function runPipeline(argv: readonly string[], ctx: StepServices, ru
     }
   }
 
+  /** `modelship feedback export` of the store into `out`: its outputs (dataset-dir, examples, wrong, format, model). */
+  async function exportFeedbackSet(store: string | undefined, out: string): Promise<Record<string, string>> {
+    let text = '';
+    const stdout = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        text += chunk.toString();
+        done();
+      },
+    });
+    const config = values['config'];
+    const argv = ['export', ...(store ? ['--store', store] : []), '--out', out, ...(config ? ['--config', config] : [])];
+    ctx.log.info(`▸ modelship feedback ${argv.join(' ')}`);
+    try {
+      await feedbackCommand(argv, { log: ctx.log, stdout, cwd: ctx.cwd, env: ctx.env, now: ctx.now });
+    } catch (err) {
+      if (err instanceof ConfigurationError)
+        throw new ConfigurationError(
+          `pipeline --retrain: ${err.message}`,
+          `${err.hint ?? ''} The local servers of an earlier run write it to ${DEFAULT_STORE} (give another with --feedback).`.trim(),
+          { cause: err },
+        );
+      throw err;
+    }
+    return Object.fromEntries(
+      text
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+  }
+
   async function finish(ok: boolean): Promise<PipelineOutcome> {
     const outcome = await done(ok);
     const lines = [
@@ -378,6 +452,7 @@ export async function runPipeline(argv: readonly string[], ctx: StepServices, ru
 
   function where(): string[] {
     const rows: [string, string | undefined][] = [
+      ['feedback', outputs['feedback']?.['dataset-dir']],
       ['data', outputs['setup-data']?.['dataset-dir']],
       ['model', outputs['train']?.['model-dir']],
       ['report', outputs['evaluate-gate']?.['markdown']],

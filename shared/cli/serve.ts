@@ -41,6 +41,11 @@ const VALUED = [
   'request-timeout-ms',
   'shutdown-timeout-ms',
   'shutdown-delay-ms',
+  'feedback-dir',
+  'feedback-cache-size',
+  'feedback-cache-max-age',
+  'feedback-max-bytes',
+  'feedback-segment-bytes',
 ] as const;
 
 export function serveHelp(): string {
@@ -77,6 +82,15 @@ export function serveHelp(): string {
     '  --inference I          worker (model calls on an inference thread, default) | inline',
     '  --request-timeout-ms N, --shutdown-timeout-ms N, --shutdown-delay-ms N',
     '  --config F             modelship.yml to read (serve:, name, registry.url)',
+    '',
+    'Feedback (POST …:feedback {"id": <X-Request-Id of a prediction>, "label": <true class>}):',
+    '  --feedback-dir D           the feedback store, an append-only folder of .jsonl segments (default',
+    '                             .modelship/feedback, created on the first feedback; none: only the counters)',
+    '  --feedback-cache-size N    bytes of recent inputs kept for feedback by id, e.g. 64MiB (default; 0 keeps none)',
+    '  --feedback-cache-max-age D how long they are kept, e.g. 1h (default); older ids are answered 410 expired',
+    '  --feedback-max-bytes N     the store cap, e.g. 1GiB (default); past it the oldest segments are deleted',
+    '  --feedback-segment-bytes N segment size before rotation (default 16MiB)',
+    '  --no-feedback-fsync        skip fdatasync after each feedback request (a killed server still loses nothing)',
     '',
     'Test servers only:',
     '  --allow-fault-injection    enable PUT /admin/faults and the two flags below',
@@ -177,6 +191,21 @@ export async function serveOptionsFromArgs(
   const backend = single('backend', values['backend']);
   const inference = single('inference', values['inference']);
   const allow = values['allow-fault-injection'];
+  const { feedbackDirOf, sizeOption, durationOption } = await import('../serve/index.ts');
+  const feedbackDir = single('feedback-dir', values['feedback-dir']);
+  const sizes = {
+    feedbackCacheSize: single('feedback-cache-size', values['feedback-cache-size']),
+    feedbackMaxBytes: single('feedback-max-bytes', values['feedback-max-bytes']),
+    feedbackSegmentBytes: single('feedback-segment-bytes', values['feedback-segment-bytes']),
+  };
+  const feedback: Record<string, number | string | null | boolean> = {};
+  for (const [key, v] of Object.entries(sizes)) {
+    if (v !== undefined) feedback[key] = sizeOption(v, `serve option --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  }
+  const maxAge = single('feedback-cache-max-age', values['feedback-cache-max-age']);
+  if (maxAge !== undefined) feedback['feedbackCacheMaxAgeMs'] = durationOption(maxAge, 'serve option --feedback-cache-max-age');
+  if (feedbackDir !== undefined) feedback['feedbackDir'] = feedbackDirOf(feedbackDir);
+  if (values['feedback-fsync'] !== undefined) feedback['feedbackFsync'] = values['feedback-fsync'] === 'true';
   return {
     ...base,
     models,
@@ -186,6 +215,7 @@ export async function serveOptionsFromArgs(
     ...(backend !== undefined ? { backend: backend as 'auto' } : {}),
     ...(inference !== undefined ? { inference: inference as 'worker' } : {}),
     ...(allow !== undefined ? { allowFaultInjection: allow === 'true' } : {}),
+    ...feedback,
     ...(registry ? { registry } : {}),
     ...(username ? { registryUsername: username } : {}),
     ...(password ? { registryPassword: password } : {}),
@@ -197,7 +227,7 @@ export async function serveOptionsFromArgs(
 }
 
 export async function serveCommand(argv: string[], io: ServeIo): Promise<number> {
-  const { values, help } = parseOptions(argv, { valued: VALUED, booleans: ['allow-fault-injection'] }, 'serve');
+  const { values, help } = parseOptions(argv, { valued: VALUED, booleans: ['allow-fault-injection', 'feedback-fsync'] }, 'serve');
   if (help) {
     io.stdout.write(`${serveHelp()}\n`);
     return 0;

@@ -23,6 +23,7 @@ export {
 } from './digest.ts';
 export { checkMemoryBudget, DEFAULT_DATA_LIMITS, LIMIT_INPUTS, RATIO_GRACE_BYTES, type DataLimits } from './limits.ts';
 export * from './manifest.ts';
+export { classFolderName, classFromFolderName, PROVENANCE_FILE } from './names.ts';
 export { parseSplit, splitPoint, splitPoints, assignSplit } from './split.ts';
 export type { Ratios } from './split.ts';
 export { hashFile, sha256Hasher, countingHasher, parseChecksum, HASH_READ_SIZE } from './hash.ts';

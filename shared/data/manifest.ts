@@ -47,6 +47,21 @@ export interface FileRecord {
   /** Class name for image-folder files; absent for files that hold many examples. */
   readonly label?: string;
   readonly split?: SplitName;
+  /** With several sources: the index in `sources` of the source this file belongs to. */
+  readonly source?: number;
+}
+
+/** One of several sources a data set was prepared from (setup-data with more than one source). */
+export interface SourceRecord {
+  readonly uri: string;
+  /** sha256 of its download or archive, when it was one. */
+  readonly sha256?: string;
+  readonly format: DatasetFormat;
+  /** sha256:<hex> of its content alone: the digest setup-data gives that source by itself. */
+  readonly digest: string;
+  readonly examples: number;
+  /** Its classes, in its own order (a subset of, or the same as, the data set's). */
+  readonly classes: readonly string[];
 }
 
 export interface Histogram {
@@ -81,7 +96,10 @@ export interface DatasetManifest {
   readonly kind: 'modelship.dataset';
   readonly format: DatasetFormat;
   readonly task: Task;
+  /** The source (the first one, when there were several). */
   readonly source: { readonly uri: string; readonly sha256?: string };
+  /** Every source with its own digest, when the data set was prepared from several. */
+  readonly sources?: readonly SourceRecord[];
   /** sha256:<hex> of the content: independent of file order, names and location. */
   readonly digest: string;
   /** Ordered class names: index i is label i. Empty for regression. */

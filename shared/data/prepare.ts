@@ -21,6 +21,7 @@ import {
   type DatasetStatistics,
   type FileRecord,
   type SplitName,
+  type SourceRecord,
   type SplitRecord,
   type TensorDtype,
   type TensorFile,
@@ -31,6 +32,8 @@ import { assignSplit, parseSplit, splitPoints, type Ratios } from './split.ts';
 import { outputsUnchanged, STATE_FILE, StatCache, statOutputs, readState, writeState, type DataState } from './state.ts';
 import { classDistribution, featureStatistics, imageStatistics } from './stats.ts';
 import { listTree } from './tree.ts';
+import { mergeSources, type SourceRead } from './merge.ts';
+import { PROVENANCE_FILE } from './names.ts';
 import { GIVEN_TEST, GIVEN_VALIDATION, type ReadResult, type SourceFile, type SourceTree } from './types.ts';
 import { Undo } from './undo.ts';
 
@@ -48,8 +51,11 @@ export interface DataCache {
 }
 
 export interface SetupDataOptions {
-  /** A folder, a file, an archive or an https:// URL; relative to cwd. */
-  readonly source: string | undefined;
+  /**
+   * A folder, a file, an archive or an https:// URL, relative to cwd; or several, read each in its
+   * own format and prepared as one data set (see mergeSources).
+   */
+  readonly source: string | readonly string[] | undefined;
   readonly format: 'auto' | DatasetFormat;
   readonly labelColumn?: string | undefined;
   /** `80/10/10`. */
@@ -57,6 +63,7 @@ export interface SetupDataOptions {
   readonly splitSeed?: number | undefined;
   /** `WIDTHxHEIGHT`. */
   readonly imageSize?: string | undefined;
+  /** The sha256 the first source's download or archive must have. */
   readonly checksum?: string | undefined;
   /** Use `deps.cache` (when given) to restore and save prepared data. */
   readonly cache: boolean;
@@ -109,7 +116,8 @@ export function cacheKeyOf(key: string): string {
 
 /** Prepares a data set folder from a source. The one core function behind setup-data. */
 export async function setupData(opts: SetupDataOptions, deps: SetupDataDeps): Promise<SetupDataResult> {
-  if (!opts.source) {
+  const sources = (typeof opts.source === 'string' ? [opts.source] : [...(opts.source ?? [])]).map((x) => x.trim()).filter((x) => x !== '');
+  if (sources.length === 0) {
     throw new ConfigurationError(
       "input 'source' is required.",
       "Set 'source' in the step's 'with:' (or --source), or data.source in modelship.yml.",
@@ -139,7 +147,7 @@ export async function setupData(opts: SetupDataOptions, deps: SetupDataDeps): Pr
       retries: { retries: 600, minTimeout: 200, maxTimeout: 1000 },
     });
     try {
-      return await prepareLocked(opts, deps, { source: opts.source, outDir, ratios, seed, imageSize, checksum, limits, undo });
+      return await prepareLocked(opts, deps, { sources, outDir, ratios, seed, imageSize, checksum, limits, undo });
     } finally {
       await release().catch(() => undefined);
     }
@@ -154,7 +162,7 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 }
 
 interface Parsed {
-  readonly source: string;
+  readonly sources: readonly string[];
   readonly outDir: string;
   readonly ratios: Ratios;
   readonly seed: number;
@@ -164,30 +172,42 @@ interface Parsed {
   readonly undo: Undo;
 }
 
-async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed: Parsed): Promise<SetupDataResult> {
-  const log = deps.log;
-  const { source, outDir, ratios, seed, imageSize, checksum, limits, undo } = parsed;
-  // Downloads (by URL) and extractions (by archive sha256), shared by outputs in the same folder.
-  const workDir = path.join(path.dirname(outDir), '.modelship-work');
-  const stats = new StatCache(deps.hasher ?? sha256Hasher, await readState(outDir));
+/** One source, resolved (downloaded, extracted), listed and hashed. */
+interface ListedSource {
+  readonly given: string;
+  readonly uri: string;
+  readonly sha256?: string;
+  readonly root: string;
+  readonly files: SourceFile[];
+  readonly dirs: readonly string[];
+}
 
+async function listSource(
+  source: string,
+  checksum: string | undefined,
+  opts: SetupDataOptions,
+  deps: SetupDataDeps,
+  ctx: { workDir: string; outDir: string; stats: StatCache; limits: DataLimits; undo: Undo },
+): Promise<ListedSource> {
+  const { log } = deps;
+  const { stats } = ctx;
   const resolved = await resolveSource({
     source,
     checksum,
     cwd: opts.cwd,
-    workDir,
+    workDir: ctx.workDir,
     stats,
     log,
-    limits,
-    undo,
+    limits: ctx.limits,
+    undo: ctx.undo,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
   const root = resolved.isFile ? path.dirname(resolved.root) : resolved.root;
   if (
     !resolved.isFile &&
-    isInside(root, outDir) &&
+    isInside(root, ctx.outDir) &&
     !path
-      .relative(root, outDir)
+      .relative(root, ctx.outDir)
       .split(path.sep)
       .some((p) => p.startsWith('.'))
   ) {
@@ -197,9 +217,11 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
     );
   }
   const listing = resolved.isFile ? { files: [path.basename(resolved.root)], dirs: [] } : await listTree(root, resolved.uri);
-  const digests = await log.group(`Hashing ${listing.files.length} source file(s)`, async () => {
+  const hashedBefore = stats.hashed;
+  const reusedBefore = stats.reused;
+  const digests = await log.group(`Hashing ${listing.files.length} file(s) of ${resolved.uri}`, async () => {
     const d = await stats.digestAll(listing.files.map((f) => path.join(root, f)));
-    log.info(`${stats.hashed} hashed, ${stats.reused} unchanged since the last run (size and mtime).`);
+    log.info(`${stats.hashed - hashedBefore} hashed, ${stats.reused - reusedBefore} unchanged since the last run (size and mtime).`);
     return d;
   });
   const files: SourceFile[] = listing.files.map((rel, i) => ({
@@ -208,8 +230,32 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
     sha256: digests[i].sha256,
     size: digests[i].size,
   }));
-  // The source's name is part of the key so the manifest's source.uri is always the one given now.
-  const key = sourceKey(files, { uri: resolved.uri, format: opts.format, labelColumn: opts.labelColumn, ratios, seed, imageSize });
+  return { given: source, uri: resolved.uri, ...(resolved.sha256 ? { sha256: resolved.sha256 } : {}), root, files, dirs: listing.dirs };
+}
+
+async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed: Parsed): Promise<SetupDataResult> {
+  const log = deps.log;
+  const { sources, outDir, ratios, seed, imageSize, checksum, limits, undo } = parsed;
+  // Downloads (by URL) and extractions (by archive sha256), shared by outputs in the same folder.
+  const workDir = path.join(path.dirname(outDir), '.modelship-work');
+  const stats = new StatCache(deps.hasher ?? sha256Hasher, await readState(outDir));
+  const listed: ListedSource[] = [];
+  for (const [i, source] of sources.entries()) {
+    listed.push(await listSource(source, i === 0 ? checksum : undefined, opts, deps, { workDir, outDir, stats, limits, undo }));
+  }
+  const uris = listed.map((l) => l.uri);
+  const dup = uris.findIndex((u, i) => uris.indexOf(u) !== i);
+  if (dup >= 0) throw new ConfigurationError(`input 'source' names '${sources[dup]}' twice.`, 'Give each source once.');
+  // The sources' names are part of the key so the manifest's source.uri is always the one given now.
+  const options = { format: opts.format, labelColumn: opts.labelColumn, ratios, seed, imageSize };
+  const key =
+    listed.length === 1
+      ? sourceKey(listed[0].files, { uri: listed[0].uri, ...options })
+      : sourceKey(
+          listed[0].files,
+          { uris, ...options },
+          listed.slice(1).map((l) => l.files),
+        );
   const base = { hashedFiles: stats.hashed, reusedFiles: stats.reused, cacheKey: cacheKeyOf(key) };
 
   // 1. Unchanged since the last run: the output folder is still the one built from these bytes.
@@ -219,7 +265,7 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
     if (ok) {
       if (stats.hashed > 0 || !ok.fast)
         await writeState(outDir, stats.toState(key, ok.manifest.digest, await statOutputs(outDir, OUTPUT_FILES)));
-      log.info(`Source unchanged since the last run: reusing ${outDir} (${ok.manifest.digest}).`);
+      log.info(`Source${listed.length > 1 ? 's' : ''} unchanged since the last run: reusing ${outDir} (${ok.manifest.digest}).`);
       return {
         datasetDir: outDir,
         manifestPath: path.join(outDir, MANIFEST_FILE),
@@ -254,38 +300,60 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
     }
   }
 
-  // 3. Build.
-  const tree: SourceTree = { root, label: resolved.uri, files, dirs: listing.dirs };
-  const format = opts.format === 'auto' ? detectFormat(tree) : opts.format;
-  if (imageSize && format !== 'image-folder') {
+  // 3. Build: read each source in its format, then (several) merge them into one set of examples.
+  const reads: SourceRead[] = [];
+  for (const l of listed) {
+    const tree: SourceTree = { root: l.root, label: l.uri, files: l.files, dirs: l.dirs };
+    const format = opts.format === 'auto' ? detectFormat(tree) : opts.format;
+    if (imageSize && format !== 'image-folder' && (listed.length === 1 || opts.format !== 'auto')) {
+      throw new ConfigurationError(
+        `input 'image-size' applies to image folders, but '${l.uri}' was read as ${format}.`,
+        'Remove image-size, or set format to image-folder.',
+      );
+    }
+    if (opts.labelColumn && format !== 'csv' && listed.length === 1)
+      log.warning(`label-column is ignored: '${l.uri}' is read as ${format}, not csv.`);
+    const reader = readerFor(format);
+    const read = await log.group(`Reading ${format} from ${l.uri}`, () =>
+      reader.read(tree, {
+        log,
+        memoryBudget: limits.memoryBudget,
+        ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}),
+        ...(imageSize && format === 'image-folder' ? { imageSize } : {}),
+      }),
+    );
+    // A provenance file (a feedback export's) is recorded with the source files it describes.
+    const provenance = l.files.find((f) => f.rel === PROVENANCE_FILE);
+    const withProvenance =
+      provenance && !read.files.some((f) => f.path === PROVENANCE_FILE)
+        ? { ...read, files: [...read.files, { path: provenance.rel, sha256: provenance.sha256, size: provenance.size }] }
+        : read;
+    reads.push({ uri: l.uri, ...(l.sha256 ? { sha256: l.sha256 } : {}), read: withProvenance });
+  }
+  if (imageSize && !reads.some((r) => r.read.format === 'image-folder')) {
     throw new ConfigurationError(
-      `input 'image-size' applies to image folders, but '${resolved.uri}' was read as ${format}.`,
+      `input 'image-size' applies to image folders, but no source was read as one (${reads.map((r) => `${r.uri}: ${r.read.format}`).join(', ')}).`,
       'Remove image-size, or set format to image-folder.',
     );
   }
-  if (opts.labelColumn && format !== 'csv') log.warning(`label-column is ignored: '${resolved.uri}' is read as ${format}, not csv.`);
-  const reader = readerFor(format);
-  const read = await log.group(`Reading ${format} from ${resolved.uri}`, () =>
-    reader.read(tree, {
-      log,
-      memoryBudget: limits.memoryBudget,
-      ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}),
-      ...(imageSize ? { imageSize } : {}),
-    }),
-  );
+  const merged = reads.length === 1 ? { read: reads[0].read, sources: undefined } : mergeSources(reads, log);
   const now = (deps.now ?? (() => new Date()))();
   const manifest = await log.group('Splitting and writing the data set', () =>
     buildDirAtomic(outDir, async (tmp) => {
-      const m = await writeDataset(tmp, read, {
+      const m = await writeDataset(tmp, merged.read, {
         ratios,
         seed,
-        source: { uri: resolved.uri, ...(resolved.sha256 ? { sha256: resolved.sha256 } : {}) },
+        source: { uri: listed[0].uri, ...(listed[0].sha256 ? { sha256: listed[0].sha256 } : {}) },
+        ...(merged.sources ? { sources: merged.sources } : {}),
         createdAt: now.toISOString(),
       });
       await writeState(tmp, stats.toState(key, m.digest, await statOutputs(tmp, OUTPUT_FILES)));
       return m;
     }),
   );
+  if (manifest.sources) {
+    for (const s of manifest.sources) log.info(`source ${s.uri}: ${s.examples} examples (${s.format}), ${s.digest}`);
+  }
   log.info(
     `${manifest.digest} · ${manifest.splits.train.count} train / ${manifest.splits.validation.count} validation / ${manifest.splits.test.count} test`,
   );
@@ -293,10 +361,14 @@ async function prepareLocked(opts: SetupDataOptions, deps: SetupDataDeps, parsed
   return { datasetDir: outDir, manifestPath: path.join(outDir, MANIFEST_FILE), manifest, cacheHit: false, origin: 'built', ...base };
 }
 
-function sourceKey(files: readonly SourceFile[], options: Record<string, unknown>): string {
+function sourceKey(files: readonly SourceFile[], options: Record<string, unknown>, more: readonly (readonly SourceFile[])[] = []): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ v: PREPARE_VERSION, schema: DATASET_SCHEMA_VERSION, options }));
   for (const f of files) h.update(`\n${f.rel}\t${f.sha256}`);
+  more.forEach((list, i) => {
+    h.update(`\n--- source ${i + 2}`);
+    for (const f of list) h.update(`\n${f.rel}\t${f.sha256}`);
+  });
   return h.digest('hex');
 }
 
@@ -386,6 +458,8 @@ interface WriteMeta {
   readonly ratios: Ratios;
   readonly seed: number;
   readonly source: DatasetManifest['source'];
+  /** With several sources: each one's record (see mergeSources). */
+  readonly sources?: readonly SourceRecord[];
   readonly createdAt: string;
 }
 
@@ -489,7 +563,8 @@ export async function writeDataset(dir: string, r: ReadResult, meta: WriteMeta):
   let files: FileRecord[] = [...r.files];
   if (r.exampleFile) {
     files = files.map((f) => ({ ...f }));
-    for (let i = 0; i < n; i++) (files[r.exampleFile[i]] as { split?: SplitName }).split = SPLITS[splitOf[i]];
+    // (-1: an example of a source whose files hold many examples, when several sources were merged)
+    for (let i = 0; i < n; i++) if (r.exampleFile[i] >= 0) (files[r.exampleFile[i]] as { split?: SplitName }).split = SPLITS[splitOf[i]];
   }
   const statistics: DatasetStatistics = {
     classDistribution: classification ? classDistribution(r.y as Int32Array, r.classes.length) : [],
@@ -503,6 +578,7 @@ export async function writeDataset(dir: string, r: ReadResult, meta: WriteMeta):
     format: r.format,
     task: r.task,
     source: meta.source,
+    ...(meta.sources ? { sources: meta.sources } : {}),
     digest,
     classes: r.classes,
     inputShape: r.inputShape,

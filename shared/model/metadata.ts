@@ -49,6 +49,20 @@ export interface ModelReference {
   readonly dtype?: TensorDtype;
 }
 
+/** What a fine-tuned model started from (train's init-from). */
+export interface ModelInitFrom {
+  /** As given: `production`, `fashion:3`, a folder. */
+  readonly source: string;
+  /** The registry reference it resolved to (`fashion:3`), for a registry source. */
+  readonly ref?: string;
+  readonly version?: number;
+  /** The registry manifest digest, or a folder's files digest. */
+  readonly digest: string;
+  /** The data set digest the earlier model was trained on. */
+  readonly dataset: string;
+  readonly valAccuracy?: number;
+}
+
 export interface ModelMetadata {
   readonly schemaVersion: typeof MODEL_SCHEMA_VERSION;
   readonly kind: 'modelship.model';
@@ -65,6 +79,8 @@ export interface ModelMetadata {
     readonly splits: Readonly<Partial<Record<SplitName, string>>>;
   };
   readonly params: TrainParams;
+  /** Set when the model was fine-tuned from an earlier one (train's init-from). */
+  readonly initFrom?: ModelInitFrom;
   readonly backend: BackendName;
   /** Why that backend (e.g. "tfjs-node not installed"). */
   readonly backendReason?: string;

@@ -5,7 +5,7 @@
  */
 import { stringify } from 'yaml';
 import { describeRule, type Operator, type ThresholdRule } from '../rules/index.ts';
-import { METRICS, matchers, promString, SLO_METRICS, sloMetric, type QueryScope } from './slo.ts';
+import { DEFAULT_FEEDBACK_MIN_COUNT, METRICS, matchers, promString, SLO_METRICS, sloMetric, type QueryScope } from './slo.ts';
 
 export interface AlertOptions {
   /** SLO rules (built-in SLO metrics only). */
@@ -17,6 +17,8 @@ export interface AlertOptions {
   /** How long a breach must hold before the alert fires (default 5m). */
   readonly for?: string;
   readonly severity?: string;
+  /** live_accuracy / live_error_rate: fewer labelled predictions in the window is no alert (default 100). */
+  readonly minFeedback?: number;
 }
 
 const BREACHED_WHEN: Readonly<Record<Operator, Operator>> = { '<=': '>', '<': '>=', '>=': '<', '>': '<=', '==': '!=', '!=': '==' };
@@ -37,7 +39,12 @@ export function alertName(rule: ThresholdRule): string {
 /** Prometheus alerting rules, one per SLO rule, as a rule file document. */
 export function alertingRules(opts: AlertOptions): { groups: unknown[] } {
   const window = opts.window ?? '5m';
-  const scope: QueryScope = { selector: opts.model ? `model=${promString(opts.model)}` : '', window, by: ['model', 'version'] };
+  const scope: QueryScope = {
+    selector: opts.model ? `model=${promString(opts.model)}` : '',
+    window,
+    by: ['model', 'version'],
+    minFeedback: opts.minFeedback ?? DEFAULT_FEEDBACK_MIN_COUNT,
+  };
   const rules = opts.rules.map((r) => {
     const slo = sloMetric(r.metric);
     if (!slo) throw new RangeError(`'${r.metric}' is not a built-in SLO metric; alerting rules cover those only`);

@@ -15,7 +15,7 @@ import { judge, measure, formatValue, type Judgement, type Measurement, type NoD
 import type { FetchLike } from './prometheus.ts';
 import { loadReference, type DriftReference } from './reference.ts';
 import { DEFAULT_DRIFT_LIMITS, DEFAULT_SLOS, parseDriftRules, parseSloRules } from './rules.ts';
-import { DRIFT_NAMES, parseCustomQueries, SLO_NAMES, type Target } from './slo.ts';
+import { DRIFT_NAMES, FEEDBACK_SLO_NAMES, parseCustomQueries, SLO_NAMES, type Target } from './slo.ts';
 import { prometheusSource, scrapeSource, type HistoryPoint, type MetricSource } from './sources.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
@@ -46,6 +46,8 @@ export interface MonitorCheckOptions {
   /** Milliseconds. */
   readonly cooldownMs: number;
   readonly minCount?: number;
+  /** Fewest labelled predictions in the window to judge live_accuracy / live_error_rate. */
+  readonly minFeedback?: number;
   /** `name: promql` lines (monitor.queries). */
   readonly queries: readonly string[];
   /** Where report.json goes. */
@@ -179,7 +181,8 @@ export async function monitorCheck(o: MonitorCheckOptions, s: MonitorServices): 
   const target: Target = { model: o.name, ...(o.version ? { version: o.version } : {}) };
   const who = `${target.model}${target.version ? ` v${target.version}` : ''}`;
   const ruleMetrics = [...p.rules.slo, ...p.rules.drift].map((r) => r.metric);
-  const metrics = [...SLO_NAMES, ...ruleMetrics, ...(p.reference ? DRIFT_NAMES : [])];
+  // Feedback metrics are measured when a rule names them (most models have no feedback in a window).
+  const metrics = [...SLO_NAMES.filter((n) => !FEEDBACK_SLO_NAMES.includes(n)), ...ruleMetrics, ...(p.reference ? DRIFT_NAMES : [])];
 
   const measurement = await s.log.group(
     `measure ${who} over ${p.windowText} (${p.source.kind === 'prometheus' ? 'Prometheus' : 'scrape'} ${p.source.where})`,
@@ -187,11 +190,12 @@ export async function monitorCheck(o: MonitorCheckOptions, s: MonitorServices): 
       const m = await measure(p.source, metrics, target, p.windowSeconds, {
         ...(p.reference ? { reference: p.reference } : {}),
         ...(o.minCount !== undefined ? { minCount: o.minCount } : {}),
+        ...(o.minFeedback !== undefined ? { minFeedback: o.minFeedback } : {}),
         custom,
       });
       for (const [name, ob] of Object.entries(m.observations)) {
         s.log.info(
-          `${name}: ${ob.kind === 'value' ? formatValue(name, ob.value) : ob.kind === 'no-data' ? `no data (${ob.reason})` : `error: ${ob.message}`}`,
+          `${name}: ${ob.kind === 'value' ? `${formatValue(name, ob.value)}${ob.detail ? ` (${ob.detail})` : ''}` : ob.kind === 'no-data' ? `no data (${ob.reason})` : `error: ${ob.message}`}`,
         );
       }
       s.log.info(`${m.stats.requests} requests, ${m.stats.series} series, ${m.stats.seconds.toFixed(2)} s`);
@@ -283,7 +287,9 @@ async function maybeDispatch(o: MonitorCheckOptions, s: MonitorServices, p: Plan
     }
     const inputs = retrainInputs(j.breaches[0], promDuration(p.windowSeconds), target, p.extraInputs, j.breaches.length - 1);
     await dispatchWorkflow({ repository, workflow, ref: o.retrainRef, inputs, token: '', apiUrl: '', client });
-    s.log.info(`dispatched ${workflow} on ${o.retrainRef}: ${j.breaches[0].rule} (${inputs['value'] ?? ''})`);
+    s.log.info(
+      `dispatched ${workflow} on ${o.retrainRef}: ${j.breaches[0].rule} breached, ${inputs['value'] ?? ''} over ${inputs['window'] ?? ''}`,
+    );
     return { state: 'dispatched', workflow, ref: o.retrainRef, inputs };
   } catch (err) {
     const hint = (err as { hint?: unknown }).hint;

@@ -66,7 +66,8 @@ export function retrainInputs(
   extra: Readonly<Record<string, string | null>> = {},
   others = 0,
 ): Record<string, string> {
-  const value = formatValue(breach.metric, breach.value);
+  // With the numbers behind it where there are some (live_accuracy: `0.62 (124 of 200 labelled predictions right)`).
+  const value = `${formatValue(breach.metric, breach.value)}${breach.detail ? ` (${breach.detail})` : ''}`;
   const who = `${target.model} ${target.version !== undefined ? `v${target.version}` : '(all versions)'}`;
   const more = others > 0 ? `; ${others} more rule${others === 1 ? '' : 's'} breached` : '';
   const ours: Record<string, string> = {

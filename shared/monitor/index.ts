@@ -33,6 +33,7 @@ export {
   prometheusSource,
   scrapeSource,
   metricsUrl,
+  feedbackObservation,
   type MetricSource,
   type Observation,
   type Reading,
@@ -60,6 +61,9 @@ export { histogramQuantile, binCounts, type Bucket } from './histogram.ts';
 export {
   SLO_METRICS,
   SLO_NAMES,
+  FEEDBACK_SLO_NAMES,
+  DEFAULT_FEEDBACK_MIN_COUNT,
+  feedbackCountPromql,
   DRIFT_NAMES,
   DRIFT_QUERIES,
   METRICS,

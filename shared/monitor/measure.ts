@@ -10,7 +10,7 @@ import { evaluateRules, describeRule, fmt, type ThresholdRule } from '../rules/i
 import { predictionDrift, inputDrift, type InputDrift, type PredictionDrift, type Score } from './drift.ts';
 import { binCounts } from './histogram.ts';
 import type { DriftReference } from './reference.ts';
-import { DRIFT_NAMES, type CustomQuery, type Target } from './slo.ts';
+import { DEFAULT_FEEDBACK_MIN_COUNT, DRIFT_NAMES, type CustomQuery, type Target } from './slo.ts';
 import type { Distributions, MetricSource, Observation } from './sources.ts';
 
 /** Predictions (and examples) a window needs before drift is judged. */
@@ -23,6 +23,8 @@ export interface MeasureOptions {
   readonly minCount?: number;
   /** Named PromQL from modelship.yml. */
   readonly custom?: readonly CustomQuery[];
+  /** Fewer labelled predictions (feedback) in the window is no data for live_accuracy and live_error_rate. Default 100. */
+  readonly minFeedback?: number;
   /** For the timing figure (default Date.now). */
   readonly clock?: () => number;
 }
@@ -65,6 +67,7 @@ export async function measure(
     names: valueNames,
     ...(opts.custom ? { custom: opts.custom } : {}),
     drift: driftNames.length > 0 && opts.reference !== undefined,
+    minFeedback: opts.minFeedback ?? DEFAULT_FEEDBACK_MIN_COUNT,
   });
   const observations: Record<string, Observation> = { ...reading.values };
   let drift: Measurement['drift'];
@@ -168,6 +171,8 @@ export interface RuleVerdict {
   readonly outcome: 'pass' | 'fail' | 'warn';
   readonly reason: string;
   readonly hint?: string;
+  /** The numbers behind the value (feedback metrics: `124 of 200 labelled predictions right`). */
+  readonly detail?: string;
 }
 
 export type CheckStatus = 'healthy' | 'breach' | 'no-data' | 'error';
@@ -200,9 +205,11 @@ export function judge(
     }
     const [r] = evaluateRules([rule], { [rule.metric]: o.value });
     const warn = o.warnings.length ? ` (Prometheus warned: ${o.warnings.join('; ')})` : '';
+    const detail = o.detail ? { detail: o.detail } : {};
+    const why = `${r.reason}${o.detail ? ` (${o.detail})` : ''}${warn}`;
     return r.verdict === 'pass'
-      ? { ...base, value: o.value, status: 'pass', outcome: 'pass', reason: r.reason + warn }
-      : { ...base, value: o.value, status: 'breach', outcome: 'fail', reason: r.reason + warn };
+      ? { ...base, value: o.value, status: 'pass', outcome: 'pass', reason: why, ...detail }
+      : { ...base, value: o.value, status: 'breach', outcome: 'fail', reason: why, ...detail };
   });
   const breaches = verdicts.filter((v) => v.status === 'breach');
   const status: CheckStatus = verdicts.some((v) => v.status === 'error')

@@ -9,6 +9,8 @@
  *   modelship_predictions_total{model,version,class}              counter
  *   modelship_examples_total{model,version}                       counter
  *   modelship_input_values{model,version}                         histogram, the reference's bins
+ *   modelship_feedback_correct_total{model,version}               counter (issue 15: feedback on a prediction that was right)
+ *   modelship_feedback_wrong_total{model,version}                 counter (… that was wrong)
  * Request counts cover the inference APIs only (predict, classify, regress, infer): health,
  * metadata, status and feedback calls neither dilute the error rate nor count as traffic.
  */
@@ -27,7 +29,15 @@ export const METRICS = {
   queueDepth: 'modelship_queue_depth',
   queueWait: 'modelship_queue_wait_seconds',
   batchSize: 'modelship_batch_size',
+  feedbackCorrect: 'modelship_feedback_correct_total',
+  feedbackWrong: 'modelship_feedback_wrong_total',
 } as const;
+
+/**
+ * Labelled predictions a window needs before live accuracy is judged (monitor-check's
+ * feedback-min-count); fewer is no data. With 100, a true accuracy of 0.9 reads 0.9 ± 0.03.
+ */
+export const DEFAULT_FEEDBACK_MIN_COUNT = 100;
 
 /** The APIs whose requests are traffic. */
 export const INFERENCE_APIS = ['predict', 'classify', 'regress', 'infer'] as const;
@@ -41,6 +51,8 @@ export interface QueryScope {
   readonly window: string;
   /** Labels the result keeps (none for one model version; `version` on a dashboard). */
   readonly by?: readonly string[];
+  /** Feedback metrics: fewer labelled predictions than this in the window is no data (default: any). */
+  readonly minFeedback?: number;
 }
 
 /** What two scrapes give for one model version over the time between them. */
@@ -52,6 +64,10 @@ export interface WindowCounts {
   readonly latency: readonly Bucket[];
   /** Increase of the latency histogram's _count; undefined when the series is absent. */
   readonly latencyCount: number | undefined;
+  /** Increases of the feedback counters, summed over servers; undefined when neither series is there. */
+  readonly feedback?: { readonly correct: number; readonly wrong: number };
+  /** Feedback metrics: fewer labelled predictions than this is no data. */
+  readonly minFeedback?: number;
 }
 
 export type SloUnit = 'ms' | 'ratio' | 'per-second';
@@ -67,6 +83,8 @@ export interface SloMetric {
   promql(scope: QueryScope): string;
   /** The same value from scrape increases; undefined when the window holds no data for it. */
   fromCounts(w: WindowCounts): number | undefined;
+  /** Feedback metrics: computed from the feedback counters (what `no data` means differs). */
+  readonly feedback?: boolean;
 }
 
 /** `{a,b}` from matchers, dropping empty ones ('' when none are left). */
@@ -109,6 +127,33 @@ function totals(w: WindowCounts): { total: number; errors: number } | undefined 
     if (is5xx(r.code)) errors += r.increase;
   }
   return { total, errors };
+}
+
+const feedbackIncrease = (s: QueryScope, metric: string): string => sumBy(s.by, `increase(${metric}${matchers(s.selector)}[${s.window}])`);
+
+/** Labelled predictions in the window: correct plus wrong. */
+export function feedbackCountPromql(s: QueryScope): string {
+  return `${feedbackIncrease(s, METRICS.feedbackCorrect)} + ${feedbackIncrease(s, METRICS.feedbackWrong)}`;
+}
+
+/**
+ * A share of the labelled predictions over the window, guarded so that fewer than `minFeedback`
+ * (any, when unset) is an empty result: no data, never a ratio of two small numbers.
+ */
+function feedbackRatio(counter: string): Pick<SloMetric, 'promql' | 'fromCounts' | 'feedback'> {
+  return {
+    feedback: true,
+    promql: (s) => {
+      const guard = s.minFeedback !== undefined && s.minFeedback > 0 ? `>= ${s.minFeedback}` : '> 0';
+      return `${feedbackIncrease(s, counter)} / (${feedbackCountPromql(s)}) and ${onBy(s.by)} (${feedbackCountPromql(s)} ${guard})`;
+    },
+    fromCounts: (w) => {
+      if (!w.feedback) return undefined;
+      const total = w.feedback.correct + w.feedback.wrong;
+      if (!(total > 0) || total < (w.minFeedback ?? 0)) return undefined;
+      return (counter === METRICS.feedbackCorrect ? w.feedback.correct : w.feedback.wrong) / total;
+    },
+  };
 }
 
 /** The named SLO metrics, in display order. */
@@ -179,7 +224,29 @@ export const SLO_METRICS: readonly SloMetric[] = [
       return t && t.total > 0 ? (t.total - t.errors) / t.total : undefined;
     },
   },
+  {
+    name: 'live_accuracy',
+    title: 'live accuracy',
+    unit: 'ratio',
+    direction: 'higher-is-better',
+    grafanaUnit: 'percentunit',
+    description:
+      'Share of the predictions labelled through :feedback in the window that were right (0 … 1); no data below feedback-min-count labelled predictions.',
+    ...feedbackRatio(METRICS.feedbackCorrect),
+  },
+  {
+    name: 'live_error_rate',
+    title: 'live error rate',
+    unit: 'ratio',
+    direction: 'lower-is-better',
+    grafanaUnit: 'percentunit',
+    description: 'Share of the predictions labelled through :feedback in the window that were wrong (0 … 1): 1 − live_accuracy.',
+    ...feedbackRatio(METRICS.feedbackWrong),
+  },
 ];
+
+/** The SLO metrics computed from feedback (measured only when a rule names them). */
+export const FEEDBACK_SLO_NAMES: readonly string[] = SLO_METRICS.filter((m) => m.feedback).map((m) => m.name);
 
 export const SLO_NAMES: readonly string[] = SLO_METRICS.map((m) => m.name);
 

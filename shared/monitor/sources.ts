@@ -18,6 +18,8 @@ import { parseSampleValue, prometheusClient, PrometheusError, type FetchLike, ty
 import {
   customPromql,
   DRIFT_QUERIES,
+  feedbackCountPromql,
+  matchers,
   INFERENCE_APIS,
   METRICS,
   sloMetric,
@@ -31,7 +33,14 @@ import { promDuration } from './duration.ts';
 
 /** One measured quantity: a value, no data (an empty result), or an error (no answer). */
 export type Observation =
-  | { readonly kind: 'value'; readonly value: number; readonly series: number; readonly warnings: readonly string[] }
+  | {
+      readonly kind: 'value';
+      readonly value: number;
+      readonly series: number;
+      readonly warnings: readonly string[];
+      /** The numbers behind a value, for people (`124 of 200 labelled predictions right`). */
+      readonly detail?: string;
+    }
   | { readonly kind: 'no-data'; readonly reason: string }
   | { readonly kind: 'error'; readonly message: string; readonly hint?: string };
 
@@ -52,6 +61,8 @@ export interface ReadRequest {
   readonly custom?: readonly CustomQuery[];
   /** Read the class counts and the input histogram too. */
   readonly drift?: boolean;
+  /** Feedback metrics: fewer labelled predictions in the window is no data (default 1). */
+  readonly minFeedback?: number;
 }
 
 export interface Reading {
@@ -99,6 +110,45 @@ function describeTarget(t: Target): string {
   return t.version !== undefined ? `${t.model} v${t.version}` : `${t.model} (all versions)`;
 }
 
+/** Counts as Prometheus's increase() estimates them: whole from 10 up, one decimal below. */
+function round(n: number): string {
+  return String(n >= 10 ? Math.round(n) : Math.round(n * 10) / 10);
+}
+
+/**
+ * A feedback metric's observation from the counts behind it: the value with its numbers, or no
+ * data saying how many labelled predictions there were against the minimum.
+ */
+export function feedbackObservation(
+  name: string,
+  value: Observation,
+  counts: { readonly correct: number; readonly total: number } | undefined,
+  minFeedback: number,
+  where: string,
+): Observation {
+  if (value.kind === 'error') return value;
+  if (!counts) {
+    return value.kind === 'no-data'
+      ? { kind: 'no-data', reason: `no feedback counters for ${where} (modelship_feedback_correct_total / _wrong_total)` }
+      : value;
+  }
+  const { correct, total } = counts;
+  if (value.kind === 'no-data' || total < minFeedback) {
+    return {
+      kind: 'no-data',
+      reason: `${round(total)} labelled prediction${total === 1 ? '' : 's'} for ${where}, fewer than feedback-min-count ${minFeedback}`,
+    };
+  }
+  const wrong = total - correct;
+  return {
+    ...value,
+    detail:
+      name === 'live_error_rate'
+        ? `${round(wrong)} of ${round(total)} labelled predictions wrong`
+        : `${round(correct)} of ${round(total)} labelled predictions right`,
+  };
+}
+
 export interface PrometheusSourceOptions {
   readonly url: string;
   readonly fetch?: FetchLike;
@@ -136,8 +186,16 @@ export function prometheusSource(opts: PrometheusSourceOptions): MetricSource {
     where: client.url,
     async read(req) {
       const end = now();
-      const scope: QueryScope = { selector: targetSelector(req.target), window: promDuration(req.windowSeconds) };
+      const minFeedback = Math.max(1, req.minFeedback ?? 1);
+      const scope: QueryScope = { selector: targetSelector(req.target), window: promDuration(req.windowSeconds), minFeedback };
       const none = `no series for ${describeTarget(req.target)} in the last ${scope.window} (no traffic, or Prometheus does not scrape its servers)`;
+      const feedbackNames = req.names.filter((n) => sloMetric(n)?.feedback);
+      const feedbackCounts = feedbackNames.length
+        ? Promise.all([
+            one(feedbackCountPromql(scope), end, none, true),
+            one(`sum(increase(${METRICS.feedbackCorrect}${matchers(scope.selector)}[${scope.window}]))`, end, none, true),
+          ])
+        : undefined;
       const entries = await Promise.all(
         req.names.map(async (name): Promise<[string, Observation]> => {
           const slo = sloMetric(name);
@@ -150,6 +208,15 @@ export function prometheusSource(opts: PrometheusSourceOptions): MetricSource {
           ];
         }),
       );
+      if (feedbackCounts) {
+        const [total, correct] = await feedbackCounts;
+        const counts = total.kind === 'value' && correct.kind === 'value' ? { total: total.value, correct: correct.value } : undefined;
+        const where = `${describeTarget(req.target)} in the last ${scope.window}`;
+        for (const e of entries) {
+          if (!feedbackNames.includes(e[0])) continue;
+          e[1] = total.kind === 'error' ? total : feedbackObservation(e[0], e[1], counts, minFeedback, where);
+        }
+      }
       let distributions: Reading['distributions'];
       if (req.drift) {
         try {
@@ -218,7 +285,15 @@ export function metricsUrl(endpoint: string): string {
   return u.toString();
 }
 
-const CONTRACT = [METRICS.requests, METRICS.duration, METRICS.predictions, METRICS.examples, METRICS.inputs];
+const CONTRACT = [
+  METRICS.requests,
+  METRICS.duration,
+  METRICS.predictions,
+  METRICS.examples,
+  METRICS.inputs,
+  METRICS.feedbackCorrect,
+  METRICS.feedbackWrong,
+];
 
 /** Measures from the servers' own /metrics, over the time between two scrapes. */
 export function scrapeSource(opts: ScrapeSourceOptions): MetricSource {
@@ -307,11 +382,14 @@ export function scrapeSource(opts: ScrapeSourceOptions): MetricSource {
       }
       const inc = increases(from, to, req.target);
       series += inc.samples;
+      const minFeedback = Math.max(1, req.minFeedback ?? 1);
       const counts: WindowCounts = {
         seconds: (to.at - from.at) / 1000,
         requests: inc.requests,
         latency: inc.latency,
         latencyCount: inc.latencyCount,
+        ...(inc.feedback ? { feedback: inc.feedback } : {}),
+        minFeedback,
       };
       const none = `no series for ${describeTarget(req.target)} in the scrapes of ${urls.join(', ')}`;
       const idle = `no requests to ${describeTarget(req.target)} between the two scrapes`;
@@ -329,6 +407,21 @@ export function scrapeSource(opts: ScrapeSourceOptions): MetricSource {
             ];
           }
           const v = slo.fromCounts(counts);
+          if (slo.feedback) {
+            const f = inc.feedback;
+            const value: Observation =
+              v === undefined ? { kind: 'no-data', reason: none } : { kind: 'value', value: v, series: inc.samples, warnings: [] };
+            return [
+              name,
+              feedbackObservation(
+                name,
+                value,
+                f ? { correct: f.correct, total: f.correct + f.wrong } : undefined,
+                minFeedback,
+                `${describeTarget(req.target)} between the two scrapes`,
+              ),
+            ];
+          }
           if (v === undefined)
             return [name, { kind: 'no-data', reason: inc.requests.length || inc.latencyCount !== undefined ? idle : none }];
           return [name, { kind: 'value', value: v, series: inc.samples, warnings: [] }];
@@ -362,6 +455,7 @@ function increases(from: Scrape, to: Scrape, target: Target) {
   let latencyCount: number | undefined;
   let examples: number | undefined;
   let anyClass = false;
+  let feedback: { correct: number; wrong: number } | undefined;
   let samples = 0;
   for (const [url, families] of to.byEndpoint) {
     const before = new Map<string, number>();
@@ -393,6 +487,10 @@ function increases(from: Scrape, to: Scrape, target: Target) {
           anyClass = true;
         } else if (name === METRICS.examples) {
           examples = (examples ?? 0) + d;
+        } else if (name === METRICS.feedbackCorrect || name === METRICS.feedbackWrong) {
+          feedback ??= { correct: 0, wrong: 0 };
+          if (name === METRICS.feedbackCorrect) feedback.correct += d;
+          else feedback.wrong += d;
         } else if (name === METRICS.inputs && s.name === `${name}_bucket`) {
           const le = parseSampleValue(s.labels['le'] ?? 'NaN');
           inputs.set(le, (inputs.get(le) ?? 0) + d);
@@ -407,6 +505,7 @@ function increases(from: Scrape, to: Scrape, target: Target) {
     classes: anyClass ? classes : undefined,
     inputs: inputs.size ? [...inputs].map(([le, count]) => ({ le, count })) : undefined,
     examples,
+    feedback,
     samples,
   };
 }

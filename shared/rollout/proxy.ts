@@ -6,6 +6,11 @@
  * finish where they started. A connection refused before any answer (a backend that just went
  * away) is retried once on another backend, so moving weights and replacing stable lose nothing.
  * Its own /metrics count requests by backend and version.
+ *
+ * Feedback (`…:feedback`) must reach the server that made the prediction, since only that one
+ * holds its input: the proxy remembers which backend answered each request id (the X-Request-Id
+ * of the answer; the most recent REMEMBERED_IDS), sends feedback there, and splits a batch whose
+ * ids were answered by several backends, merging their answers in the batch's order.
  */
 import { createHash, randomInt } from 'node:crypto';
 import http from 'node:http';
@@ -15,6 +20,66 @@ import { z } from 'zod';
 
 export const SESSION_HEADER = 'x-modelship-session';
 const MAX_BODY = 64 * 1024 * 1024;
+/** Request ids whose backend the proxy remembers, for routing feedback. */
+export const REMEMBERED_IDS = 200_000;
+const FEEDBACK_PATH = /:feedback$/;
+const PREDICT_PATH = /(:predict|:classify|:regress|\/infer)$/;
+
+/**
+ * How a feedback body splits over backends: each group's entries (their positions in the batch)
+ * and the body to send it. `backendOf` says which backend answered an id (undefined: not known, the
+ * group of `undefined` goes wherever the proxy would send it). One group means: send the body as it
+ * is. A body of another shape is one group of unknown backend (the server refuses it). Pure.
+ */
+export function splitFeedback(
+  doc: unknown,
+  backendOf: (id: string) => string | undefined,
+): { readonly backend: string | undefined; readonly positions: readonly number[]; readonly body: unknown }[] {
+  const obj = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>) : undefined;
+  const idOf = (e: unknown): string | undefined => {
+    const id = typeof e === 'object' && e !== null ? (e as Record<string, unknown>)['id'] : undefined;
+    return typeof id === 'string' ? backendOf(id) : undefined;
+  };
+  const examples = obj?.['examples'];
+  if (!obj || !Array.isArray(examples) || Object.keys(obj).length !== 1)
+    return [{ backend: obj ? idOf(obj) : undefined, positions: [0], body: doc }];
+  const groups = new Map<string | undefined, number[]>();
+  examples.forEach((e, i) => {
+    const b = idOf(e);
+    groups.set(b, [...(groups.get(b) ?? []), i]);
+  });
+  if (groups.size <= 1) return [{ backend: [...groups.keys()][0], positions: examples.map((_, i) => i), body: doc }];
+  return [...groups].map(([backend, positions]) => ({
+    backend,
+    positions,
+    body: { examples: positions.map((i): unknown => examples[i]) },
+  }));
+}
+
+interface BatchAnswer {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly stored: boolean;
+  readonly results: readonly unknown[];
+}
+
+/** The answers of a split batch as one, in the batch's order (each part's results by its positions). Pure. */
+export function mergeFeedbackAnswers(
+  total: number,
+  parts: readonly { readonly positions: readonly number[]; readonly answer: BatchAnswer }[],
+): BatchAnswer & { errors: boolean } {
+  const results = new Array<unknown>(total);
+  let accepted = 0;
+  let rejected = 0;
+  let stored = true;
+  for (const { positions, answer } of parts) {
+    accepted += answer.accepted;
+    rejected += answer.rejected;
+    stored &&= answer.stored;
+    positions.forEach((p, k) => (results[p] = answer.results[k]));
+  }
+  return { accepted, rejected, errors: rejected > 0, stored, results };
+}
 
 export interface Backend {
   /** stable or canary. */
@@ -98,6 +163,66 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     registers: [metrics],
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  /** Request id → the url of the backend that answered it, oldest first. */
+  const answered = new Map<string, string>();
+  const remember = (id: string, url: string): void => {
+    answered.delete(id);
+    answered.set(id, url);
+    if (answered.size > REMEMBERED_IDS) answered.delete(answered.keys().next().value!);
+  };
+  const backendOf = (id: string): string | undefined => {
+    const url = answered.get(id);
+    return url !== undefined && backends.some((b) => b.url === url) ? url : undefined;
+  };
+
+  /** A split feedback batch: each part to its backend, the answers merged (the first refusal, whole, when a part is refused). */
+  const feedbackParts = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    parts: ReturnType<typeof splitFeedback>,
+    fallback: Backend,
+    total: number,
+  ): Promise<void> => {
+    const answers = await Promise.all(
+      parts.map(async (part) => {
+        const b = backends.find((x) => x.url === part.backend) ?? fallback;
+        const up = await forward(b, req, Buffer.from(JSON.stringify(part.body)));
+        const chunks: Buffer[] = [];
+        for await (const c of up) chunks.push(c as Buffer);
+        requests.inc({ role: b.role, version: b.version, code: String(up.statusCode ?? 502) });
+        return { b, part, status: up.statusCode ?? 502, text: Buffer.concat(chunks).toString('utf8') };
+      }),
+    );
+    res.setHeader('content-type', 'application/json');
+    const refused = answers.find((a) => a.status !== 200);
+    if (refused) {
+      const taken = answers.filter((a) => a.status === 200).reduce((n, a) => n + ((JSON.parse(a.text) as BatchAnswer).accepted ?? 0), 0);
+      let error = refused.text;
+      try {
+        const e = (JSON.parse(refused.text) as { error?: unknown }).error;
+        if (typeof e === 'string') error = e;
+      } catch {
+        // not JSON: pass it on as it is
+      }
+      res.statusCode = refused.status;
+      res.end(
+        JSON.stringify({
+          error: `${error} (the batch's ids were answered by ${parts.length} servers; the ${refused.part.positions.length} entries for ${refused.b.role} v${refused.b.version} were refused${taken ? `, ${taken} entries sent to the others were accepted` : ''})`,
+        }),
+      );
+      return;
+    }
+    res.statusCode = 200;
+    res.setHeader('x-modelship-backend', answers.map((a) => a.b.role).join(','));
+    res.end(
+      JSON.stringify(
+        mergeFeedbackAnswers(
+          total,
+          answers.map((a) => ({ positions: a.part.positions, answer: JSON.parse(a.text) as BatchAnswer })),
+        ),
+      ),
+    );
+  };
 
   const forward = (backend: Backend, req: http.IncomingMessage, body: Buffer): Promise<http.IncomingMessage> =>
     new Promise((resolve, reject) => {
@@ -137,15 +262,35 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       if (res.writableEnded) return;
       const body = Buffer.concat(chunks);
       const session = req.headers[SESSION_HEADER];
-      const first = chooseBackend(backends, typeof session === 'string' ? session : undefined, () => randomInt(100));
+      let first = chooseBackend(backends, typeof session === 'string' ? session : undefined, () => randomInt(100));
       if (!first) {
         res.statusCode = 503;
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ error: 'no backend is serving' }));
         return;
       }
+      const pathname = (req.url ?? '/').split('?')[0];
+      const predicts = req.method === 'POST' && PREDICT_PATH.test(pathname);
+      if (req.method === 'POST' && FEEDBACK_PATH.test(pathname)) {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(body.toString('utf8'));
+        } catch {
+          // the server answers a malformed body
+        }
+        const parts = doc === undefined ? [] : splitFeedback(doc, backendOf);
+        if (parts.length > 1) {
+          const total = ((doc as { examples: unknown[] }).examples ?? []).length;
+          feedbackParts(req, res, parts, first, total).catch((err: unknown) => fail(err as Error));
+          return;
+        }
+        const to = parts[0]?.backend;
+        first = backends.find((b) => b.url === to) ?? first;
+      }
       const t0 = process.hrtime.bigint();
       const send = (b: Backend, up: http.IncomingMessage): void => {
+        const id = up.headers['x-request-id'];
+        if (predicts && typeof id === 'string') remember(id, b.url);
         res.writeHead(up.statusCode ?? 502, { ...up.headers, 'x-modelship-backend': b.role, 'x-modelship-version': b.version });
         up.pipe(res);
         up.on('end', () => {

@@ -9,8 +9,11 @@
 import type * as Server from './server.ts';
 
 export type { ModelServer, ReadyInfo, VersionInfo } from './server.ts';
+export { REQUEST_ID_RE, MAX_FEEDBACK_BATCH } from './feedback.ts';
 export {
   DEFAULTS,
+  durationOption,
+  feedbackDirOf,
   flagOf,
   labelSpecSchema,
   modelSpecSchema,
@@ -18,6 +21,7 @@ export {
   parseServerOptions,
   serveSection,
   serverOptionsSchema,
+  sizeOption,
   type LabelSpec,
   type ModelSpec,
   type ResolvedServerOptions,

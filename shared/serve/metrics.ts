@@ -10,7 +10,9 @@
  *   modelship_predictions_total{model,version,class}          counter (predicted class, argmax)
  *   modelship_examples_total{model,version}                   counter
  *   modelship_input_values{model,version}                     histogram, the reference statistics' bins
- *   modelship_feedback_total{model,version,label,predicted}   counter (ground truth sent back by clients)
+ *   modelship_feedback_total{model,version,label,predicted}   counter (ground truth sent back by clients: the confusion counts)
+ *   modelship_feedback_correct_total{model,version}           counter (feedback whose label is the prediction)
+ *   modelship_feedback_wrong_total{model,version}             counter (feedback whose label is another class)
  *   modelship_model_info{model,version,digest}                gauge = 1 per loaded version
  *   modelship_label_info{model,label,version}                 gauge = 1 per label
  *
@@ -174,6 +176,8 @@ export class ServerMetrics {
   private readonly predictions: Counter<'model' | 'version' | 'class'>;
   private readonly examples: Counter<'model' | 'version'>;
   private readonly feedback: Counter<'model' | 'version' | 'label' | 'predicted'>;
+  private readonly feedbackCorrect: Counter<'model' | 'version'>;
+  private readonly feedbackWrong: Counter<'model' | 'version'>;
   private readonly inputValues: InputValuesHistogram;
   private readonly modelInfo: Gauge<'model' | 'version' | 'digest'>;
   private readonly labelInfo: Gauge<'model' | 'label' | 'version'>;
@@ -245,6 +249,18 @@ export class ServerMetrics {
       labelNames: ['model', 'version', 'label', 'predicted'],
       registers,
     });
+    this.feedbackCorrect = new Counter({
+      name: 'modelship_feedback_correct_total',
+      help: 'Feedback (:feedback) whose true label is the class the version predicted.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.feedbackWrong = new Counter({
+      name: 'modelship_feedback_wrong_total',
+      help: 'Feedback (:feedback) whose true label is another class than the version predicted.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
     this.inputValues = new InputValuesHistogram(
       this.registry,
       'modelship_input_values',
@@ -287,6 +303,10 @@ export class ServerMetrics {
     this.modelInfo.set({ ...labels, digest }, 1);
     for (const name of classes) this.predictions.inc({ ...labels, class: name }, 0);
     this.examples.inc(labels, 0);
+    if (classes.length > 0) {
+      this.feedbackCorrect.inc(labels, 0);
+      this.feedbackWrong.inc(labels, 0);
+    }
   }
 
   /** Ends the info series of an unloaded version; its counters keep their last values. */
@@ -324,6 +344,7 @@ export class ServerMetrics {
 
   feedbackCount(labels: VersionLabels, label: string, predicted: string, n: number): void {
     this.feedback.inc({ ...labels, label, predicted }, n);
+    (label === predicted ? this.feedbackCorrect : this.feedbackWrong).inc(labels, n);
   }
 
   setLabel(model: string, label: string, version: string | undefined, previous: string | undefined): void {

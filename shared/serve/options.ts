@@ -4,6 +4,7 @@
  * Also the `serve:` section of modelship.yml (`serveSection`), which maps onto the same options.
  */
 import { z } from 'zod';
+import { parseDuration, parseSize } from '../config/index.ts';
 import { aliasProblem } from '../registry/index.ts';
 import { ConfigurationError } from '../util/index.ts';
 
@@ -19,6 +20,11 @@ export const DEFAULTS = {
   maxJsonDepth: 32,
   requestTimeoutMs: 60_000,
   shutdownTimeoutMs: 30_000,
+  feedbackDir: '.modelship/feedback',
+  feedbackCacheSize: 64 * MiB,
+  feedbackCacheMaxAgeMs: 3_600_000,
+  feedbackSegmentBytes: 16 * MiB,
+  feedbackMaxBytes: 1024 * MiB,
 } as const;
 
 const label = z.string().refine((s) => aliasProblem(s) === undefined, {
@@ -85,6 +91,38 @@ export const serverOptionsSchema = z
     shutdownDelayMs: z.number().int().min(0).max(600_000).default(0),
     /** Base folder for relative model folders and a local registry (default process.cwd()). */
     cwd: z.string().min(1).optional(),
+    /** The feedback store's folder (relative to cwd); null: feedback is counted, not stored. Created on the first feedback. */
+    feedbackDir: z.string().min(1).nullable().default(DEFAULTS.feedbackDir),
+    /** Bytes of recent requests' inputs kept for feedback by id (0: none kept). */
+    feedbackCacheSize: z
+      .number()
+      .int()
+      .min(0)
+      .max(64 * 1024 * MiB)
+      .default(DEFAULTS.feedbackCacheSize),
+    /** How long a request's input is kept for feedback, in milliseconds. */
+    feedbackCacheMaxAgeMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(30 * 24 * 3_600_000)
+      .default(DEFAULTS.feedbackCacheMaxAgeMs),
+    /** A store segment is closed past this many bytes. */
+    feedbackSegmentBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * MiB)
+      .default(DEFAULTS.feedbackSegmentBytes),
+    /** Past this many bytes in the store, its oldest segments are deleted. */
+    feedbackMaxBytes: z
+      .number()
+      .int()
+      .min(2048)
+      .max(1024 * 1024 * MiB)
+      .default(DEFAULTS.feedbackMaxBytes),
+    /** fdatasync the store after every feedback request (off: the page cache still survives a killed process, not a power loss). */
+    feedbackFsync: z.boolean().default(true),
   })
   .superRefine((o, ctx) => {
     if (o.models.length === 0 && o.adminPort === undefined) {
@@ -99,6 +137,13 @@ export const serverOptionsSchema = z
     }
     if (o.adminToken !== undefined && o.adminPort === undefined) {
       ctx.addIssue({ code: 'custom', path: ['adminToken'], message: 'is set but the admin API is off' });
+    }
+    if (o.feedbackMaxBytes < 2 * o.feedbackSegmentBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['feedbackMaxBytes'],
+        message: `must hold at least two segments of --feedback-segment-bytes (${o.feedbackSegmentBytes})`,
+      });
     }
     if (o.adminPort !== undefined && o.adminPort !== 0 && o.adminPort === o.port) {
       ctx.addIssue({ code: 'custom', path: ['adminPort'], message: `is the public port ${o.port}; the admin API needs its own port` });
@@ -131,6 +176,11 @@ const HINTS: Readonly<Record<string, string>> = {
   maxBodyBytes: 'Use a number of bytes from 1024 to 1073741824 (default 16777216).',
   backend: 'Use auto (node → wasm → cpu), node, wasm or cpu.',
   inference: 'Use worker (model calls on an inference thread) or inline (on the main thread).',
+  feedbackDir: 'Give a folder for the feedback store (default .modelship/feedback), or none to keep only the counters.',
+  feedbackCacheSize: 'Give the bytes of recent inputs to keep for feedback by id, e.g. 64MiB (0 keeps none).',
+  feedbackCacheMaxAgeMs: 'Give how long recent inputs are kept for feedback, from 1s to 30d (default 1h).',
+  feedbackSegmentBytes: 'Give a segment size from 1KiB to 1GiB (default 16MiB).',
+  feedbackMaxBytes: 'Give a cap of at least two segments (default 1GiB); past it the oldest segments are deleted.',
 };
 
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
@@ -176,6 +226,16 @@ export const serveSection = z.strictObject({
   backend: z.enum(['auto', 'node', 'wasm', 'cpu']).optional(),
   inference: z.enum(['worker', 'inline']).optional(),
   'allow-fault-injection': z.boolean().optional(),
+  /** The feedback store's folder, or none. */
+  'feedback-dir': z.string().min(1).optional(),
+  /** Bytes of recent inputs kept for feedback by id, e.g. 64MiB (or a number of bytes). */
+  'feedback-cache-size': z.union([z.string().min(1), z.number().int().nonnegative()]).optional(),
+  /** How long recent inputs are kept, e.g. 1h. */
+  'feedback-cache-max-age': z.string().min(1).optional(),
+  /** The store's cap, e.g. 1GiB; past it the oldest segments are deleted. */
+  'feedback-max-bytes': z.union([z.string().min(1), z.number().int().positive()]).optional(),
+  'feedback-segment-bytes': z.union([z.string().min(1), z.number().int().positive()]).optional(),
+  'feedback-fsync': z.boolean().optional(),
   models: z
     .array(
       z.strictObject({
@@ -205,6 +265,20 @@ export function optionsFromServeSection(section: ServeSection): Partial<ServerOp
   if (section.backend !== undefined) out.backend = section.backend;
   if (section.inference !== undefined) out.inference = section.inference;
   if (section['allow-fault-injection'] !== undefined) out.allowFaultInjection = section['allow-fault-injection'];
+  if (section['feedback-dir'] !== undefined) out.feedbackDir = feedbackDirOf(section['feedback-dir']);
+  const size = (key: 'feedback-cache-size' | 'feedback-max-bytes' | 'feedback-segment-bytes'): number | undefined => {
+    const v = section[key];
+    return v === undefined ? undefined : sizeOption(v, `serve.${key} in modelship.yml`);
+  };
+  const cacheSize = size('feedback-cache-size');
+  if (cacheSize !== undefined) out.feedbackCacheSize = cacheSize;
+  const maxBytes = size('feedback-max-bytes');
+  if (maxBytes !== undefined) out.feedbackMaxBytes = maxBytes;
+  const segmentBytes = size('feedback-segment-bytes');
+  if (segmentBytes !== undefined) out.feedbackSegmentBytes = segmentBytes;
+  if (section['feedback-cache-max-age'] !== undefined)
+    out.feedbackCacheMaxAgeMs = durationOption(section['feedback-cache-max-age'], 'serve.feedback-cache-max-age in modelship.yml');
+  if (section['feedback-fsync'] !== undefined) out.feedbackFsync = section['feedback-fsync'];
   if (section.models) {
     const models: z.input<typeof modelSpecSchema>[] = [];
     const labels: z.input<typeof labelSpecSchema>[] = [];
@@ -227,4 +301,25 @@ export function optionsFromServeSection(section: ServeSection): Partial<ServerOp
     out.labels = labels;
   }
   return out;
+}
+
+/** `none` (or off) turns the feedback store off; anything else is its folder. */
+export function feedbackDirOf(value: string): string | null {
+  return /^(none|off)$/i.test(value.trim()) ? null : value.trim();
+}
+
+/** A size option: a number of bytes, or 64MiB, 1GiB, 512KiB; a ConfigurationError naming `where` otherwise. */
+export function sizeOption(value: string | number, where: string): number {
+  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : parseSize(value);
+  if (n === undefined || !Number.isSafeInteger(n) || n < 0) {
+    throw new ConfigurationError(`${where}: '${String(value)}' is not a size.`, 'Write a number of bytes or a size such as 64MiB or 1GiB.');
+  }
+  return n;
+}
+
+/** A duration option in milliseconds (1h, 30m, 90s); a ConfigurationError naming `where` otherwise. */
+export function durationOption(value: string, where: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new ConfigurationError(`${where}: '${value}' is not a duration.`, 'Write a duration such as 30m, 1h or 1d.');
+  return ms;
 }

@@ -11,6 +11,7 @@
  * `startServer` resolves once the ports listen (the URL is known); `ready` resolves when every
  * listed model has loaded and answered one warm-up prediction, and rejects when one cannot load.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,9 +21,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pkg from '../../package.json' with { type: 'json' };
 import type { BackendInfo } from '../model/index.ts';
 import { ConfigurationError, errorMessage, type Logger, ModelshipError, silentLogger } from '../util/index.ts';
+import type { FeedbackStore } from '../feedback/index.ts';
 import { handleAdmin, type AdminControl } from './admin.ts';
 import { Scheduler, assemble, type Batch } from './batcher.ts';
 import { discardBody, parseJsonObject, readBody } from './body.ts';
+import { FeedbackDesk, REQUEST_ID_RE } from './feedback.ts';
 import { HttpError, badRequest, notFound } from './http-error.ts';
 import { binsFromEdges, ServerMetrics, type Api, type Bins } from './metrics.ts';
 import { ModelTable, NO_FAULTS, Slot, type Faults, type Selector } from './models.ts';
@@ -36,6 +39,7 @@ import {
   statusResponse,
   v2MetadataResponse,
 } from './responses.ts';
+import { RecentRequests } from './recent.ts';
 import { parseRoute, type Route } from './routes.ts';
 import { createRunner, type Runner } from './runner.ts';
 import { resolveSource, type SourceContext } from './sources.ts';
@@ -92,7 +96,12 @@ interface RequestContext {
   version: string;
   slot?: Slot;
   inference: boolean;
+  /** The request id of an inference request (the client's X-Request-Id, the V2 id, or a new one): answered in X-Request-Id. */
+  requestId?: string;
 }
+
+/** The header that carries a prediction's request id, both ways. */
+export const REQUEST_ID_HEADER = 'x-request-id';
 
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -152,6 +161,9 @@ class ServerImpl implements ModelServer, AdminControl {
   private ownCache = false;
   private closing: Promise<void> | undefined;
   private readonly startedAt = performance.now();
+  private readonly recent: RecentRequests;
+  private store: FeedbackStore | undefined;
+  private desk: FeedbackDesk | undefined;
   private resolveReady!: (info: ReadyInfo) => void;
   private rejectReady!: (err: Error) => void;
 
@@ -167,6 +179,7 @@ class ServerImpl implements ModelServer, AdminControl {
     this.metrics = new ServerMetrics(() =>
       this.table.slots().map((s) => ({ model: s.name, version: s.versionText, depth: s.queue.depth() })),
     );
+    this.recent = new RecentRequests({ maxBytes: opts.feedbackCacheSize, maxAgeMs: opts.feedbackCacheMaxAgeMs });
     this.runner = createRunner(opts.inference, opts.backend, log, (err) => this.runnerFailed(err));
     // With an inference worker, one batch waits in the worker while another runs, so the worker never
     // idles waiting for the main thread; inline, one at a time.
@@ -205,6 +218,7 @@ class ServerImpl implements ModelServer, AdminControl {
   async startup(): Promise<void> {
     try {
       this.backend = await this.runner.start();
+      await this.openFeedback();
       for (const spec of this.opts.models) await this.loadSpec(spec);
       const names = this.table.names();
       for (const l of this.opts.labels) {
@@ -251,6 +265,22 @@ class ServerImpl implements ModelServer, AdminControl {
         );
       } else this.rejectReady(err instanceof Error ? err : new Error(String(err)));
     }
+  }
+
+  /** The feedback desk: the recent-requests cache, the store (when a folder is set) and the counters. */
+  private async openFeedback(): Promise<void> {
+    const o = this.opts;
+    if (o.feedbackDir !== null) {
+      const { FeedbackStore } = await import('../feedback/index.ts');
+      this.store = new FeedbackStore({
+        dir: path.resolve(o.cwd ?? process.cwd(), o.feedbackDir),
+        segmentBytes: o.feedbackSegmentBytes,
+        maxBytes: o.feedbackMaxBytes,
+        fsync: o.feedbackFsync,
+        log: this.log,
+      });
+    }
+    this.desk = new FeedbackDesk({ recent: this.recent, store: this.store, metrics: this.metrics, log: this.log });
   }
 
   isReady(): boolean {
@@ -425,9 +455,11 @@ class ServerImpl implements ModelServer, AdminControl {
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): number {
     const text = JSON.stringify(body);
+    const id = (res as ServerResponse & { requestId?: string }).requestId;
     const h: Record<string, string | number> = {
       'Content-Type': 'application/json',
       'Content-Length': Buffer.byteLength(text),
+      ...(id !== undefined ? { 'X-Request-Id': id } : {}),
       ...headers,
     };
     if (this.phase === 'draining' || this.phase === 'closed') h['Connection'] = 'close';
@@ -530,6 +562,7 @@ class ServerImpl implements ModelServer, AdminControl {
       }
       case 'tf-verb': {
         ctx.api = route.verb;
+        if (route.verb !== 'feedback') this.assignRequestId(req, res, ctx, undefined);
         const slot = this.take(ctx, route.model, route.sel, false);
         ctx.inference = route.verb !== 'feedback';
         const body = await readBody(req, this.opts.maxBodyBytes);
@@ -537,12 +570,17 @@ class ServerImpl implements ModelServer, AdminControl {
           const parsed =
             fastPredict(body, slot.sig, this.opts.maxJsonDepth) ?? parsePredict(parseJsonObject(body, this.opts.maxJsonDepth), slot.sig);
           const out = await this.infer(slot, parsed);
+          this.remember(ctx, slot, parsed, out);
           return this.send(res, 200, predictResponse(out, parsed.count, slot.sig, parsed.format));
         }
         const doc = parseJsonObject(body, this.opts.maxJsonDepth);
-        if (route.verb === 'feedback') return this.send(res, 200, this.feedback(slot, doc));
+        if (route.verb === 'feedback') {
+          const answer = await this.feedback(slot, route.sel, doc);
+          return this.send(res, answer.status, answer.body);
+        }
         const parsed = parseExamples(doc, slot.sig, route.verb);
         const out = await this.infer(slot, parsed);
+        this.remember(ctx, slot, parsed, out);
         return this.send(
           res,
           200,
@@ -551,18 +589,22 @@ class ServerImpl implements ModelServer, AdminControl {
       }
       case 'v2-infer': {
         ctx.api = 'infer';
+        this.assignRequestId(req, res, ctx, undefined);
         const slot = this.take(ctx, route.model, route.sel, true);
         ctx.inference = true;
         const doc = parseJsonObject(await readBody(req, this.opts.maxBodyBytes), this.opts.maxJsonDepth);
         const parsed = parseInfer(doc, slot.sig, slot.name);
+        // The V2 body's id names the request (and wins over the header).
+        if (parsed.id !== undefined) this.assignRequestId(req, res, ctx, parsed.id);
         const out = await this.infer(slot, parsed.input);
+        this.remember(ctx, slot, parsed.input, out);
         return this.send(
           res,
           200,
           inferResponse(out, parsed.input.count, slot.sig, {
             modelName: slot.name,
             version: slot.versionText,
-            ...(parsed.id !== undefined ? { id: parsed.id } : {}),
+            ...(ctx.requestId !== undefined ? { id: ctx.requestId } : {}),
             ...(parsed.outputs ? { outputs: parsed.outputs } : {}),
           }),
         );
@@ -644,34 +686,69 @@ class ServerImpl implements ModelServer, AdminControl {
     slot.queue.complete(batch, out);
   }
 
-  /** `:feedback`: `{"examples": [{"label": <true class>, "predicted": <class>}]}` (names or indices). */
-  private feedback(slot: Slot, doc: Record<string, unknown>): object {
-    const classes = slot.sig.classes;
-    if (classes.length === 0) throw badRequest(`${slot.name} is a regression model; feedback counts classes.`);
-    const examples = doc['examples'];
-    if (!Array.isArray(examples) || examples.length === 0) {
-      throw badRequest(`'examples' must be a non-empty list of {"label": <class>, "predicted": <class>}.`);
-    }
-    const cls = (v: unknown, what: string, i: number): string => {
-      if (typeof v === 'string' && classes.includes(v)) return v;
-      if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < classes.length) return classes[v];
+  /**
+   * The request id of an inference request: `given` (the V2 body's id), else the client's
+   * X-Request-Id, else a new UUID. It is answered in the X-Request-Id header (errors included).
+   */
+  private assignRequestId(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, given: string | undefined): void {
+    let id = given;
+    if (id === undefined) {
+      const h = req.headers[REQUEST_ID_HEADER];
+      const header = Array.isArray(h) ? h[0] : h;
+      if (header !== undefined && header !== '') {
+        if (!REQUEST_ID_RE.test(header)) {
+          throw badRequest(
+            `The X-Request-Id header must be 1 to 256 printable ASCII characters without spaces; got ${JSON.stringify(header.slice(0, 60))}.`,
+          );
+        }
+        id = header;
+      }
+    } else if (!REQUEST_ID_RE.test(id)) {
       throw badRequest(
-        `example ${i}: ${what} ${JSON.stringify(v)?.slice(0, 60) ?? ''} is not a class of ${slot.name} (${classes.join(', ')}, or 0..${classes.length - 1}).`,
+        `'id' must be 1 to 256 printable ASCII characters without spaces (it is answered in the X-Request-Id header); got ${JSON.stringify(id.slice(0, 60))}.`,
       );
-    };
-    const counts = new Map<string, { label: string; predicted: string; n: number }>();
-    examples.forEach((e: unknown, i) => {
-      if (typeof e !== 'object' || e === null) throw badRequest(`example ${i} must be an object {"label": …, "predicted": …}.`);
-      const r = e as Record<string, unknown>;
-      const label = cls(r['label'], 'label', i);
-      const predicted = cls(r['predicted'], 'predicted', i);
-      const k = `${label}\u0000${predicted}`;
-      const c = counts.get(k) ?? { label, predicted, n: 0 };
-      c.n++;
-      counts.set(k, c);
+    }
+    ctx.requestId = id ?? randomUUID();
+    (res as ServerResponse & { requestId?: string }).requestId = ctx.requestId;
+  }
+
+  /** Keeps a classifier's input and predictions under the request id, for feedback. */
+  private remember(ctx: RequestContext, slot: Slot, input: ParsedInput, out: Float32Array): void {
+    if (!this.recent.enabled || ctx.requestId === undefined || slot.sig.task !== 'classification') return;
+    const k = slot.sig.outputs;
+    const predicted = new Int32Array(input.count);
+    for (let i = 0; i < input.count; i++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (out[i * k + j] > out[i * k + best]) best = j;
+      predicted[i] = best;
+    }
+    const features = slot.sig.inputShape.length === 1 ? slot.metadata.reference?.features?.map((f) => f.name) : undefined;
+    this.recent.put({
+      id: ctx.requestId,
+      model: slot.name,
+      version: slot.versionText,
+      digest: slot.digest,
+      classes: slot.sig.classes,
+      dtype: slot.sig.dtype,
+      shape: slot.sig.inputShape,
+      ...(features && features.length === slot.sig.perExample ? { features } : {}),
+      count: input.count,
+      x: input.x,
+      predicted,
+      at: Date.now(),
+      feedback: new Float64Array(input.count),
     });
-    for (const c of counts.values()) this.metrics.feedbackCount(slot.series, c.label, c.predicted, c.n);
-    return { accepted: examples.length };
+  }
+
+  /** `:feedback` (see feedback.ts). */
+  private async feedback(slot: Slot, sel: Selector, doc: Record<string, unknown>): Promise<{ status: number; body: object }> {
+    if (slot.sig.classes.length === 0) throw badRequest(`${slot.name} is a regression model; feedback counts classes.`);
+    const named = sel.kind === 'label' ? `label ${sel.label} (version ${slot.versionText})` : `version ${slot.versionText}`;
+    return this.desk!.handle(doc, {
+      model: slot.name,
+      ...(sel.kind === 'latest' ? {} : { version: slot.versionText, named }),
+      slot: { version: slot.versionText, classes: slot.sig.classes, series: slot.series },
+    });
   }
 
   // ── shutdown ────────────────────────────────────────────────────────────────
@@ -707,6 +784,7 @@ class ServerImpl implements ModelServer, AdminControl {
     this.scheduler.stop();
     for (const s of this.table.slots()) s.queue.failAll(new HttpError(503, 'the server is shutting down.'));
     await this.runner.close().catch(() => undefined);
+    await this.store?.close().catch(() => undefined);
     if (this.ownCache && this.cacheDir) await rm(this.cacheDir, { recursive: true, force: true }).catch(() => undefined);
     this.phase = 'closed';
   }

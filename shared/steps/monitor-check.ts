@@ -52,6 +52,12 @@ export const monitorCheckStep = defineStep({
       min: 0,
       fallback: '500',
     }),
+    'feedback-min-count': input.int({
+      description:
+        'Fewest labelled predictions (feedback sent to :feedback) in the window to judge live_accuracy and live_error_rate; fewer is no data.',
+      min: 1,
+      fallback: '100',
+    }),
     queries: input.list({ description: 'Named PromQL, one a line: name: query ($selector and $window are filled in). Usable in slos.' }),
     'github-token': input.secret({
       description: 'Token for workflow_dispatch and for listing its runs (needs actions: write).',
@@ -95,6 +101,7 @@ export const monitorCheckStep = defineStep({
         ...(inputs.retrainInputs ? { retrainInputs: inputs.retrainInputs } : {}),
         cooldownMs: inputs.cooldown,
         minCount: inputs.driftMinCount,
+        minFeedback: inputs.feedbackMinCount,
         queries: inputs.queries,
         reportDir: '.modelship/monitor',
       },

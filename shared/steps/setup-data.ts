@@ -1,4 +1,5 @@
 import { input } from '../config/index.ts';
+import { ConfigurationError } from '../util/index.ts';
 import { defineStep } from './spec.ts';
 
 export const setupDataStep = defineStep({
@@ -7,10 +8,13 @@ export const setupDataStep = defineStep({
   configSection: 'data',
   example: { source: 'data/', split: '80/10/10', 'output-dir': '.modelship/data' },
   inputs: {
-    source: input.string({
+    source: input.list({
       description:
-        'The data: a folder, a file, an archive (.zip, .tar.gz) or an https:// URL. Read from modelship.yml (data.source) when not given.',
-      required: false,
+        'The data: a folder, a file, an archive (.zip, .tar.gz) or an https:// URL; or several, one a line (e.g. the original data and an exported feedback set), prepared as one data set with the same hash-stable split. Read from modelship.yml (data.source) when not given.',
+    }),
+    'extra-source': input.list({
+      description:
+        'More sources, one a line, prepared together with source as one data set (e.g. an exported feedback set): for a workflow that keeps source in modelship.yml.',
     }),
     format: input.choice(['auto', 'image-folder', 'idx', 'csv'], {
       description: 'How to read the source: auto, image-folder (<class>/<file>.png|jpg), idx (MNIST-style IDX files) or csv.',
@@ -30,7 +34,9 @@ export const setupDataStep = defineStep({
       fallback: '0',
     }),
     'image-size': input.optional({ description: 'Resize images to WIDTHxHEIGHT (e.g. 28x28); required when images differ in size.' }),
-    checksum: input.optional({ description: 'The sha256 (hex, or sha256:<hex>) the downloaded file or archive must have.' }),
+    checksum: input.optional({
+      description: "The sha256 (hex, or sha256:<hex>) the downloaded file or archive must have (the first source's).",
+    }),
     cache: input.bool({
       description: 'Restore and save the prepared data with the Actions cache, keyed by the data set digest.',
       fallback: 'true',
@@ -77,9 +83,15 @@ export const setupDataStep = defineStep({
   async run(inputs, ctx) {
     // Loaded on use, so that other steps and `--help` do not load sharp, archives or the cache client.
     const [{ setupData }, { renderDatasetSummary }] = await Promise.all([import('../data/index.ts'), import('../report/index.ts')]);
+    if (inputs.source.length === 0 && inputs.extraSource.length > 0) {
+      throw new ConfigurationError(
+        "input 'extra-source' adds to 'source', which is not set.",
+        "Set 'source' (or data.source in modelship.yml) to the data the extra sources join.",
+      );
+    }
     const result = await setupData(
       {
-        source: inputs.source,
+        source: [...inputs.source, ...inputs.extraSource],
         format: inputs.format,
         labelColumn: inputs.labelColumn,
         split: inputs.split,

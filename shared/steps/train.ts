@@ -3,6 +3,7 @@ import { input } from '../config/index.ts';
 import { modelFilesDigest } from '../model/index.ts';
 import { trainingSummary } from '../report/index.ts';
 import { kubernetesSettingsSchema, train, trainOnKubernetes, type KubernetesSection, type TrainOptions } from '../train/index.ts';
+import { ConfigurationError } from '../util/index.ts';
 import { defineStep } from './spec.ts';
 
 export const trainStep = defineStep({
@@ -40,6 +41,30 @@ export const trainStep = defineStep({
       fallback: '0',
     }),
     'resume-from': input.optional({ description: 'A checkpoint folder (or a model-dir of an interrupted run) to continue from.' }),
+    'init-from': input.optional({
+      description:
+        "Fine-tune: start from the weights of this model, a registry reference (production, fashion@production, fashion:3, oci://…) or a model folder. Its architecture, input shape and classes must be this run's; fine-tune-epochs and fine-tune-learning-rate then apply.",
+    }),
+    'fine-tune-epochs': input.int({ description: 'Epochs when fine-tuning (init-from).', min: 1, max: 10000, fallback: '3' }),
+    'fine-tune-learning-rate': input.number({
+      description: 'Adam learning rate when fine-tuning (init-from). Default: a tenth of learning-rate.',
+      min: 0,
+      exclusiveMin: true,
+      max: 10,
+    }),
+    registry: input.optional({
+      description:
+        "The registry init-from's references are in: a local folder or oci://host/repo. Default: registry.url in modelship.yml, else .modelship/registry.",
+    }),
+    'registry-username': input.optional({
+      description: 'User name for an OCI registry that needs one (for ghcr.io: the workflow actor).',
+      default: '${{ github.actor }}',
+    }),
+    'registry-password': input.secret({
+      description: 'Password or token for the init-from registry (for a private ghcr.io package: the workflow token with packages: read).',
+      default: '${{ github.token }}',
+      env: 'MODELSHIP_REGISTRY_PASSWORD',
+    }),
     target: input.choice(['local', 'kubernetes'], {
       description: 'Where to train: local (this runner) or kubernetes (a Job in the current kubeconfig context).',
       fallback: 'local',
@@ -67,16 +92,32 @@ export const trainStep = defineStep({
     'duration-seconds': 'Wall time of training, in seconds.',
   },
   async run(inputs, ctx) {
+    const fineTune = inputs.initFrom !== undefined;
+    if (fineTune && inputs.target === 'kubernetes') {
+      throw new ConfigurationError(
+        "input 'init-from' is not supported with target: kubernetes yet.",
+        'Fine-tune on the runner (target: local), or train from scratch in the cluster (drop init-from).',
+      );
+    }
+    const registry = inputs.registry ?? (ctx.config.sections['registry']?.['url'] as string | undefined);
     const options: TrainOptions = {
       dataset: inputs.dataset,
       architecture: inputs.architecture,
-      epochs: inputs.epochs,
+      epochs: fineTune ? inputs.fineTuneEpochs : inputs.epochs,
       batchSize: inputs.batchSize,
-      learningRate: inputs.learningRate,
+      learningRate: fineTune ? (inputs.fineTuneLearningRate ?? Number((inputs.learningRate / 10).toPrecision(12))) : inputs.learningRate,
       seed: inputs.seed,
       backend: inputs.backend,
       earlyStoppingPatience: inputs.earlyStoppingPatience,
       ...(inputs.resumeFrom ? { resumeFrom: inputs.resumeFrom } : {}),
+      ...(fineTune
+        ? {
+            initFrom: inputs.initFrom,
+            ...(registry ? { registry } : {}),
+            ...(inputs.registryUsername ? { registryUsername: inputs.registryUsername } : {}),
+            ...(inputs.registryPassword ? { registryPassword: inputs.registryPassword } : {}),
+          }
+        : {}),
       outputDir: inputs.outputDir,
       ...(inputs.name ? { name: inputs.name } : {}),
       memoryBudget: inputs.memoryBudget,

@@ -31,6 +31,7 @@ import { FusedAdamOptimizer } from './adam.ts';
 import { augmentBatch, defaultAugmentation, describeAugmentation } from './augment.ts';
 import { CHECKPOINT_DIR, readCheckpoint, restoreOptimizer, setWeightsFromBytes, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { gatherBatch, loadTrainingData } from './data.ts';
+import { fineTuneStart } from './init.ts';
 import { TrainingInterrupted, type TrainContext, type TrainOptions, type TrainResult } from './options.ts';
 import { createTrainer, trainThreads, type StepResult } from './parallel.ts';
 import { earlyStopping, epochLine, formatDuration, headerLine, progressLine, recipeLine } from './progress.ts';
@@ -162,26 +163,31 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
   const startedAt = ctx.now();
   const params = paramsOf(options);
   const backend = await initBackend(options.backend, log);
-  const data = await loadTrainingData(path.resolve(ctx.cwd, options.dataset), {
+  const loaded = await loadTrainingData(path.resolve(ctx.cwd, options.dataset), {
     ...(options.memoryBudget !== undefined ? { memoryBudget: options.memoryBudget } : {}),
     log,
   });
-  const manifest = data.dataset.manifest;
+  const manifest = loaded.dataset.manifest;
   const classification = manifest.task === 'classification';
   const classes = classification ? manifest.classes : [];
   const outputDir = path.resolve(ctx.cwd, options.outputDir);
   const checkpointDir = path.join(outputDir, CHECKPOINT_DIR);
 
+  // Fine-tuning (init-from, see init.ts): the earlier model's weights, and its preprocessing.
+  const init = await fineTuneStart(options, manifest, ctx);
+  const data = init ? { ...loaded, preprocessing: init.metadata.preprocessing } : loaded;
   const resume = options.resumeFrom ? await readCheckpoint(path.resolve(ctx.cwd, options.resumeFrom)) : undefined;
   if (resume) checkResumable(resume, params, manifest.digest);
 
   const model = resume
     ? await modelFromFiles(resume.files)
-    : await loadArchitecture(
-        options.architecture,
-        { inputShape: manifest.inputShape, numClasses: classes.length, seed: options.seed },
-        ctx.cwd,
-      );
+    : init
+      ? init.model
+      : await loadArchitecture(
+          options.architecture,
+          { inputShape: manifest.inputShape, numClasses: classes.length, seed: options.seed },
+          ctx.cwd,
+        );
   const optimizer = new FusedAdamOptimizer(options.learningRate);
   model.compile({
     optimizer,
@@ -378,6 +384,7 @@ export async function train(options: TrainOptions, ctx: TrainContext): Promise<T
       splits: { train: manifest.splits.train.digest, ...(data.validation ? { validation: manifest.splits.validation.digest } : {}) },
     },
     params,
+    ...(init ? { initFrom: init.lineage } : {}),
     backend: backend.name,
     backendReason: backend.reason,
     versions: await libraryVersions(backend.name, backend.versions),

@@ -22,6 +22,16 @@ export interface TrainOptions {
   readonly earlyStoppingPatience: number;
   /** A checkpoint folder, or a model-dir holding one, to continue from. */
   readonly resumeFrom?: string;
+  /**
+   * Fine-tuning: start from this model's weights, a registry reference (production,
+   * fashion@production, fashion:3, oci://…) or a model folder (see init.ts). `epochs` and
+   * `learningRate` are then the fine-tuning ones.
+   */
+  readonly initFrom?: string;
+  /** Where init-from's registry references live (default .modelship/registry), and its credentials. */
+  readonly registry?: string;
+  readonly registryUsername?: string;
+  readonly registryPassword?: string;
   readonly outputDir: string;
   /** The model's name (modelship.yml `name`), recorded in the metadata. */
   readonly name?: string;

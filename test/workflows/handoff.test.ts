@@ -369,6 +369,8 @@ describe('the example workflows, in workflow order', () => {
     assert.equal(run.conclusion, 'success', why(run));
     assert.ok(run.jobs['data'].summary.startsWith(`### Retraining\n\n${inputs['reason']}\n`), run.jobs['data'].summary);
     assert.equal(run.jobs['register'].outputs['version'], '2');
+    // init-from defaults to production: the new version is fine-tuned from v1.
+    assert.match(step(run, 'train', 'train').log, /fine-tuning from fashion:1 /);
     const canary = step(run, 'deploy', 'canary');
     assert.equal(canary.outputs['status'], 'promoted');
     assert.match(canary.outputs['previous'], /fashion:1@sha256:/);

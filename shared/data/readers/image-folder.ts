@@ -11,6 +11,7 @@ import path from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
 import { ConfigurationError } from '../../util/index.ts';
 import { checkMemoryBudget, DEFAULT_DATA_LIMITS } from '../limits.ts';
+import { classFromFolderName, PROVENANCE_FILE } from '../names.ts';
 import type { FileRecord } from '../manifest.ts';
 import {
   GIVEN_TEST,
@@ -72,7 +73,7 @@ export function layoutImages(tree: SourceTree, log: ReaderOptions['log']): { ite
     const prefix = root ? `${root}/` : '';
     const classDirs = tree.dirs.filter((d) => d.startsWith(prefix) && !d.slice(prefix.length).includes('/') && d !== root);
     for (const dir of classDirs) {
-      const className = dir.slice(prefix.length);
+      const className = classFromFolderName(dir.slice(prefix.length));
       const files = tree.files.filter((f) => f.rel.startsWith(`${dir}/`));
       const images = files.filter((f) => isImageFile(f.rel));
       ignored += files.length - images.length;
@@ -86,7 +87,9 @@ export function layoutImages(tree: SourceTree, log: ReaderOptions['log']): { ite
       const g = root ? SPLIT_FOLDERS[root.toLowerCase()] : undefined;
       for (const file of images) items.push({ file, className, given: g });
     }
-    const loose = tree.files.filter((f) => f.rel.startsWith(prefix) && !f.rel.slice(prefix.length).includes('/'));
+    const loose = tree.files.filter(
+      (f) => f.rel.startsWith(prefix) && !f.rel.slice(prefix.length).includes('/') && f.rel !== PROVENANCE_FILE,
+    );
     ignored += loose.length;
   }
   if (ignored > 0) log.warning(`Ignored ${ignored} file(s) that are not .png/.jpg images inside a class folder.`);
