@@ -184,7 +184,7 @@ export class FeedbackDesk {
     }
     // Claim the examples now, so two requests for one prediction cannot both be stored.
     const claimed = planned.filter((p) => p.entry);
-    for (const p of claimed) p.entry!.feedback[p.index] = -1;
+    for (const p of claimed) this.recent.mark(p.entry!, p.index, -1);
     const at = this.now();
     const records: FeedbackRecord[] = claimed.map((p) => this.record(p.entry!, p.index, p.label, at));
     let failure: string | undefined;
@@ -196,7 +196,7 @@ export class FeedbackDesk {
         this.log.warning(failure);
       }
     }
-    for (const p of claimed) p.entry!.feedback[p.index] = failure ? 0 : at;
+    for (const p of claimed) this.recent.mark(p.entry!, p.index, failure ? 0 : at);
     for (const p of planned) {
       const stored = p.entry !== undefined;
       if (stored && failure) {

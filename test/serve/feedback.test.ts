@@ -259,6 +259,69 @@ describe('the recent-requests cache', () => {
     assert.deepEqual(c.get('zz'), { kind: 'never-seen', forgetting: false });
   });
 
+  it('keeps what it was given, byte for byte, through many laps of its ring arena, and marks only entries still held', () => {
+    // A seeded mix of sizes and dtypes, replaced ids and lookups: every entry found reads back the
+    // input, predictions and feedback times it was given; one that left is expired, never wrong.
+    let seed = 7;
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const c = new RecentRequests({ maxBytes: 20_000, maxAgeMs: 60_000, now: () => 1000 });
+    const given = new Map<string, { x: Uint8Array | Float32Array; predicted: Int32Array }>();
+    let found = 0;
+    let stale: RecentEntry | undefined;
+    const recent: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const id = `r${Math.floor(rand() * 400)}`;
+      const count = 1 + Math.floor(rand() * 3);
+      const per = 1 + Math.floor(rand() * 700);
+      const float = rand() < 0.5;
+      const x = float
+        ? Float32Array.from({ length: per * count }, () => rand())
+        : Uint8Array.from({ length: per * count }, () => rand() * 256);
+      const predicted = Int32Array.from({ length: count }, () => Math.floor(rand() * 10));
+      c.put({
+        ...entry(id, 1000),
+        dtype: float ? 'float32' : 'uint8',
+        shape: [per],
+        count,
+        x,
+        predicted,
+        feedback: new Float64Array(count),
+      });
+      given.set(id, { x, predicted });
+      if (i === 100) {
+        const r = c.get(id);
+        assert.equal(r.kind, 'found');
+        stale = r.kind === 'found' ? r.entry : undefined;
+      }
+      recent.push(id);
+      const ask =
+        rand() < 0.7 ? recent[recent.length - 1 - Math.floor(rand() * Math.min(15, recent.length))] : `r${Math.floor(rand() * 400)}`;
+      const r = c.get(ask);
+      if (r.kind === 'found') {
+        found++;
+        const want = given.get(ask)!;
+        assert.deepEqual(r.entry.x, want.x, `${ask}'s input`);
+        assert.deepEqual(r.entry.predicted, want.predicted);
+        assert.ok(r.entry.feedback.every((t) => t === 0 || t === 5));
+        c.mark(r.entry, 0, 5);
+        assert.equal(c.get(ask).kind === 'found' && (c.get(ask) as { entry: RecentEntry }).entry.feedback[0], 5);
+      } else assert.equal(r.kind === 'expired', given.has(ask), `${ask}: expired exactly when it was put and left`);
+      assert.ok(c.size().bytes <= 20_000);
+    }
+    assert.ok(found > 100, `lookups found entries (${found})`);
+    // The entry taken at i = 100 is long gone; marking it writes nothing into whatever holds its bytes now.
+    const before = [...given.keys()]
+      .map((id) => c.get(id))
+      .filter((r) => r.kind === 'found')
+      .map((r) => [...(r as { entry: RecentEntry }).entry.feedback]);
+    c.mark(stale!, 0, 99);
+    const after = [...given.keys()]
+      .map((id) => c.get(id))
+      .filter((r) => r.kind === 'found')
+      .map((r) => [...(r as { entry: RecentEntry }).entry.feedback]);
+    assert.deepEqual(after, before);
+  });
+
   it('forgets the oldest tombstones past its bound, and then says so', () => {
     const c = new RecentRequests({ maxBytes: 10_000, maxAgeMs: 1, tombstones: 2, now: () => 5 });
     for (const id of ['a', 'b', 'c']) c.put(entry(id, 0));
