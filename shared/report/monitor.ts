@@ -163,8 +163,10 @@ function chartText(c: Chart): string {
   const [main, limit] = c.series;
   const lo = Math.min(...main.values);
   const hi = Math.max(...main.values);
+  // A range below what the figures show is flat (4.375 and 4.3750000001 are one value to a reader).
+  const varies = num(lo) !== num(hi);
   const spark = main.values
-    .map((v) => SPARKS[hi > lo ? Math.min(SPARKS.length - 1, Math.floor(((v - lo) / (hi - lo)) * SPARKS.length)) : 0])
+    .map((v) => SPARKS[varies ? Math.min(SPARKS.length - 1, Math.floor(((v - lo) / (hi - lo)) * SPARKS.length)) : 0])
     .join('');
   return `${c.title} (${c.y}): ${spark}  min ${num(lo)} · max ${num(hi)}${limit ? ` · ${limit.name}` : ''}${c.gaps ? ` (${c.gaps} of ${c.points} points had no value)` : ''}`;
 }

@@ -233,7 +233,8 @@ describe('monitorSummary', () => {
     const judgement = judge(parseSloRules(['p95_latency_ms <= 100', 'error_rate <= 0.01']), observations, 'fail');
     const history = {
       p95_latency_ms: [10, 20, 400, 512.5].map((value, i) => ({ time: 1000 + i * 60, value })),
-      error_rate: [0, 0].map((value, i) => ({ time: 1000 + i * 60, value })),
+      // Values that differ below what the figures show draw a flat line, not ▁█.
+      error_rate: [0.0425, 0.042500000001].map((value, i) => ({ time: 1000 + i * 60, value })),
     };
     const report = base({
       target: { model: 'fa|shion\u001b[31m', version: '3' },
@@ -255,7 +256,7 @@ describe('monitorSummary', () => {
         'error_rate           0 %  ≤ 1 %     ✅ pass',
         '',
         'p95 latency over the last 1h (ms): ▁▁▇█  min 10 · max 512.5 · limit ≤ 100 ms',
-        'error rate over the last 1h (%): ▁▁  min 0 · max 0 · limit ≤ 1 %',
+        'error rate over the last 1h (%): ▁▁  min 4.25 · max 4.25 · limit ≤ 1 %',
         '',
         'Retraining: not dispatched: run #7 is in progress.',
         '',
