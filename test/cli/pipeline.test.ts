@@ -5,10 +5,12 @@
  * the loop with --until and --from.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../shared/cli/main.ts';
 import { stopLocal } from '../../shared/rollout/index.ts';
@@ -81,6 +83,56 @@ describe('modelship pipeline (the whole loop on the demo sample, real local serv
       undefined,
       'servers stopped',
     );
+  });
+
+  it('modelship serve --model fashion@production serves the version the loop promoted', async (t) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(repo, 'shared', 'cli', 'main.ts'), 'serve', '--model', 'fashion@production', '--port', '0'],
+      {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    t.after(() => {
+      child.kill('SIGKILL');
+    });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready in 60 s:\n${err}`)), 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /modelship serve ready url=(\S+) models=(\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          assert.equal(m[2], 'fashion:1(production)');
+          resolve(m[1]);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${err}`)));
+    });
+    const status = (await (await fetch(`${url}/v1/models/fashion`)).json()) as {
+      model_version_status: { version: string; state: string }[];
+    };
+    assert.deepEqual(
+      status.model_version_status.map((v) => [v.version, v.state]),
+      [['1', 'AVAILABLE']],
+    );
+    const image = gunzipSync(await readFile(path.join(repo, 'demo', 'fashion-sample', 't10k-images-idx3-ubyte.gz'))).subarray(16, 16 + 784);
+    const instance = Array.from({ length: 28 }, (_, r) => Array.from({ length: 28 }, (_, c) => [image[r * 28 + c]]));
+    const res = await fetch(`${url}/v1/models/fashion/labels/production:predict`, {
+      method: 'POST',
+      body: JSON.stringify({ instances: [instance] }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const { predictions } = (await res.json()) as { predictions: number[][] };
+    assert.equal(predictions[0].length, 10);
+    assert.ok(Math.abs(predictions[0].reduce((a, b) => a + b, 0) - 1) < 1e-4);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
   });
 
   it('an unchanged re-run reuses training, skips the gate and the registration, and serves the same version', async () => {
