@@ -3,6 +3,7 @@
  * learnable in an epoch or two, for training tests.
  */
 import type { SplitName } from '../../shared/data/manifest.ts';
+import { mulberry32 } from '../../shared/util/index.ts';
 import { writeSealedDataset, type SplitData } from '../helpers/dataset.ts';
 
 export interface SyntheticOptions {
@@ -16,23 +17,13 @@ export interface SyntheticOptions {
   readonly randomLabels?: boolean;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Writes a data set folder; returns its path. Class k of an image has a bright horizontal band at row ∝ k. */
 export async function writeSyntheticDataset(dir: string, o: SyntheticOptions = {}): Promise<string> {
   const kind = o.kind ?? 'images';
   const [nTrain, nVal, nTest] = o.counts ?? [120, 40, 40];
   const k = o.classes ?? 3;
   const size = o.size ?? 12;
-  const rand = rng(o.seed ?? 7);
+  const rand = mulberry32(o.seed ?? 7);
   const inputShape = kind === 'images' ? [size, size, 1] : [size];
   const per = inputShape.reduce((a, b) => a * b, 1);
   const data = {} as Record<SplitName, SplitData>;
