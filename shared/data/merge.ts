@@ -12,6 +12,10 @@
  *   given train examples (carved into validation by hash as the given train ones are), so they
  *   never enter a test split the source fixed; and an example whose content is already in a given
  *   split of an earlier source goes to that split (no leakage of test examples through feedback).
+ * - An example of a later source that an earlier one already has, the same content with the same
+ *   label (feedback on a prediction of an image the data set holds), is left out, and the log says
+ *   how many: it adds nothing, and kept it would weigh twice, in the test split too. With another
+ *   label it is kept, in the split of the earlier one.
  * - The manifest records each source with the digest of its content alone (the digest setup-data
  *   gives that source by itself), and every file with the index of its source.
  */
@@ -102,30 +106,45 @@ export function mergeSources(reads: readonly SourceRead[], log: Logger): { read:
   const given = anyGiven ? new Uint8Array(count) : undefined;
   // Content already in a given split of an earlier source keeps that split.
   const givenOf = new Map<string, number>();
+  // Content and label of every example of the sources before, to leave out repeats.
+  const seen = new Set<string>();
   const files: FileRecord[] = [];
   const exampleFile = new Int32Array(count).fill(-1);
   let anyExampleFile = false;
   let at = 0;
   reads.forEach((s, i) => {
     const r = s.read;
-    x.set(r.x, at * per);
-    for (let k = 0; k < r.count; k++) y[at + k] = classification ? maps[i][r.y[k]] : r.y[k];
-    if (given) {
-      const xb = bytesOf(r.x);
-      for (let k = 0; k < r.count; k++) {
-        const h = r.given || givenOf.size ? hash('sha256', xb.subarray(k * eb, (k + 1) * eb), 'hex') : '';
-        const g = r.given ? r.given[k] : (givenOf.get(h) ?? GIVEN_TRAIN);
-        given[at + k] = g;
-        if (r.given && !givenOf.has(h)) givenOf.set(h, g);
-      }
-    }
+    const xb = bytesOf(r.x);
+    const last = i === reads.length - 1;
     const fileBase = files.length;
     for (const f of r.files) files.push({ ...f, source: i });
-    if (r.exampleFile) {
-      anyExampleFile = true;
-      for (let k = 0; k < r.count; k++) exampleFile[at + k] = fileBase + r.exampleFile[k];
+    if (r.exampleFile) anyExampleFile = true;
+    let repeats = 0;
+    const keys: string[] = [];
+    for (let k = 0; k < r.count; k++) {
+      const label = classification ? maps[i][r.y[k]] : r.y[k];
+      const h = hash('sha256', xb.subarray(k * eb, (k + 1) * eb), 'hex');
+      const key = `${h}:${label}`;
+      if (i > 0 && seen.has(key)) {
+        repeats++;
+        continue;
+      }
+      if (!last) keys.push(key);
+      x.set(r.x.subarray(k * per, (k + 1) * per), at * per);
+      y[at] = label;
+      if (given) {
+        const g = r.given ? r.given[k] : (givenOf.get(h) ?? GIVEN_TRAIN);
+        given[at] = g;
+        if (r.given && !givenOf.has(h)) givenOf.set(h, g);
+      }
+      if (r.exampleFile) exampleFile[at] = fileBase + r.exampleFile[k];
+      at++;
     }
-    at += r.count;
+    for (const key of keys) seen.add(key);
+    if (repeats > 0)
+      log.info(
+        `${repeats} of the ${r.count} examples of '${s.uri}' are already in an earlier source with the same label: left out (they would count twice).`,
+      );
   });
   const sources: SourceRecord[] = reads.map((s) => ({
     uri: s.uri,
@@ -142,12 +161,12 @@ export function mergeSources(reads: readonly SourceRead[], log: Logger): { read:
       classes: classification ? classes : [],
       inputShape: first.read.inputShape,
       ...(first.read.features ? { features: first.read.features } : {}),
-      count,
-      x,
-      y,
-      ...(given ? { given } : {}),
+      count: at,
+      x: x.subarray(0, at * per),
+      y: y.subarray(0, at),
+      ...(given ? { given: given.subarray(0, at) } : {}),
       files,
-      ...(anyExampleFile ? { exampleFile } : {}),
+      ...(anyExampleFile ? { exampleFile: exampleFile.subarray(0, at) } : {}),
     },
     sources,
   };

@@ -83,7 +83,8 @@ describe('setup-data over several sources', () => {
     assert.equal(classes[0], 'T-shirt/top');
 
     // Feedback: 60 images the data set has never seen (test images, inverted), labelled across
-    // classes (T-shirt/top among them), plus a copy of one test image and of one train image.
+    // classes (T-shirt/top among them), plus a copy of one test image and of one train image,
+    // each with the label the data set gives it.
     const store = path.join(cwd, 'store');
     const s = new FeedbackStore({ dir: store });
     const records: FeedbackRecord[] = [];
@@ -117,7 +118,12 @@ describe('setup-data over several sources', () => {
       if (w.split !== v.split || w.label !== v.label) moved++;
     }
     assert.equal(moved, 0, 'no old example moved between splits');
-    assert.equal(m.splits.test.count, before.manifest.splits.test.count + 1, 'the test split gains only the copy of a test image');
+    assert.equal(m.splits.test.count, before.manifest.splits.test.count, 'the copy of a test image with its label is not counted twice');
+    assert.equal(m.splits.train.count + m.splits.validation.count + m.splits.test.count, 3060, 'the two copies are left out');
+    assert.match(
+      log.lines.join('\n'),
+      /2 of the 62 examples of '.*feedback-data' are already in an earlier source with the same label: left out/,
+    );
     const added = [...now].filter(([k]) => !old.has(k));
     assert.equal(added.length, 60);
     assert.ok(
@@ -209,10 +215,11 @@ describe('setup-data over several sources', () => {
         Float32Array.from([5.0, 3.6, 1.4, 0.2]).join(','),
       );
     });
-    assert.equal(splitsOfCopy.length, 1, 'the copy of an existing row lands in the same split (same content, same hash)');
+    assert.equal(splitsOfCopy.length, 1, 'the row is in one split, once: its copy with the same label is left out');
     assert.equal(
       csvMerged.manifest.splits.train.count + csvMerged.manifest.splits.validation.count + csvMerged.manifest.splits.test.count,
-      14,
+      13,
+      'the copy with the same label is left out',
     );
   });
 
