@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { main } from '../../shared/cli/main.ts';
 import { stopLocal } from '../../shared/rollout/index.ts';
 import { silentLogger } from '../../shared/util/index.ts';
+import { pipelineTable } from '../helpers/cli.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 let cwd: string;
@@ -35,13 +36,7 @@ async function pipeline(...argv: string[]): Promise<{ code: number; err: string 
   return { code, err: e };
 }
 
-/** The pipeline's closing table: step → its note. */
-function table(err: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const tail = err.slice(err.lastIndexOf('pipeline done'));
-  for (const m of tail.matchAll(/^ {2}([a-z-]+) +[\d.]+ s {2}(.*)$/gm)) out[m[1]] = m[2];
-  return out;
-}
+const table = pipelineTable;
 
 before(async () => {
   cwd = await mkdtemp(path.join(os.tmpdir(), 'modelship-pipeline-'));

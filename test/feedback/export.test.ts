@@ -7,14 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import { timeOption } from '../../shared/cli/feedback.ts';
-import { main } from '../../shared/cli/main.ts';
 import { decodeImage } from '../../shared/data/index.ts';
 import { exportFeedback, FeedbackStore, type FeedbackRecord } from '../../shared/feedback/index.ts';
-import { memoryLogger } from '../../shared/util/log.ts';
+import { runCliLogged } from '../helpers/cli.ts';
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'modelship-feedback-export-'));
@@ -44,17 +42,7 @@ function rec(id: string, label: string, predicted: string, extra: Partial<Feedba
   };
 }
 
-async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string; log: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const log = memoryLogger();
-  const code = await main(argv, { stdout: out, stderr: err, env: {}, cwd, log });
-  return { code, stdout, stderr, log: log.lines.join('\n') };
-}
+const cli = (argv: string[], cwd: string) => runCliLogged(argv, cwd);
 
 describe('feedback export', () => {
   it('writes lossless PNGs under their labels with a provenance line each, and applies its filters', async (t) => {

@@ -17,7 +17,7 @@ import { readMetadata } from '../../shared/model/index.ts';
 import { openRegistry } from '../../shared/registry/index.ts';
 import { deployDir, readLocalState, stopLocal } from '../../shared/rollout/index.ts';
 import { memoryLogger, silentLogger } from '../../shared/util/index.ts';
-import { noInterrupt, runCli } from '../helpers/cli.ts';
+import { noInterrupt, pipelineTable, runCli } from '../helpers/cli.ts';
 import { accuracy, instance, sampleWithout } from '../helpers/fashion.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
@@ -28,13 +28,7 @@ let heldOut: Uint8Array[] = [];
 const pipeline = (...argv: string[]) =>
   runCli(['pipeline', '--config', 'modelship.yml', ...argv], { cwd, env: process.env, services: noInterrupt });
 
-/** The pipeline's closing table: step → its note. */
-function table(err: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const tail = err.slice(err.lastIndexOf('pipeline done'));
-  for (const m of tail.matchAll(/^ {2}([a-z-]+) +[\d.]+ s {2}(.*)$/gm)) out[m[1]] = m[2];
-  return out;
-}
+const table = pipelineTable;
 
 before(async () => {
   cwd = await mkdtemp(path.join(os.tmpdir(), 'modelship-pipeline-retrain-'));

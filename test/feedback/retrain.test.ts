@@ -12,42 +12,21 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../shared/cli/main.ts';
 import { loadManifest, openDataset, readSplit } from '../../shared/data/index.ts';
 import { readMetadata } from '../../shared/model/index.ts';
 import { startServer, type ModelServer } from '../../shared/serve/index.ts';
-import { memoryLogger } from '../../shared/util/log.ts';
+import { runCliLogged, type LoggedRun } from '../helpers/cli.ts';
 import { accuracy, DEMO, instance, sampleWithout } from '../helpers/fashion.ts';
 
 const TROUSER = 1;
 /** Trouser images the base model is trained with. */
 const KEPT = 5;
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly outputs: Record<string, string>;
-}
-
-async function cli(argv: string[], cwd: string): Promise<Run> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const log = memoryLogger();
-  const code = await main(argv, { stdout: out, stderr: err, env: {}, cwd, log });
-  const outputs = Object.fromEntries(
-    stdout
-      .split('\n')
-      .filter((l) => /^[a-z-]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]),
-  );
-  return { code, stdout, stderr: `${stderr}\n${log.lines.slice(-30).join('\n')}`, outputs };
+/** The CLI in this process; stderr carries the last lines of the log too, for failure messages. */
+async function cli(argv: string[], cwd: string): Promise<LoggedRun> {
+  const r = await runCliLogged(argv, cwd);
+  return { ...r, stderr: `${r.stderr}\n${r.log.split('\n').slice(-30).join('\n')}` };
 }
 
 describe('retraining on feedback, end to end on the demo sample', () => {

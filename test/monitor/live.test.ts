@@ -19,10 +19,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { main } from '../../shared/cli/main.ts';
 import {
   DRIFT_NAMES,
   judge,
@@ -39,7 +37,7 @@ import {
   type MonitorReport,
 } from '../../shared/monitor/index.ts';
 import { monitorCheckStep } from '../../shared/steps/index.ts';
-import { memoryLogger } from '../../shared/util/log.ts';
+import { runCliLogged } from '../helpers/cli.ts';
 import { runAsRunner, type RunnerResult } from '../helpers/runner.ts';
 import { freePort } from '../registry/helpers.ts';
 import {
@@ -101,16 +99,9 @@ describe('monitor-check on real modelship serve processes, scraped by a real Pro
   /** `modelship monitor` from the CLI door, in a folder of its own (so several can run at once). */
   const cli = async (argv: readonly string[]): Promise<CliRun> => {
     const cwd = await mkdtemp(path.join(root, `cli-${++runs}-`));
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = '';
-    let stderr = '';
-    out.on('data', (c: Buffer) => (stdout += c.toString()));
-    err.on('data', (c: Buffer) => (stderr += c.toString()));
-    const log = memoryLogger();
-    const code = await main(['monitor', ...argv], { stdout: out, stderr: err, env: {}, cwd, log });
+    const r = await runCliLogged(['monitor', ...argv], cwd);
     const summary = await readFile(path.join(cwd, '.modelship', 'summaries', 'monitor-check.md'), 'utf8').catch(() => '');
-    return { code, stdout, stderr, log: log.lines.join('\n'), summary };
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr, log: r.log, summary };
   };
   const cliArgs = (version: string, extra: string[] = [], prometheus = prom!.url): string[] => [
     '--prometheus',

@@ -10,9 +10,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { runCliLogged } from '../helpers/cli.ts';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../shared/cli/main.ts';
 import { openDataset, setupData } from '../../shared/data/index.ts';
 import { loadModel, predictProbabilities, readMetadata } from '../../shared/model/index.ts';
 import { logLoss } from '../../shared/evaluate/index.ts';
@@ -22,17 +21,7 @@ import { memoryLogger, silentLogger } from '../../shared/util/log.ts';
 
 const DEMO = path.resolve(import.meta.dirname, '../../demo/fashion-sample');
 
-async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string; log: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const log = memoryLogger();
-  const code = await main(argv, { stdout: out, stderr: err, env: {}, cwd, log });
-  return { code, stdout, stderr, log: log.lines.join('\n') };
-}
+const cli = (argv: string[], cwd: string) => runCliLogged(argv, cwd);
 
 describe('init-from: fine-tuning from a registered model', () => {
   let root = '';
