@@ -69,15 +69,7 @@ function sizeOf(e: RecentEntry): number {
 const align8 = (n: number): number => (n + 7) & ~7;
 
 /** What the entries of one model version share. */
-interface Kind {
-  readonly model: string;
-  readonly version: string;
-  readonly digest: string;
-  readonly classes: readonly string[];
-  readonly dtype: InputDtype;
-  readonly shape: readonly number[];
-  readonly features?: readonly string[];
-}
+type Kind = Pick<RecentEntry, 'model' | 'version' | 'digest' | 'classes' | 'dtype' | 'shape' | 'features'>;
 
 const BY = ['age', 'size'] as const;
 
