@@ -13,10 +13,11 @@ const kubernetesSection = z.strictObject({
   'serve-args': z.array(z.string()).optional(),
 });
 
-/** modelship.yml's `deploy.local`: where the local target's proxy listens. */
+/** modelship.yml's `deploy.local`: where the local target's proxy listens, and how long a server may take to be ready. */
 const localSection = z.strictObject({
   host: z.string().optional(),
   port: z.number().int().min(0).max(65535).optional(),
+  'ready-timeout-seconds': z.number().int().positive().optional(),
 });
 
 export const deployRolloutStep = defineStep({
@@ -153,6 +154,7 @@ export const deployRolloutStep = defineStep({
         cli: ctx.cli,
         ...(local.port !== undefined ? { port: local.port } : {}),
         ...(local.host !== undefined ? { host: local.host } : {}),
+        ...(local['ready-timeout-seconds'] !== undefined ? { readyTimeoutMs: local['ready-timeout-seconds'] * 1000 } : {}),
       });
     }
     const steps = inputs.steps.map((w) => {

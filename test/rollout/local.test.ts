@@ -5,9 +5,10 @@
  * process started is stopped in `after`.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -34,7 +35,10 @@ const deploy = (ref: string, ...extra: string[]): Promise<{ code: number; out: R
   });
 
 /** Steady traffic through the proxy until stopped: counts answers by status and by version. */
-function load(url: string): { stop: () => Promise<{ ok: number; failed: number; byVersion: Record<string, number>; errors: string[] }> } {
+function load(url: string): {
+  counts: () => Readonly<Record<string, number>>;
+  stop: () => Promise<{ ok: number; failed: number; byVersion: Record<string, number>; errors: string[] }>;
+} {
   const body = JSON.stringify({ instances: [Array.from({ length: 4 }, () => Array.from({ length: 4 }, () => [128]))] });
   let running = true;
   let ok = 0;
@@ -66,6 +70,7 @@ function load(url: string): { stop: () => Promise<{ ok: number; failed: number; 
   };
   const workers = [worker(), worker()];
   return {
+    counts: () => byVersion,
     stop: async () => {
       running = false;
       await Promise.all(workers);
@@ -98,7 +103,9 @@ before(async () => {
   const broken = await variantOf(first, path.join(cwd, 'm4'), 4);
   const w = await readFile(path.join(broken, 'weights.bin'));
   await writeFile(path.join(broken, 'weights.bin'), w.subarray(0, 100));
-  for (const m of [...models, broken]) {
+  // Version 5: one of its blobs is made to hang (a test below), so its server starts but is never ready.
+  const hanging = await variantOf(first, path.join(cwd, 'm5'), 5);
+  for (const m of [...models, broken, hanging]) {
     const r = await registerModel(
       { model: m, name: 'fashion', registry: '.modelship/registry', aliases: [] },
       { log: silentLogger, cwd, now: () => new Date() },
@@ -247,6 +254,127 @@ describe('deploy-rollout --target local (real servers behind the proxy)', () => 
     assert.equal((await state()).stable?.version.version, stable);
   });
 
+  it('strategy rolling replaces the version that serves in one step under steady load, with no request lost', async () => {
+    const before = await state();
+    const old = before.stable!.version.version;
+    const next = old === 2 ? 1 : 2;
+    const traffic = load(before.proxy!.url);
+    const r = await deploy(`fashion:${next}`, '--strategy', 'rolling', '--analysis', 'error_rate <= 0.01');
+    // Answers from the new version too, before the load stops.
+    await waitFor(`answers from v${next}`, () => Promise.resolve(traffic.counts()[String(next)] ? true : undefined));
+    const seen = await traffic.stop();
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out['status'], 'promoted');
+    assert.equal(r.out['previous'], refs[old]);
+    assert.equal(r.out['url'], before.proxy!.url, 'the proxy stays where it was');
+    assert.match(r.err, new RegExp(`rolling update of ${refs[next].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(r.err, /fashion:\d+ → 100% of the traffic/);
+    assert.doesNotMatch(r.err, /→ (10|50)% of the traffic|analysing/, 'a rolling update has no canary steps or analysis');
+    assert.deepEqual(seen.errors, [], 'no request failed while stable was replaced');
+    assert.ok((seen.byVersion[String(old)] ?? 0) > 0, JSON.stringify(seen.byVersion));
+    const s = await state();
+    assert.equal(s.stable?.version.version, next);
+    assert.equal(s.canary, undefined);
+    assert.notEqual(s.stable?.pid, before.stable!.pid);
+    assert.throws(() => process.kill(before.stable!.pid, 0), 'the old stable process has ended');
+  });
+
+  it('metrics that go away in the middle of the analysis, after a healthy step, are errors until a run of them rolls back', async () => {
+    const stable = (await state()).stable!.version.version;
+    const next = stable === 1 ? 3 : 1;
+    // A stand-in Prometheus: every query answers 0 (an error rate of zero) while the canary is at
+    // 10%; the first query at a higher weight finds it gone (its connection cut, then refused).
+    let answered = 0;
+    const prom = http.createServer((req, res) => {
+      void readState(dir()).then((s) => {
+        if ((s?.canary?.weight ?? 0) > 10) {
+          req.socket.destroy();
+          prom.close();
+          prom.closeAllConnections();
+          return;
+        }
+        answered++;
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [Date.now() / 1000, '0'] }] } }),
+        );
+      });
+    });
+    await new Promise<void>((r) => prom.listen(0, '127.0.0.1', r));
+    const traffic = load((await state()).proxy!.url);
+    try {
+      const r = await deploy(
+        `fashion:${next}`,
+        '--steps',
+        '10, 50, 100',
+        '--analysis',
+        'error_rate <= 0.01',
+        '--analysis-interval',
+        '1s',
+        '--prometheus',
+        `http://127.0.0.1:${(prom.address() as AddressInfo).port}`,
+      );
+      const seen = await traffic.stop();
+      assert.equal(r.out['status'], 'rolled-back', r.err);
+      assert.ok(answered > 0, 'the stand-in answered the measurement at 10%');
+      const healthy = r.err.indexOf('healthy at 10%');
+      const firstError = r.err.indexOf('measurement error 1 of at most 4 in a row');
+      assert.ok(healthy >= 0 && firstError > healthy, `a healthy step, then errors:\n${r.err}`);
+      assert.doesNotMatch(r.err, /failed measurement|healthy at 50%/, 'errors are not failures, and do not pass a step');
+      assert.match(r.err, /could not measure 5 times in a row .*127\.0\.0\.1:\d+/);
+      const s = await state();
+      assert.equal(s.stable?.version.version, stable, 'stable is unchanged');
+      assert.equal(s.canary, undefined, 'the canary is gone');
+      assert.deepEqual(seen.errors, [], 'no request failed while the canary was rolled back');
+    } finally {
+      await traffic.stop();
+      prom.close();
+      prom.closeAllConnections();
+    }
+  });
+
+  it('a canary that starts but is never ready is rolled back when deploy.local.ready-timeout-seconds passes; stable keeps all traffic', async () => {
+    const before = await state();
+    const stable = before.stable!.version.version;
+    // Version 5's own blob (its modelship.json layer) becomes a named pipe with no writer: the
+    // server starts and pulls, and its read of that blob waits for ever (as on a hung disk).
+    const registry = path.join(cwd, '.modelship', 'registry');
+    const index = JSON.parse(await readFile(path.join(registry, 'index.json'), 'utf8')) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
+    const blob = (digest: string): string => path.join(registry, 'blobs', 'sha256', digest.slice('sha256:'.length));
+    const layersOf = async (digest: string): Promise<{ digest: string; annotations?: Record<string, string> }[]> =>
+      (JSON.parse(await readFile(blob(digest), 'utf8')) as { layers: { digest: string; annotations?: Record<string, string> }[] }).layers;
+    const v5 = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'fashion:5');
+    assert.ok(v5, 'fashion:5 is registered');
+    const own = (await layersOf(v5.digest)).find((l) => l.annotations?.['org.opencontainers.image.title'] === 'modelship.json');
+    assert.ok(own, 'fashion:5 has a modelship.json layer');
+    for (const m of index.manifests.filter((x) => x.digest !== v5.digest))
+      assert.ok(!(await layersOf(m.digest)).some((l) => l.digest === own.digest), 'no other version shares the blob');
+    await rm(blob(own.digest));
+    execFileSync('mkfifo', [blob(own.digest)]);
+    await writeFile(path.join(cwd, 'modelship.yml'), 'name: fashion\ndeploy:\n  local:\n    ready-timeout-seconds: 4\n');
+    const traffic = load(before.proxy!.url);
+    try {
+      const r = await deploy('fashion:5', '--analysis', 'error_rate <= 0.01', '--analysis-interval', '1s');
+      const seen = await traffic.stop();
+      assert.equal(r.code, 1, r.err);
+      assert.equal(r.out['status'], 'rolled-back');
+      assert.match(r.err, /the canary is not ready: the server of fashion:5 is not ready: it was not ready after 4 s/);
+      assert.doesNotMatch(r.err, /analysing/, 'a canary that is not ready is not analysed');
+      const s = await state();
+      assert.equal(s.stable?.version.version, stable, 'stable is unchanged');
+      assert.equal(s.stable?.pid, before.stable!.pid, 'the same stable process');
+      assert.equal(s.canary, undefined);
+      assert.deepEqual(seen.errors, []);
+      assert.deepEqual(Object.keys(seen.byVersion), [String(stable)], 'stable answered every request');
+      assert.deepEqual(await processesServing('fashion:5@'), [], 'the canary server was stopped');
+    } finally {
+      await traffic.stop();
+      await rm(path.join(cwd, 'modelship.yml'), { force: true });
+    }
+  });
+
   it('action: rollback moves the alias back and deploys the version it pointed at, in one step', async () => {
     const r = await cli([
       'deploy-rollout',
@@ -346,4 +474,15 @@ describe('deploy-rollout --target local (real servers behind the proxy)', () => 
 
 async function statusOut(): Promise<string> {
   return (await runCli(['deploy', 'status', '--name', 'fashion'], { env: process.env, cwd, log: memoryLogger() })).out;
+}
+
+/** Pids of running processes whose command line holds `text` (Linux /proc). */
+async function processesServing(text: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.replace(/\0/g, ' ').includes(text)) pids.push(Number(entry));
+  }
+  return pids;
 }
