@@ -11,6 +11,7 @@
  * instances. Prometheus's `rate()` extrapolates to the window's edges; two scrapes need not, so the
  * values agree up to that extrapolation (test/monitor/sources.test.ts compares both on one server).
  */
+import { setTimeout as wait } from 'node:timers/promises';
 import { errorMessage } from '../util/index.ts';
 import { ExpositionError, parseExposition, type MetricFamily } from './exposition.ts';
 import type { Bucket } from './histogram.ts';
@@ -271,6 +272,8 @@ export interface ScrapeSourceOptions {
   readonly timeoutMs?: number;
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Ends the wait between two scrapes early (a rollout being aborted need not wait out its window). */
+  readonly signal?: AbortSignal;
 }
 
 interface Scrape {
@@ -301,7 +304,7 @@ export function scrapeSource(opts: ScrapeSourceOptions): MetricSource {
   const urls = opts.endpoints.map(metricsUrl);
   const doFetch = opts.fetch ?? fetch;
   const now = opts.now ?? (() => new Date());
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? ((ms: number) => wait(ms, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined));
   const timeoutMs = opts.timeoutMs ?? 10_000;
   let requests = 0;
   let series = 0;

@@ -198,7 +198,11 @@ export async function deployRollout(o: DeployOptions, s: DeployServices): Promis
     // With Prometheus the interval is waited first and the window queried; scraping waits the window between two scrapes.
     const source = o.prometheus
       ? prometheusSource({ url: o.prometheus })
-      : scrapeSource({ endpoints: await target.canaryEndpoints(), ...(s.scrapeFetch ? { fetch: s.scrapeFetch } : {}) });
+      : scrapeSource({
+          endpoints: await target.canaryEndpoints(),
+          ...(s.scrapeFetch ? { fetch: s.scrapeFetch } : {}),
+          ...(s.signal ? { signal: s.signal } : {}),
+        });
     const m = await measure(
       source,
       rules.map((r) => r.metric),
