@@ -7,7 +7,7 @@ import { cp, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import pkg from '../../package.json' with { type: 'json' };
-import { buildDirAtomic, ConfigurationError, isInside, type Logger, writeJsonAtomic } from '../util/index.ts';
+import { buildDirAtomic, ConfigurationError, errorMessage, isInside, type Logger, writeJsonAtomic } from '../util/index.ts';
 import { contentOrder, datasetDigest, digestHeader, RECORD_BYTES, sealManifest, splitDigest, writeRecords } from './digest.ts';
 import { parseChecksum, sha256Hasher, type Hasher } from './hash.ts';
 import { DEFAULT_DATA_LIMITS, type DataLimits } from './limits.ts';
@@ -427,12 +427,18 @@ async function restoreFromCache(cache: DataCache, stage: string, key: string, lo
       return undefined;
     }
     // A cache entry is verified in full before it is used: what is restored is what its digests say.
-    const m = await validOutput(stage);
-    if (!m) {
-      log.warning(`The Actions cache entry ${key} does not verify against its manifest; preparing the data again.`);
+    // A refused entry is removed from the stage, so nothing of it reaches the output folder.
+    try {
+      const ds = await loadManifest(stage);
+      await verifyDataset(ds);
+      return ds.manifest;
+    } catch (err) {
+      log.warning(
+        `The Actions cache entry ${key} does not verify against its manifest (${errorMessage(err).replace(/\.$/, '')}); preparing the data again.`,
+      );
       await rm(stage, { recursive: true, force: true });
+      return undefined;
     }
-    return m;
   } catch (err) {
     log.warning(`Could not restore from the Actions cache (${(err as Error).message}); preparing the data again.`);
     return undefined;

@@ -108,144 +108,39 @@ export function parseGateRules(
   ];
 }
 
+type ScoreModel = NonNullable<EvaluateGateOptions['scoreModel']>;
+
+/** What every part of a run shares: the options, the verified data set and its test split. */
+interface GateRun {
+  readonly opts: EvaluateGateOptions;
+  readonly log: Logger;
+  readonly score: ScoreModel;
+  readonly ds: LoadedDataset;
+  readonly test: SplitTensors;
+  readonly task: 'classification' | 'regression';
+  readonly classes: number;
+}
+
 export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateGateResult> {
   const { log } = opts;
   const now = opts.now ?? (() => new Date());
-  const score = opts.scoreModel ?? defaultScoreModel;
-  const resolvePath = (p: string): string => path.resolve(opts.cwd, p);
-
-  // The whole folder is verified against its manifest before anything is scored or recorded.
-  const verified = await log.group('Data set', async () => {
-    const v = await openDataset(resolvePath(opts.dataset), {
-      inputName: 'dataset',
-      load: ['test'],
-      ...(opts.memoryBudget !== undefined ? { memoryBudget: opts.memoryBudget } : {}),
-    });
-    log.info(`Verified ${v.manifest.digest} against its manifest: ${formatBytes(v.verified.bytes)} in ${v.verified.seconds.toFixed(2)} s.`);
-    return v;
-  });
-  const ds: LoadedDataset = { dir: verified.dir, manifestPath: verified.manifestPath, manifest: verified.manifest };
+  const { ds, test } = await openTestSplit(opts);
   const task = ds.manifest.task;
   const rules = parseGateRules(task, opts.thresholds, opts.maxRegression);
   if (rules.length === 0)
     log.warning('No thresholds and no max-regression rules: the gate passes on any scores. Add thresholds such as accuracy >= 0.9.');
-  const k = ds.manifest.classes.length;
-  const test = await log.group('Test split', () => {
-    const t = verified.splits.test!;
-    log.info(`${t.count} test examples (split ${ds.manifest.splits.test.digest}) of data set ${ds.manifest.digest}`);
-    return Promise.resolve(t);
-  });
-  if (test.count === 0) {
-    throw new ConfigurationError(
-      `the data set '${opts.dataset}' has an empty test split.`,
-      'Prepare the data with a test share above 0 (setup-data split ratios).',
-    );
-  }
+  const run: GateRun = { opts, log, score: opts.scoreModel ?? defaultScoreModel, ds, test, task, classes: ds.manifest.classes.length };
 
-  const candidateDir = resolvePath(opts.model);
-  const candidate: Side = await log.group('Candidate', async () => {
-    if (!(await isModelFolder(candidateDir))) {
-      throw new ConfigurationError(
-        `input 'model' '${opts.model}' is not a model folder (no ${MODEL_METADATA_FILE}).`,
-        'Pass the model-dir output of train.',
-      );
-    }
-    const r = await score(candidateDir, test, log);
-    checkHeldOut(r.metadata, ds, 'candidate', opts.model);
-    const scored = scoreOutputs(task, r.outputs, test.y, k);
-    return {
-      dir: candidateDir,
-      metadata: r.metadata,
-      scored,
-      identity: {
-        name: opts.name ?? r.metadata.name ?? 'model',
-        label: 'this PR',
-        source: 'folder',
-        digest: await modelFilesDigest(candidateDir),
-        trainedOn: r.metadata.dataset.digest,
-      },
-    };
-  });
+  const candidate = await log.group('Candidate', () => scoreCandidate(run));
   const name = opts.name ?? candidate.metadata.name ?? 'model';
+  const { baseline, note: baselineNote } = await log.group('Baseline', () => scoreBaseline(run, name));
+  const decision = await log.group('Gate', () => Promise.resolve(decide(run, rules, candidate, baseline)));
 
-  let baselineNote: string | undefined;
-  let baseline: Side | undefined;
-  let tmp: string | undefined;
-  try {
-    await log.group('Baseline', async () => {
-      const b = await resolveBaseline(opts, name, log);
-      if (b.note) log.info(b.note);
-      baselineNote = b.note;
-      if (b.kind !== 'model') return;
-      tmp = b.tmp;
-      const r = await score(b.dir, test, log);
-      checkHeldOut(r.metadata, ds, 'baseline', b.identity.label);
-      baseline = {
-        dir: b.dir,
-        metadata: r.metadata,
-        scored: scoreOutputs(task, r.outputs, test.y, k),
-        identity: { ...b.identity, trainedOn: r.metadata.dataset.digest },
-      };
-      if (r.metadata.dataset.digest !== ds.manifest.digest) {
-        log.info(
-          `The baseline was trained on data set ${r.metadata.dataset.digest}; both models are scored on the test split of ${ds.manifest.digest}.`,
-        );
-      }
-    });
-  } finally {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  }
-  const base: Side | undefined = baseline;
-
-  const decision = await log.group('Gate', () => {
-    const candScalars = scalarMetrics(candidate.scored.metrics);
-    const bootstrapMetrics = base
-      ? [
-          ...new Set(
-            rules.filter((r) => r.kind === 'regression' && !(task === 'classification' && r.metric === 'accuracy')).map((r) => r.metric),
-          ),
-        ]
-      : [];
-    const bootstrap = base
-      ? bootstrapIntervals({
-          metrics: bootstrapMetrics,
-          task,
-          candidate: candidate.scored.outputs,
-          baseline: base.scored.outputs,
-          labels: test.y,
-          classes: k,
-          alpha: opts.significance,
-        })
-      : undefined;
-    const d = decideGate({
-      candidate: candScalars,
-      ...(base ? { baseline: scalarMetrics(base.scored.metrics) } : {}),
-      ...(candidate.scored.correct ? { candidateCorrect: candidate.scored.correct } : {}),
-      ...(base?.scored.correct ? { baselineCorrect: base.scored.correct } : {}),
-      rules,
-      significance: { alpha: opts.significance, ...(bootstrap ? { bootstrap } : {}) },
-    });
-    for (const r of d.rules) {
-      const icon = r.verdict === 'fail' ? '❌' : r.note ? '⚠️' : r.verdict === 'skip' ? '➖' : '✅';
-      log.info(`${icon} ${r.rule.source}: ${r.reason}`);
-    }
-    if (d.significance.mcnemar) {
-      const m = d.significance.mcnemar;
-      log.info(
-        `McNemar exact test: ${m.candidateOnly} right only for the candidate, ${m.baselineOnly} only for the baseline, p = ${m.pValue.toPrecision(3)}`,
-      );
-    }
-    log.info(
-      d.passed ? `Gate passed${d.withinNoise ? ` (${d.withinNoise} rule(s) within noise)` : ''}.` : `Gate failed: ${d.failed} rule(s).`,
-    );
-    return Promise.resolve(d);
-  });
-
-  const history = await readHistory(candidateDir);
+  const history = await readHistory(candidate.dir);
   const report = buildGateReport({
     name,
     candidate: { identity: candidate.identity, metadata: candidate.metadata, metrics: candidate.scored.metrics },
-    ...(base ? { baseline: { identity: base.identity, metadata: base.metadata, metrics: base.scored.metrics } } : {}),
+    ...(baseline ? { baseline: { identity: baseline.identity, metadata: baseline.metadata, metrics: baseline.scored.metrics } } : {}),
     ...(baselineNote ? { baselineNote } : {}),
     decision,
     manifest: ds.manifest,
@@ -255,7 +150,7 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
     createdAt: now(),
   });
   const markdown = renderGateMarkdown(report);
-  const reportDir = resolvePath(opts.reportDir);
+  const reportDir = path.resolve(opts.cwd, opts.reportDir);
   await buildDirAtomic(reportDir, async (tmp) => {
     await writeFileAtomic(path.join(tmp, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
     await writeFileAtomic(path.join(tmp, REPORT_MARKDOWN_FILE), markdown);
@@ -269,6 +164,136 @@ export async function evaluateGate(opts: EvaluateGateOptions): Promise<EvaluateG
     reportPath: path.join(reportDir, REPORT_FILE),
     markdownPath: path.join(reportDir, REPORT_MARKDOWN_FILE),
   };
+}
+
+/** The data set, verified against its manifest as a whole before anything is scored or recorded, and its test split. */
+async function openTestSplit(opts: EvaluateGateOptions): Promise<{ ds: LoadedDataset; test: SplitTensors }> {
+  const { log } = opts;
+  const verified = await log.group('Data set', async () => {
+    const v = await openDataset(path.resolve(opts.cwd, opts.dataset), {
+      inputName: 'dataset',
+      load: ['test'],
+      ...(opts.memoryBudget !== undefined ? { memoryBudget: opts.memoryBudget } : {}),
+    });
+    log.info(`Verified ${v.manifest.digest} against its manifest: ${formatBytes(v.verified.bytes)} in ${v.verified.seconds.toFixed(2)} s.`);
+    return v;
+  });
+  const ds: LoadedDataset = { dir: verified.dir, manifestPath: verified.manifestPath, manifest: verified.manifest };
+  const test = await log.group('Test split', () => {
+    const t = verified.splits.test;
+    if (t === undefined) {
+      throw new ConfigurationError(
+        `the data set '${opts.dataset}' has no test split.`,
+        'Run setup-data again with a test share above 0 (setup-data split ratios), and pass its dataset-dir output.',
+      );
+    }
+    log.info(`${t.count} test examples (split ${ds.manifest.splits.test.digest}) of data set ${ds.manifest.digest}`);
+    return Promise.resolve(t);
+  });
+  if (test.count === 0) {
+    throw new ConfigurationError(
+      `the data set '${opts.dataset}' has an empty test split.`,
+      'Prepare the data with a test share above 0 (setup-data split ratios).',
+    );
+  }
+  return { ds, test };
+}
+
+/** The candidate model folder, scored on the test split after checking it was not trained on it. */
+async function scoreCandidate(run: GateRun): Promise<Side> {
+  const { opts } = run;
+  const dir = path.resolve(opts.cwd, opts.model);
+  if (!(await isModelFolder(dir))) {
+    throw new ConfigurationError(
+      `input 'model' '${opts.model}' is not a model folder (no ${MODEL_METADATA_FILE}).`,
+      'Pass the model-dir output of train.',
+    );
+  }
+  const r = await run.score(dir, run.test, run.log);
+  checkHeldOut(r.metadata, run.ds, 'candidate', opts.model);
+  return {
+    dir,
+    metadata: r.metadata,
+    scored: scoreOutputs(run.task, r.outputs, run.test.y, run.classes),
+    identity: {
+      name: opts.name ?? r.metadata.name ?? 'model',
+      label: 'this PR',
+      source: 'folder',
+      digest: await modelFilesDigest(dir),
+      trainedOn: r.metadata.dataset.digest,
+    },
+  };
+}
+
+/** The baseline, resolved and scored like the candidate (a pulled one is removed after scoring), or why there is none. */
+async function scoreBaseline(run: GateRun, name: string): Promise<{ baseline?: Side; note?: string }> {
+  const { log, ds } = run;
+  const b = await resolveBaseline(run.opts, name, log);
+  if (b.note) log.info(b.note);
+  const note = b.note !== undefined ? { note: b.note } : {};
+  if (b.kind !== 'model') return note;
+  try {
+    const r = await run.score(b.dir, run.test, log);
+    checkHeldOut(r.metadata, ds, 'baseline', b.identity.label);
+    if (r.metadata.dataset.digest !== ds.manifest.digest) {
+      log.info(
+        `The baseline was trained on data set ${r.metadata.dataset.digest}; both models are scored on the test split of ${ds.manifest.digest}.`,
+      );
+    }
+    const baseline: Side = {
+      dir: b.dir,
+      metadata: r.metadata,
+      scored: scoreOutputs(run.task, r.outputs, run.test.y, run.classes),
+      identity: { ...b.identity, trainedOn: r.metadata.dataset.digest },
+    };
+    return { baseline, ...note };
+  } finally {
+    if (b.tmp) await rm(b.tmp, { recursive: true, force: true });
+  }
+}
+
+/** The gate decision over both sides' scores (paired bootstrap intervals for regression rules other than accuracy), logged rule by rule. */
+function decide(run: GateRun, rules: readonly Rule[], candidate: Side, base: Side | undefined): GateDecision {
+  const { log, task } = run;
+  const alpha = run.opts.significance;
+  const bootstrapMetrics = [
+    ...new Set(
+      rules.filter((r) => r.kind === 'regression' && !(task === 'classification' && r.metric === 'accuracy')).map((r) => r.metric),
+    ),
+  ];
+  const bootstrap = base
+    ? bootstrapIntervals({
+        metrics: bootstrapMetrics,
+        task,
+        candidate: candidate.scored.outputs,
+        baseline: base.scored.outputs,
+        labels: run.test.y,
+        classes: run.classes,
+        alpha,
+      })
+    : undefined;
+  const d = decideGate({
+    candidate: scalarMetrics(candidate.scored.metrics),
+    ...(base ? { baseline: scalarMetrics(base.scored.metrics) } : {}),
+    ...(candidate.scored.correct ? { candidateCorrect: candidate.scored.correct } : {}),
+    ...(base?.scored.correct ? { baselineCorrect: base.scored.correct } : {}),
+    rules,
+    significance: { alpha, ...(bootstrap ? { bootstrap } : {}) },
+  });
+  for (const r of d.rules) {
+    const icon = r.verdict === 'fail' ? '❌' : r.note ? '⚠️' : r.verdict === 'skip' ? '➖' : '✅';
+    log.info(`${icon} ${r.rule.source}: ${r.reason}`);
+  }
+  if (d.significance.mcnemar) {
+    const m = d.significance.mcnemar;
+    log.info(
+      `McNemar exact test: ${m.candidateOnly} right only for the candidate, ${m.baselineOnly} only for the baseline, p = ${m.pValue.toPrecision(3)}`,
+    );
+  }
+  log.info(
+    d.passed ? `Gate passed${d.withinNoise ? ` (${d.withinNoise} rule(s) within noise)` : ''}.` : `Gate failed: ${d.failed} rule(s).`,
+  );
+  return d;
 }
 
 /** What the baseline input resolves to: nothing to compare with, the first model, or a model folder to score. */

@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import lockfile from 'proper-lockfile';
@@ -99,15 +99,17 @@ export class LayoutStore implements OciStore {
     return this.parseIndex(await this.readIndexText());
   }
 
-  private async ensureLayout(): Promise<void> {
+  /** Creates what is missing of the layout; true when this call created `.partial/`. */
+  private async ensureLayout(): Promise<boolean> {
     await mkdir(path.join(this.root, 'blobs', 'sha256'), { recursive: true });
     // Blobs being written live here until whole; a failed or refused write removes its file.
-    await mkdir(path.join(this.root, '.partial'), { recursive: true });
+    const partialCreated = (await mkdir(path.join(this.root, '.partial'), { recursive: true })) !== undefined;
     try {
       await stat(path.join(this.root, 'oci-layout'));
     } catch {
       await writeFileAtomic(path.join(this.root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}\n');
     }
+    return partialCreated;
   }
 
   /**
@@ -163,41 +165,58 @@ export class LayoutStore implements OciStore {
   }
 
   async putBlob(_name: string, blob: BlobSource): Promise<void> {
-    await this.ensureLayout();
+    const partialCreated = await this.ensureLayout();
     const target = this.blobPath(blob.digest);
     // Partial blobs live outside blobs/sha256 (where every file must be a whole, named blob), so a
     // writer killed midway leaves at most a stray file in .partial/.
     const partial = path.join(this.root, '.partial');
     const tmp = path.join(partial, `${blob.digest.slice('sha256:'.length)}.${process.pid}.${randomBytes(4).toString('hex')}`);
     try {
-      if (blob.bytes) {
-        await writeFile(tmp, blob.bytes);
-        await fsyncFile(tmp);
-      } else if (blob.file) {
-        const hash = createHash('sha256');
-        let size = 0;
-        const src = createReadStream(blob.file);
-        src.on('data', (c) => {
-          const b = c as Buffer;
-          hash.update(b);
-          size += b.length;
-        });
-        await pipeline(src, createWriteStream(tmp));
-        await fsyncFile(tmp);
-        const got = `sha256:${hash.digest('hex')}`;
-        if (got !== blob.digest || size !== blob.size) {
-          throw new ModelshipError(
-            `${blob.label} changed while it was being registered.`,
-            'Do not modify the model folder during register; run it again.',
-          );
+      // A refused attempt that created .partial/ removes it when empty (below), which a concurrent
+      // writer can meet between its mkdir and its first write: it makes the folder again and retries.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.writePartial(tmp, blob);
+          break;
+        } catch (err) {
+          if (attempt >= 3 || (err as NodeJS.ErrnoException).code !== 'ENOENT' || (err as NodeJS.ErrnoException).path !== tmp) throw err;
+          await mkdir(partial, { recursive: true });
         }
-      } else {
-        throw new Error(`blob ${blob.label} has no content`);
       }
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });
+      // Only a .partial/ this attempt made, and only while empty (rmdir refuses otherwise).
+      if (partialCreated) await rmdir(partial).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** Writes a blob's content to `tmp` and syncs it; a file source must still hash to the blob's digest and size. */
+  private async writePartial(tmp: string, blob: BlobSource): Promise<void> {
+    if (blob.bytes) {
+      await writeFile(tmp, blob.bytes);
+      await fsyncFile(tmp);
+    } else if (blob.file) {
+      const hash = createHash('sha256');
+      let size = 0;
+      const src = createReadStream(blob.file);
+      src.on('data', (c) => {
+        const b = c as Buffer;
+        hash.update(b);
+        size += b.length;
+      });
+      await pipeline(src, createWriteStream(tmp));
+      await fsyncFile(tmp);
+      const got = `sha256:${hash.digest('hex')}`;
+      if (got !== blob.digest || size !== blob.size) {
+        throw new ModelshipError(
+          `${blob.label} changed while it was being registered.`,
+          'Do not modify the model folder during register; run it again.',
+        );
+      }
+    } else {
+      throw new Error(`blob ${blob.label} has no content`);
     }
   }
 

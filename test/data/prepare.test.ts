@@ -239,6 +239,84 @@ describe('re-runs', () => {
   });
 });
 
+describe('a tampered Actions cache entry', () => {
+  /** A fake cache over folders; `tamper` edits what it stored before the next restore. */
+  function folderCache(root: string): { cache: DataCache; entry: (key: string) => string } {
+    const store = new Map<string, string>();
+    return {
+      cache: {
+        async restore(dir, key) {
+          const from = store.get(key);
+          if (!from) return false;
+          await cp(from, dir, { recursive: true });
+          return true;
+        },
+        async save(dir, key) {
+          const to = path.join(root, String(store.size));
+          await cp(dir, to, { recursive: true });
+          store.set(key, to);
+        },
+      },
+      entry: (key) => store.get(key)!,
+    };
+  }
+
+  const cases: { name: string; file: string; tamper: (file: string) => Promise<void> }[] = [
+    {
+      name: "flipped bytes in the test split's tensors",
+      file: 'test.x.bin',
+      tamper: async (f) => {
+        const b = await readFile(f);
+        b[0] ^= 0xff;
+        await writeFile(f, b);
+      },
+    },
+    { name: "a truncated train split's labels", file: 'train.y.bin', tamper: async (f) => writeFile(f, (await readFile(f)).subarray(4)) },
+    {
+      name: 'a manifest whose digest was edited by hand',
+      file: 'manifest.json',
+      tamper: async (f) => {
+        const m = JSON.parse(await readFile(f, 'utf8')) as { digest: string };
+        await writeFile(f, JSON.stringify({ ...m, digest: `sha256:${'0'.repeat(64)}` }));
+      },
+    },
+  ];
+
+  for (const c of cases) {
+    it(`${c.name}: the restore is refused naming ${c.file}, the data is built again, nothing corrupt is left`, async () => {
+      const { cache, entry } = folderCache(await tempDir('ms-cache-'));
+      const cwd = await tempDir();
+      await makeImageFolder(path.join(cwd, 'data'), { a: 10, b: 10 });
+      const first = await run(options('data', cwd), { cache });
+      const cached = path.join(entry(first.cacheKey), c.file);
+      assert.ok((await readFile(cached)).length > 4, `${c.file} has bytes to tamper with`);
+      await c.tamper(cached);
+      const before = await treeOf(cwd);
+
+      const log = memoryLogger();
+      const r = await run(options('data', cwd, { outputDir: 'fresh' }), { cache, log });
+      assert.equal(r.origin, 'built');
+      assert.equal(r.cacheHit, false);
+      assert.equal(r.manifest.digest, first.manifest.digest);
+      const refused = log.lines.filter((l) => l.includes(`Actions cache entry ${first.cacheKey}`));
+      assert.equal(refused.length, 1, log.lines.join('\n'));
+      assert.match(
+        refused[0],
+        new RegExp(`^warning: .*does not verify against its manifest.*${c.file.replace('.', '\\.')}.*; preparing the data again\\.$`),
+      );
+      // What is in the output folder is the rebuilt data, which verifies in full; the stage is gone.
+      const fresh = await loadManifest(path.join(cwd, 'fresh'));
+      for (const s of ['train', 'validation', 'test'] as const) await readSplit(fresh, s);
+      for (const f of ['train.x.bin', 'train.y.bin', 'test.x.bin', 'test.y.bin'])
+        assert.deepEqual(await readFile(path.join(cwd, 'fresh', f)), await readFile(path.join(cwd, 'out', f)), f);
+      assert.deepEqual(
+        (await treeOf(cwd)).filter((p) => p !== 'fresh' && !p.startsWith(`fresh${path.sep}`)),
+        before,
+      );
+    });
+  }
+});
+
 describe('atomic output', () => {
   it('a failing run leaves the earlier good output untouched and nothing half-written', async () => {
     const cwd = await tempDir();

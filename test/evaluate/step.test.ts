@@ -167,6 +167,41 @@ describe('evaluate-gate step (runAction)', () => {
     assert.match(gh.comments(REPO, 12)[0].body, /### ❌ fashion/);
   });
 
+  it('first model for an alias (versions registered, none aliased staging): no baseline, says why, thresholds alone decide', async () => {
+    // Its own registry: one version of fashion (the good model), aliased nothing. Had it been the
+    // baseline, the confused candidate (accuracy 0.325) would fail `accuracy: 1pp` (as in the test above).
+    const own = path.join(root, 'registry-unaliased');
+    const reg = await openRegistry(own, { log: silentLogger });
+    await reg.push(good, { name: 'fashion' });
+    const r = await run({
+      model: confused,
+      dataset,
+      registry: own,
+      baseline: 'staging',
+      thresholds: 'accuracy >= 0.3',
+      'max-regression': 'accuracy: 1pp',
+      comment: 'false',
+    });
+    assert.equal(r.failed, false, r.log);
+    assert.equal(r.outputs['passed'], 'true');
+    const note = 'first model for staging: no version of fashion is aliased staging yet, 1 registered — gated on thresholds only';
+    assert.match(r.log, new RegExp(note));
+    assert.match(r.summary, new RegExp(`^### ✅ fashion · candidate passes the thresholds \\(${note}\\)`));
+    const report = parseGateReport(JSON.parse(await readFile(r.outputs['report'], 'utf8')));
+    assert.equal(report.firstModel, true);
+    assert.equal(report.baseline, null);
+    assert.equal(report.baselineNote, note);
+    assert.deepEqual(
+      report.rules.map((x) => [x.rule, x.verdict, x.baseline]),
+      [
+        ['accuracy >= 0.3', 'pass', null],
+        ['accuracy: 1pp', 'skip', null],
+      ],
+    );
+    assert.match(report.rules[1].reason, /first model/);
+    assert.equal(report.significance.mcnemar, undefined);
+  });
+
   it('fail-on-gate: false keeps the step green with passed=false', async () => {
     const r = await run({
       model: confused,

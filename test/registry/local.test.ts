@@ -227,18 +227,35 @@ describe('local registry (OCI image layout)', () => {
     await assert.rejects(stat(path.join(again, 'stale.txt')), /ENOENT/);
   });
 
-  it('a blob that changed after it was hashed is refused and leaves nothing in .partial/ or blobs/', async () => {
-    const { dir } = await fresh('partial');
-    const store = new LayoutStore(dir, memoryLogger());
-    const file = path.join(work, 'changed.bin');
-    await writeFile(file, 'abc');
-    await assert.rejects(
-      store.putBlob('fashion', { digest: `sha256:${sha256('xyz')}`, size: 3, label: 'weights.bin', file }),
-      /weights\.bin changed while it was being registered/,
-    );
-    assert.deepEqual(await readdir(path.join(dir, '.partial')), []);
-    assert.deepEqual(await readdir(path.join(dir, 'blobs', 'sha256')), []);
-  });
+  const treeOf = async (dir: string): Promise<string[]> => (await readdir(dir, { recursive: true }).catch(() => [])).map(String).sort();
+  const refusedBlobCases: { name: string; setup: (reg: Registry) => Promise<void>; left: (before: string[]) => string[] }[] = [
+    {
+      // The layout's skeleton stays (an empty registry), the .partial/ this attempt made does not.
+      name: 'in a fresh registry: no .partial/ and no blob left',
+      setup: async () => {},
+      left: () => ['blobs', path.join('blobs', 'sha256'), 'oci-layout'],
+    },
+    {
+      name: 'in a registry holding a version: the tree is as before (its .partial/ kept, empty)',
+      setup: async (reg) => void (await reg.push(modelA, { name: 'fashion' })),
+      left: (before) => before,
+    },
+  ];
+  for (const [i, c] of refusedBlobCases.entries()) {
+    it(`a blob that changed after it was hashed is refused ${c.name}`, async () => {
+      const { reg, dir } = await fresh(`partial-${i}`);
+      await c.setup(reg);
+      const before = await treeOf(dir);
+      const store = new LayoutStore(dir, memoryLogger());
+      const file = path.join(work, 'changed.bin');
+      await writeFile(file, 'abc');
+      await assert.rejects(
+        store.putBlob('fashion', { digest: `sha256:${sha256('xyz')}`, size: 3, label: 'weights.bin', file }),
+        /weights\.bin changed while it was being registered/,
+      );
+      assert.deepEqual(await treeOf(dir), c.left(before));
+    });
+  }
 
   it('16 concurrent register processes, one SIGKILLed midway, leave a valid index with every finished version', async () => {
     const dir = path.join(work, 'concurrent');
