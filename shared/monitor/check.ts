@@ -1,14 +1,15 @@
 /**
- * monitor-check's logic, with its services as parameters (a GitHub client or none, a clock, a
- * logger, fetch), so the step file stays a thin caller and tests pass fakes. It measures, judges,
- * on a breach dispatches retraining (guarded by the Actions API's list of runs) and writes the
- * report JSON. Rendering the summary is the step's (shared/report/monitor.ts).
+ * monitor-check's logic, with its services as parameters (a retrainer or none, a clock, a logger,
+ * fetch), so the step file stays a thin caller and tests pass fakes. It measures, judges, on a
+ * breach asks the retrainer to start retraining with inputs that say why, and writes the report
+ * JSON. It knows nothing of GitHub: the step supplies the retrainer (shared/steps/retrain.ts:
+ * workflow_dispatch, guarded by the Actions API's list of runs) and renders the summary
+ * (shared/report/monitor.ts).
  */
 import path from 'node:path';
-import { dispatchWorkflow, listWorkflowRuns, type GithubClient, type RepoName } from '../github/index.ts';
 import type { ThresholdRule } from '../rules/index.ts';
 import { ConfigurationError, errorMessage, type Logger, writeJsonAtomic } from '../util/index.ts';
-import { ACTIVE_STATUSES, decideDispatch, parseRetrainInputs, retrainInputs, type RetrainRun } from './dispatch.ts';
+import { parseRetrainInputs, retrainInputs, type RetrainRun } from './dispatch.ts';
 import { formatDuration, parseDuration } from '../config/index.ts';
 import { promDuration } from './duration.ts';
 import { judge, measure, formatValue, type Judgement, type Measurement, type NoDataPolicy } from './measure.ts';
@@ -54,8 +55,21 @@ export interface MonitorCheckOptions {
   readonly reportDir: string;
 }
 
+/** What a breach asks for: start `workflow` on `ref` with `inputs`, unless a run is active or within the cool-down. */
+export interface RetrainRequest {
+  readonly workflow: string;
+  readonly ref: string;
+  readonly inputs: Readonly<Record<string, string>>;
+  readonly cooldownSeconds: number;
+  readonly now: Date;
+}
+
+/** Starts retraining, or says why not (skipped); throws when the service refuses (the hint on the error). */
+export type Retrainer = (request: RetrainRequest) => Promise<Extract<DispatchOutcome, { state: 'dispatched' | 'skipped' }>>;
+
 export interface MonitorServices {
-  readonly github: { readonly client: GithubClient; readonly repository: RepoName } | null;
+  /** How a breach starts retraining (the step's GitHub workflow_dispatch), or null when it cannot. */
+  readonly retrain: Retrainer | null;
   readonly now: () => Date;
   readonly log: Logger;
   readonly fetch?: FetchLike;
@@ -154,7 +168,7 @@ async function plan(o: MonitorCheckOptions, s: MonitorServices): Promise<Plan> {
         "on-breach is 'dispatch' but retrain-workflow is not set.",
         'Name the workflow file to start, e.g. retrain-workflow: retrain.yml.',
       );
-    if (!s.github) {
+    if (!s.retrain) {
       throw new ConfigurationError(
         "on-breach is 'dispatch' but there is no GitHub token and repository.",
         'Run it in GitHub Actions with github-token (permissions: actions: write), or set GITHUB_REPOSITORY and --github-token.',
@@ -261,36 +275,21 @@ function failureOf(j: Judgement, d: DispatchOutcome, onBreach: OnBreach, who: st
 
 async function maybeDispatch(o: MonitorCheckOptions, s: MonitorServices, p: Plan, j: Judgement, target: Target): Promise<DispatchOutcome> {
   if (j.breaches.length === 0) return { state: 'not-needed' };
-  if (o.onBreach !== 'dispatch' || !o.retrainWorkflow || !s.github) {
+  if (o.onBreach !== 'dispatch' || !o.retrainWorkflow || !s.retrain) {
     const reason = o.onBreach === 'dispatch' ? 'no workflow or token' : `on-breach is '${o.onBreach}'`;
     s.log.info(`not dispatching: ${reason}`);
     return { state: 'off', reason };
   }
   const workflow = o.retrainWorkflow;
-  const { client, repository } = s.github;
+  const inputs = retrainInputs(j.breaches[0], promDuration(p.windowSeconds), target, p.extraInputs, j.breaches.length - 1);
   try {
-    const now = s.now();
-    const since = new Date(now.getTime() - p.cooldownSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const lists = await Promise.all([
-      ...ACTIVE_STATUSES.map((status) => listWorkflowRuns({ client, repository, workflow, status })),
-      listWorkflowRuns({ client, repository, workflow, created: `>=${since}`, maxPages: 1 }),
-    ]);
-    const runs = new Map<number, RetrainRun>();
-    for (const l of lists) {
-      for (const r of l.runs)
-        runs.set(r.id, { id: r.id, runNumber: r.runNumber, status: r.status, event: r.event, createdAt: r.createdAt, url: r.url });
-    }
-    const decision = decideDispatch([...runs.values()], now, p.cooldownSeconds);
-    if (!decision.dispatch) {
-      s.log.info(`not dispatching ${workflow}: ${decision.reason}`);
-      return { state: 'skipped', workflow, reason: decision.reason, ...(decision.run ? { run: decision.run } : {}) };
-    }
-    const inputs = retrainInputs(j.breaches[0], promDuration(p.windowSeconds), target, p.extraInputs, j.breaches.length - 1);
-    await dispatchWorkflow({ repository, workflow, ref: o.retrainRef, inputs, token: '', apiUrl: '', client });
-    s.log.info(
-      `dispatched ${workflow} on ${o.retrainRef}: ${j.breaches[0].rule} breached, ${inputs['value'] ?? ''} over ${inputs['window'] ?? ''}`,
-    );
-    return { state: 'dispatched', workflow, ref: o.retrainRef, inputs };
+    const outcome = await s.retrain({ workflow, ref: o.retrainRef, inputs, cooldownSeconds: p.cooldownSeconds, now: s.now() });
+    if (outcome.state === 'skipped') s.log.info(`not dispatching ${workflow}: ${outcome.reason}`);
+    else
+      s.log.info(
+        `dispatched ${workflow} on ${o.retrainRef}: ${j.breaches[0].rule} breached, ${inputs['value'] ?? ''} over ${inputs['window'] ?? ''}`,
+      );
+    return outcome;
   } catch (err) {
     const hint = (err as { hint?: unknown }).hint;
     return { state: 'failed', workflow, error: errorMessage(err), ...(typeof hint === 'string' ? { hint } : {}) };

@@ -119,6 +119,8 @@ export {
   REPORT_SCHEMA_VERSION,
   type MonitorCheckOptions,
   type MonitorServices,
+  type Retrainer,
+  type RetrainRequest,
   type MonitorCheckResult,
   type MonitorReport,
   type DispatchOutcome,

@@ -74,16 +74,16 @@ export const monitorCheckStep = defineStep({
     drift: 'Each drift score as JSON (null where there was no data).',
   },
   async run(inputs, ctx) {
-    const [{ monitorCheck }, { monitorSummary, monitorText }] = await Promise.all([
+    const [{ monitorCheck }, { monitorSummary, monitorText }, { githubRetrainer }] = await Promise.all([
       import('../monitor/index.ts'),
       import('../report/index.ts'),
+      import('./retrain.ts'),
     ]);
     if (!inputs.name) throw new ConfigurationError("input 'name' is required.", "Set 'name' in the step's 'with:' or in modelship.yml.");
     const context = await ctx.github.context();
-    const github =
-      inputs.githubToken && context.repository
-        ? { client: await ctx.github.client(inputs.githubToken), repository: context.repository }
-        : null;
+    // The domain decides and reports; starting the workflow is published here, through GitHub.
+    const retrain =
+      inputs.githubToken && context.repository ? githubRetrainer(await ctx.github.client(inputs.githubToken), context.repository) : null;
     const r = await monitorCheck(
       {
         ...(inputs.prometheus ? { prometheus: inputs.prometheus } : {}),
@@ -105,7 +105,7 @@ export const monitorCheckStep = defineStep({
         queries: inputs.queries,
         reportDir: '.modelship/monitor',
       },
-      { github, now: ctx.now, log: ctx.log, cwd: ctx.cwd },
+      { retrain, now: ctx.now, log: ctx.log, cwd: ctx.cwd },
     );
     // The same summary for whoever reads the log: a terminal (`modelship monitor`) or the job's log.
     ctx.log.info(monitorText(r.report).trimEnd());

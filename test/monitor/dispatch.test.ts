@@ -15,6 +15,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { githubClient, listWorkflowRuns } from '../../shared/github/index.ts';
 import { monitorCheck, type MonitorCheckOptions } from '../../shared/monitor/index.ts';
 import { monitorCheckStep } from '../../shared/steps/index.ts';
+import { githubRetrainer } from '../../shared/steps/retrain.ts';
 import { memoryLogger } from '../../shared/util/log.ts';
 import { GitHubStandin } from '../github-standin/server.ts';
 import { runAsRunner } from '../helpers/runner.ts';
@@ -114,7 +115,7 @@ describe('dispatching retraining against the GitHub stand-in', () => {
   });
   const check = (extra: Partial<MonitorCheckOptions> = {}, token = 'ghs_write') =>
     monitorCheck(options(extra), {
-      github: { client: githubClient(token, gh.url), repository },
+      retrain: githubRetrainer(githubClient(token, gh.url), repository),
       now: () => clock,
       log: memoryLogger(),
       cwd: root,
@@ -257,7 +258,7 @@ describe('dispatching retraining against the GitHub stand-in', () => {
     assert.match(r.failure ?? '', /missing\.yml was not found/);
     await assert.rejects(check({ retrainWorkflow: undefined }), /on-breach is 'dispatch' but retrain-workflow is not set/);
     await assert.rejects(
-      monitorCheck(options(), { github: null, now: () => clock, log: memoryLogger(), cwd: root }),
+      monitorCheck(options(), { retrain: null, now: () => clock, log: memoryLogger(), cwd: root }),
       /no GitHub token and repository/,
     );
   });
