@@ -31,6 +31,11 @@ RUN npm ci --omit=dev \
 
 COPY shared ./shared
 
+# Where the server may write as that user: its feedback store (.modelship/feedback under /app by
+# default; on Kubernetes a volume at /var/lib/modelship/feedback).
+RUN mkdir -p /app/.modelship /var/lib/modelship/feedback \
+ && chown -R node:node /app/.modelship /var/lib/modelship
+
 # The unprivileged user of the node image (uid 1000); Pods and Jobs run as it (runAsNonRoot).
 USER node
 

@@ -3,7 +3,9 @@
  * (stable, canary), the Service clients use, the role Services an HTTPRoute splits between. A
  * Deployment carries the model reference by digest; an init container pulls it with
  * `modelship registry pull` (credentials from a named Secret), and the server's probes are wired to
- * its Open Inference Protocol health endpoints.
+ * its Open Inference Protocol health endpoints. The server's feedback store is a volume of its own:
+ * a PersistentVolumeClaim when one is named (ReadWriteMany, shared by every pod: each server writes
+ * segments of its own), else an emptyDir, which outlives a container's restart but not its pod.
  */
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import type { ServedVersion } from './target.ts';
@@ -12,6 +14,8 @@ export type Role = 'stable' | 'canary';
 
 export const SERVER_PORT = 8501;
 export const MODEL_DIR = '/models';
+/** Where the server keeps its feedback store in the pod (the image's root filesystem is not the user's to write). */
+export const FEEDBACK_DIR = '/var/lib/modelship/feedback';
 export const LABEL = {
   name: 'app.kubernetes.io/name',
   instance: 'app.kubernetes.io/instance',
@@ -42,6 +46,8 @@ export interface ServerSettings {
   readonly progressDeadlineSeconds: number;
   /** Extra `modelship serve` arguments (batching knobs). */
   readonly serveArgs?: readonly string[];
+  /** A PersistentVolumeClaim for the feedback store (ReadWriteMany); none: an emptyDir per pod. */
+  readonly feedbackClaim?: string;
 }
 
 export const deploymentName = (s: ServerSettings, role: Role): string => (role === 'stable' ? s.name : `${s.name}-canary`);
@@ -124,6 +130,8 @@ export function serverDeployment(
                 '0.0.0.0',
                 '--port',
                 String(SERVER_PORT),
+                '--feedback-dir',
+                FEEDBACK_DIR,
                 ...(s.serveArgs ?? []),
               ],
               ports: [{ name: 'http', containerPort: SERVER_PORT }],
@@ -135,11 +143,19 @@ export function serverDeployment(
                 failureThreshold: 3,
               },
               resources: { requests: { cpu: s.cpu, memory: s.memory }, limits: { memory: s.memory } },
-              volumeMounts: [{ name: 'models', mountPath: MODEL_DIR, readOnly: true }],
+              volumeMounts: [
+                { name: 'models', mountPath: MODEL_DIR, readOnly: true },
+                { name: 'feedback', mountPath: FEEDBACK_DIR },
+              ],
               securityContext: security,
             },
           ],
-          volumes: [{ name: 'models', emptyDir: {} }],
+          volumes: [
+            { name: 'models', emptyDir: {} },
+            s.feedbackClaim
+              ? { name: 'feedback', persistentVolumeClaim: { claimName: s.feedbackClaim } }
+              : { name: 'feedback', emptyDir: {} },
+          ],
         },
       },
     },

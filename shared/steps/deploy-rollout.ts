@@ -11,6 +11,8 @@ const kubernetesSection = z.strictObject({
   memory: z.string().optional(),
   'progress-deadline-seconds': z.number().int().positive().optional(),
   'serve-args': z.array(z.string()).optional(),
+  /** A PersistentVolumeClaim (ReadWriteMany) for the servers' feedback store; default an emptyDir per pod. */
+  'feedback-claim': z.string().min(1).optional(),
 });
 
 /** modelship.yml's `deploy.local`: where the local target's proxy listens, and how long a server may take to be ready. */
@@ -136,6 +138,7 @@ export const deployRolloutStep = defineStep({
         memory: section.memory ?? '1Gi',
         progressDeadlineSeconds: section['progress-deadline-seconds'] ?? 600,
         ...(section['serve-args'] ? { serveArgs: section['serve-args'] } : {}),
+        ...(section['feedback-claim'] ? { feedbackClaim: section['feedback-claim'] } : {}),
         replicas: inputs.replicas,
         strategy: inputs.strategy,
         log: ctx.log,

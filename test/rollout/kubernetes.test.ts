@@ -12,7 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Counter, Histogram, Registry } from 'prom-client';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { registerModel } from '../../shared/registry/index.ts';
+import { FEEDBACK_DIR, serverDeployment } from '../../shared/rollout/manifests.ts';
 import { silentLogger } from '../../shared/util/index.ts';
 import { behaviours, deploymentType, httpRouteType, serviceType, startSimulator, type Simulator } from '../k8s-sim/index.ts';
 import { makeModelDir, startRegistry, variantOf, type RunningRegistry } from '../registry/helpers.ts';
@@ -138,6 +140,28 @@ beforeEach(() => {
     );
 });
 
+describe('the server Deployment (pure)', () => {
+  const settings = {
+    name: 'fashion',
+    namespace: 'ml',
+    image: 'ghcr.io/acme/modelship:1',
+    registry: 'oci://ghcr.io/acme/models',
+    registrySecret: 'modelship-registry',
+    cpu: '1',
+    memory: '1Gi',
+    progressDeadlineSeconds: 600,
+  };
+  const version = { name: 'fashion', version: 3, digest: `sha256:${'a'.repeat(64)}`, ref: `fashion:3@sha256:${'a'.repeat(64)}` };
+  const feedbackVolume = (claim?: string) =>
+    serverDeployment({ ...settings, ...(claim ? { feedbackClaim: claim } : {}) }, 'stable', version, 2).spec!.template.spec!.volumes!.find(
+      (v) => v.name === 'feedback',
+    );
+  it('keeps the feedback store on a PersistentVolumeClaim when deploy.kubernetes.feedback-claim names one, else an emptyDir', () => {
+    assert.deepEqual(feedbackVolume('model-feedback'), { name: 'feedback', persistentVolumeClaim: { claimName: 'model-feedback' } });
+    assert.deepEqual(feedbackVolume(), { name: 'feedback', emptyDir: {} });
+  });
+});
+
 describe('deploy-rollout --target kubernetes (simulator, real client, real registry)', () => {
   it('the first version rolls out as stable, with its Service, and records the revision', async () => {
     const r = await deploy('fashion:1', '--promote-alias', 'production');
@@ -149,6 +173,18 @@ describe('deploy-rollout --target kubernetes (simulator, real client, real regis
     assert.deepEqual(
       (sim.store.list(serviceType, 'ml') as unknown as Stored[]).map((s) => s.metadata.name),
       ['fashion'],
+    );
+    // The feedback store on a volume of its own: the image's filesystem is not the server's to write.
+    const spec = (sim.store.list(deploymentType, 'ml') as unknown as V1Deployment[])[0].spec!.template.spec!;
+    const server = spec.containers.find((c) => c.name === 'server')!;
+    assert.deepEqual(server.args?.slice(server.args.indexOf('--feedback-dir'), server.args.indexOf('--feedback-dir') + 2), [
+      '--feedback-dir',
+      FEEDBACK_DIR,
+    ]);
+    assert.ok(server.volumeMounts?.some((m) => m.name === 'feedback' && m.mountPath === FEEDBACK_DIR && !m.readOnly));
+    assert.deepEqual(
+      spec.volumes?.find((v) => v.name === 'feedback'),
+      { name: 'feedback', emptyDir: {} },
     );
   });
 
