@@ -51,8 +51,12 @@ function maxPoolBackprop2x2(x: Float32Array, dy: Float32Array, dx: Float32Array,
   }
 }
 
-export function maxPoolBackprop(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
-  if (
+/**
+ * 2×2 windows at stride 2, every one inside the input (an effective size of 2 is a 2×2 filter
+ * without dilation): the pooling the fast paths take.
+ */
+export function windows2x2Inside(info: backend_util.Conv2DInfo): boolean {
+  return (
     info.effectiveFilterHeight === 2 &&
     info.effectiveFilterWidth === 2 &&
     info.strideHeight === 2 &&
@@ -60,10 +64,12 @@ export function maxPoolBackprop(x: Float32Array, dy: Float32Array, dx: Float32Ar
     info.padInfo.top === 0 &&
     info.padInfo.left === 0 &&
     2 * info.outHeight <= info.inHeight &&
-    2 * info.outWidth <= info.inWidth &&
-    info.dilationHeight === 1 &&
-    info.dilationWidth === 1
-  ) {
+    2 * info.outWidth <= info.inWidth
+  );
+}
+
+export function maxPoolBackprop(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
+  if (windows2x2Inside(info)) {
     maxPoolBackprop2x2(x, dy, dx, info);
     return;
   }

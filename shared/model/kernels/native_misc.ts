@@ -7,6 +7,7 @@
  */
 import { backend_util, engine, MaxPool, MaxPoolGrad, Mean, Sum, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { windows2x2Inside } from './max_pool_grad.ts';
 import type { Native } from './native.ts';
 import type { BackendWasm } from './wasm.ts';
 
@@ -105,17 +106,7 @@ export function maxPoolGrad(
 
 /** 2×2 stride-2 pooling with every window inside the input and channels in fours. */
 function simple2x2(info: backend_util.Conv2DInfo): boolean {
-  return (
-    info.effectiveFilterHeight === 2 &&
-    info.effectiveFilterWidth === 2 &&
-    info.strideHeight === 2 &&
-    info.strideWidth === 2 &&
-    info.padInfo.top === 0 &&
-    info.padInfo.left === 0 &&
-    2 * info.outHeight <= info.inHeight &&
-    2 * info.outWidth <= info.inWidth &&
-    info.inChannels % 4 === 0
-  );
+  return windows2x2Inside(info) && info.inChannels % 4 === 0;
 }
 
 /** Sum (or Mean) over leading axes in one pass; undefined for other reductions. */
