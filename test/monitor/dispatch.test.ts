@@ -283,39 +283,29 @@ describe('dispatching retraining against the GitHub stand-in', () => {
   });
 
   it('runs as the action: dispatched=true and the summary says so', async () => {
+    const runAction = () =>
+      runAsRunner(
+        monitorCheckStep,
+        {
+          prometheus: prom.url,
+          name: 'fashion',
+          version: '3',
+          'on-breach': 'dispatch',
+          'retrain-workflow': 'action.yml',
+          'retrain-ref': 'main',
+          'github-token': 'ghs_write',
+        },
+        { cwd: root, env: { GITHUB_REPOSITORY: REPO, GITHUB_API_URL: gh.url } },
+      );
     clock = new Date();
     gh.runClock = () => new Date();
     gh.addWorkflow(REPO, 'action.yml', { inputs: RETRAIN_INPUTS });
-    const r = await runAsRunner(
-      monitorCheckStep,
-      {
-        prometheus: prom.url,
-        name: 'fashion',
-        version: '3',
-        'on-breach': 'dispatch',
-        'retrain-workflow': 'action.yml',
-        'retrain-ref': 'main',
-        'github-token': 'ghs_write',
-      },
-      { cwd: root, env: { GITHUB_REPOSITORY: REPO, GITHUB_API_URL: gh.url } },
-    );
+    const r = await runAction();
     assert.equal(r.failed, false, r.commands);
     assert.equal(r.outputs['dispatched'], 'true');
     assert.equal(r.outputs['healthy'], 'false');
     assert.match(r.summary, /\*\*Retraining:\*\* dispatched `action\.yml` on `main` with rule `p95_latency_ms <= 100`, value `143 ms`/);
-    const again = await runAsRunner(
-      monitorCheckStep,
-      {
-        prometheus: prom.url,
-        name: 'fashion',
-        version: '3',
-        'on-breach': 'dispatch',
-        'retrain-workflow': 'action.yml',
-        'retrain-ref': 'main',
-        'github-token': 'ghs_write',
-      },
-      { cwd: root, env: { GITHUB_REPOSITORY: REPO, GITHUB_API_URL: gh.url } },
-    );
+    const again = await runAction();
     assert.equal(again.outputs['dispatched'], 'false');
     assert.match(again.summary, /not dispatched: run \\#1 of the workflow is queued/);
   });
